@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/alloc.c - size-class pages over the shared heap (see alloc.h).
+ *
+ * Per page (private): its class, how many chunks are in use, a bump index
+ * for never-used chunks, an intrusive free list, and links in its class's
+ * list of partially used pages. Allocation takes from the first partial
+ * page of the class, or claims a free page; freeing the last chunk of a
+ * page gives the page back. Large runs are found first-fit from a roving
+ * hint.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+
+#define PG_FREE		0xffff
+#define PG_LARGE	0xfffe		/* head of a run; nused = run length */
+#define PG_TAIL		0xfffd		/* inside a run */
+#define NO_PAGE		UINT32_MAX
+#define MAX_CLASSES	256
+
+struct kva_page {
+	uint16_t cls;
+	uint32_t nused;
+	uint32_t bump;
+	uint32_t prev, next;		/* class partial list */
+	kvs_off_t free;			/* first free chunk, 0 = none */
+};
+
+struct kva_class {
+	uint32_t size;
+	uint32_t per_page;
+};
+
+struct kva {
+	pthread_mutex_t lock;
+	char *base;
+	kvs_off_t heap_off;
+	uint32_t npages;
+	uint32_t pages_free;
+	uint32_t rover;			/* next-fit hint for page claims */
+	uint64_t used;
+	struct kva_page *pages;
+	uint32_t partial[MAX_CLASSES];	/* per class: first partial page */
+};
+
+/* The class table is the same for every heap: built once. */
+static struct kva_class classes[MAX_CLASSES];
+static unsigned int nclasses;
+static uint16_t class_of8[KVA_MAX_CLASS / 8 + 1];	/* (size+7)/8 -> class */
+static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void classes_build(void)
+{
+	uint32_t sizes[MAX_CLASSES], s, p;
+	unsigned int n = 0, i, j;
+
+	for (s = 16; s <= 256; s += 8)
+		sizes[n++] = s;
+	for (s = 256; s < KVA_MAX_CLASS;) {
+		s = (s + s / 16 + 7) & ~7U;
+		if (s > KVA_MAX_CLASS)
+			s = KVA_MAX_CLASS;
+		sizes[n++] = s;
+	}
+	for (p = 64; p <= KVA_MAX_CLASS; p *= 2)
+		sizes[n++] = p;
+	qsort(sizes, n, sizeof(sizes[0]), cmp_u32);
+	for (i = 0, j = 0; i < n; i++) {
+		if (j && sizes[i] == classes[j - 1].size)
+			continue;
+		classes[j].size = sizes[i];
+		classes[j].per_page = KVA_PAGE_SIZE / sizes[i];
+		j++;
+	}
+	nclasses = j;
+	for (i = 0, j = 0; i <= KVA_MAX_CLASS / 8; i++) {
+		while (classes[j].size < i * 8)
+			j++;
+		class_of8[i] = (uint16_t)j;
+	}
+}
+
+size_t kva_chunk_size(size_t size)
+{
+	pthread_once(&classes_once, classes_build);
+	if (size == 0)
+		size = 8;
+	if (size > KVA_MAX_CLASS)
+		return (size + KVA_PAGE_SIZE - 1) & ~(size_t)(KVA_PAGE_SIZE - 1);
+	return classes[class_of8[(size + 7) / 8]].size;
+}
+
+int kva_init(struct kva **ap, char *base, kvs_off_t heap_off, uint64_t heap_size)
+{
+	struct kva *a;
+	uint32_t i;
+
+	pthread_once(&classes_once, classes_build);
+	if (heap_off % KVA_PAGE_SIZE || heap_size < KVA_PAGE_SIZE ||
+	    heap_size / KVA_PAGE_SIZE >= NO_PAGE)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->npages = (uint32_t)(heap_size / KVA_PAGE_SIZE);
+	a->pages = calloc(a->npages, sizeof(*a->pages));
+	if (!a->pages) {
+		free(a);
+		return -ENOMEM;
+	}
+	for (i = 0; i < a->npages; i++)
+		a->pages[i].cls = PG_FREE;
+	a->pages_free = a->npages;
+	a->base = base;
+	a->heap_off = heap_off;
+	pthread_mutex_init(&a->lock, NULL);
+	for (i = 0; i < MAX_CLASSES; i++)
+		a->partial[i] = NO_PAGE;
+	*ap = a;
+	return 0;
+}
+
+void kva_destroy(struct kva *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_destroy(&a->lock);
+	free(a->pages);
+	free(a);
+}
+
+static kvs_off_t page_off(const struct kva *a, uint32_t pi)
+{
+	return a->heap_off + ((kvs_off_t)pi << KVA_PAGE_SHIFT);
+}
+
+/* First run of @n free pages at or after @from; NO_PAGE if none. */
+static uint32_t find_run(const struct kva *a, uint32_t from, uint32_t n)
+{
+	uint32_t i, run = 0;
+
+	for (i = from; i < a->npages; i++) {
+		if (a->pages[i].cls != PG_FREE) {
+			run = 0;
+			continue;
+		}
+		if (++run == n)
+			return i + 1 - n;
+	}
+	return NO_PAGE;
+}
+
+/* Claim @n contiguous free pages, next-fit from the rover. */
+static uint32_t pages_claim(struct kva *a, uint32_t n)
+{
+	uint32_t first;
+
+	if (n > a->pages_free)
+		return NO_PAGE;
+	first = find_run(a, a->rover, n);
+	if (first == NO_PAGE && a->rover)
+		first = find_run(a, 0, n);
+	if (first == NO_PAGE)
+		return NO_PAGE;
+	a->rover = first + n < a->npages ? first + n : 0;
+	a->pages_free -= n;
+	return first;
+}
+
+static void list_del(struct kva *a, unsigned int ci, uint32_t pi)
+{
+	struct kva_page *pg = &a->pages[pi];
+
+	if (pg->prev != NO_PAGE)
+		a->pages[pg->prev].next = pg->next;
+	else
+		a->partial[ci] = pg->next;
+	if (pg->next != NO_PAGE)
+		a->pages[pg->next].prev = pg->prev;
+	pg->prev = pg->next = NO_PAGE;
+}
+
+static void list_push(struct kva *a, unsigned int ci, uint32_t pi)
+{
+	struct kva_page *pg = &a->pages[pi];
+
+	pg->prev = NO_PAGE;
+	pg->next = a->partial[ci];
+	if (a->partial[ci] != NO_PAGE)
+		a->pages[a->partial[ci]].prev = pi;
+	a->partial[ci] = pi;
+}
+
+static kvs_off_t alloc_large(struct kva *a, size_t size)
+{
+	uint64_t n = (size + KVA_PAGE_SIZE - 1) >> KVA_PAGE_SHIFT;
+	uint32_t first, i;
+
+	if (n > a->npages)
+		return 0;
+	first = pages_claim(a, (uint32_t)n);
+	if (first == NO_PAGE)
+		return 0;
+	a->pages[first].cls = PG_LARGE;
+	a->pages[first].nused = (uint32_t)n;
+	for (i = 1; i < n; i++)
+		a->pages[first + i].cls = PG_TAIL;
+	a->used += n << KVA_PAGE_SHIFT;
+	return page_off(a, first);
+}
+
+static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
+{
+	const struct kva_class *c = &classes[ci];
+	struct kva_page *pg;
+	uint32_t pi = a->partial[ci];
+	kvs_off_t off;
+
+	if (pi == NO_PAGE) {
+		pi = pages_claim(a, 1);
+		if (pi == NO_PAGE)
+			return 0;
+		pg = &a->pages[pi];
+		pg->cls = (uint16_t)ci;
+		pg->nused = 0;
+		pg->bump = 0;
+		pg->free = 0;
+		list_push(a, ci, pi);
+	}
+	pg = &a->pages[pi];
+	if (pg->free) {
+		off = pg->free;
+		memcpy(&pg->free, a->base + off, sizeof(pg->free));
+	} else {
+		off = page_off(a, pi) + (kvs_off_t)pg->bump * c->size;
+		pg->bump++;
+	}
+	if (++pg->nused == c->per_page)
+		list_del(a, ci, pi);
+	a->used += c->size;
+	return off;
+}
+
+kvs_off_t kva_alloc(struct kva *a, size_t size)
+{
+	kvs_off_t off;
+
+	if (size == 0)
+		size = 8;
+	pthread_mutex_lock(&a->lock);
+	if (size > KVA_MAX_CLASS)
+		off = alloc_large(a, size);
+	else
+		off = alloc_small(a, class_of8[(size + 7) / 8]);
+	pthread_mutex_unlock(&a->lock);
+	return off;
+}
+
+void kva_free(struct kva *a, kvs_off_t off)
+{
+	struct kva_page *pg;
+	const struct kva_class *c;
+	uint64_t rel = off - a->heap_off;
+	uint32_t pi, i;
+
+	if (off < a->heap_off || (rel >> KVA_PAGE_SHIFT) >= a->npages || off % 8)
+		kvd_die("event=bad_free off=%llu", (unsigned long long)off);
+	pi = (uint32_t)(rel >> KVA_PAGE_SHIFT);
+	pthread_mutex_lock(&a->lock);
+	pg = &a->pages[pi];
+	if (pg->cls == PG_LARGE) {
+		if (rel % KVA_PAGE_SIZE)
+			kvd_die("event=bad_free off=%llu", (unsigned long long)off);
+		for (i = 0; i < pg->nused; i++)
+			a->pages[pi + i].cls = PG_FREE;
+		a->pages_free += pg->nused;
+		a->used -= (uint64_t)pg->nused << KVA_PAGE_SHIFT;
+		pg->nused = 0;
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	if (pg->cls >= nclasses || pg->nused == 0)
+		kvd_die("event=bad_free off=%llu cls=%u", (unsigned long long)off,
+			pg->cls);
+	c = &classes[pg->cls];
+	if ((rel % KVA_PAGE_SIZE) % c->size)
+		kvd_die("event=bad_free off=%llu", (unsigned long long)off);
+	memcpy(a->base + off, &pg->free, sizeof(pg->free));
+	pg->free = off;
+	if (pg->nused == c->per_page)
+		list_push(a, pg->cls, pi);
+	a->used -= c->size;
+	if (--pg->nused == 0) {
+		list_del(a, pg->cls, pi);
+		pg->cls = PG_FREE;
+		a->pages_free++;
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void kva_get_stats(struct kva *a, struct kva_stats *st)
+{
+	pthread_mutex_lock(&a->lock);
+	st->used = a->used;
+	st->limit = (uint64_t)a->npages << KVA_PAGE_SHIFT;
+	st->pages_free = a->pages_free;
+	st->pages_total = a->npages;
+	pthread_mutex_unlock(&a->lock);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/alloc.h - kvshmd's heap allocator over the data segment's heap.
+ *
+ * Only kvshmd allocates. The heap is cut into 64 KiB pages; a page serves
+ * one size class (8-byte steps to 256 B, then ~6% steps to 32 KiB, plus
+ * every power of two so bucket arrays come out cache-line aligned), and
+ * larger objects take runs of whole pages. An empty page returns to the
+ * page pool, so memory moves between size classes as the mix shifts.
+ *
+ * All metadata is daemon-private except the free-list link, which lives in
+ * the first 8 bytes of a free chunk: a chunk is only freed after a grace
+ * period, when no reader can reach it.
+ *
+ * Thread-safe: one internal mutex (the server thread allocates, the
+ * reclaim thread frees).
+ */
+#ifndef KVD_ALLOC_H
+#define KVD_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+#define KVA_PAGE_SHIFT	16
+#define KVA_PAGE_SIZE	(1U << KVA_PAGE_SHIFT)
+#define KVA_MAX_CLASS	(KVA_PAGE_SIZE / 2)
+
+struct kva;
+
+int kva_init(struct kva **a, char *base, kvs_off_t heap_off, uint64_t heap_size);
+void kva_destroy(struct kva *a);
+
+/*
+ * kva_alloc - @size bytes from the heap; 0 if the heap is full.
+ * The chunk is 8-byte aligned, and 64-byte aligned when @size is a power
+ * of two of at least 64.
+ */
+kvs_off_t kva_alloc(struct kva *a, size_t size);
+void kva_free(struct kva *a, kvs_off_t off);
+
+/* Bytes a request of @size really takes (its class or page run). */
+size_t kva_chunk_size(size_t size);
+
+struct kva_stats {
+	uint64_t used;		/* bytes in allocated chunks and runs */
+	uint64_t limit;		/* heap bytes */
+	uint64_t pages_free;
+	uint64_t pages_total;
+};
+void kva_get_stats(struct kva *a, struct kva_stats *st);
+
+#endif /* KVD_ALLOC_H */

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/exec.c - one function per write op, each run under the key's
+ * shard lock.
+ *
+ * Items are immutable: every change builds a complete new item, then
+ * publishes it with one release store (index.c), and the old item is
+ * retired. A failed write (limits, full heap) changes nothing. Each change
+ * emits an event through the hook table; exec calls no other module.
+ *
+ * Must never touch the socket or know about frames: the server decodes,
+ * exec executes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "frame.h"
+#include "hash.h"
+#include "kvshmd.h"
+
+#define ALLOC_WAIT_MS	200	/* a writer waits this long for reclamation */
+
+/* A write in progress: the key's shard is locked from begin to end. */
+struct wctx {
+	const void *key;
+	size_t klen;
+	uint64_t hash;
+	uint32_t shard;
+	const struct kvs_item *cur;	/* live item, or NULL */
+	struct kvs_pos pos;
+	int64_t now;
+};
+
+static int check_key(const struct kvd *d, size_t klen)
+{
+	if (klen == 0)
+		return -EINVAL;
+	if (klen > d->cfg.max_key)
+		return -E2BIG;
+	return 0;
+}
+
+static void emit(struct kvd *d, enum kvd_event ev, const void *key,
+		 size_t klen, const void *val, size_t vlen, int64_t exp)
+{
+	struct kvd_event_info e = {
+		.ev = ev, .key = key, .klen = klen, .val = val, .vlen = vlen,
+		.expire_ms = exp,
+	};
+
+	kvd_hooks_emit(&d->hooks, &e);
+}
+
+/* Lock the key's shard and find its live item; drop it if expired. */
+static void w_begin(struct kvd *d, struct wctx *w, const void *key, size_t klen)
+{
+	w->key = key;
+	w->klen = klen;
+	w->hash = kvs_hash(d->hdr->hash_seed, key, klen);
+	w->shard = kvd_index_shard(&d->index, w->hash);
+	w->now = kvs_now_ms();
+	kvd_index_lock(&d->index, w->shard);
+	w->cur = kvd_index_find(&d->index, w->hash, key, klen, &w->pos);
+	if (w->cur && kvs_item_expired(w->cur, w->now)) {
+		kvd_index_remove(&d->index, w->hash, &w->pos);
+		emit(d, KVD_EV_EXPIRE, key, klen, NULL, 0, 0);
+		w->cur = NULL;
+	}
+}
+
+static void w_end(struct kvd *d, struct wctx *w)
+{
+	kvd_index_unlock(&d->index, w->shard);
+}
+
+/* Allocate and fill a new, unpublished item; 0 if the heap is full. */
+static kvs_off_t item_build(struct kvd *d, const void *key, size_t klen,
+			    const void *val, size_t vlen, int64_t exp)
+{
+	uint8_t flags = exp ? KVS_ITEM_EXPIRES : 0;
+	size_t size = kvs_item_size(klen, vlen, flags);
+	struct kvs_item *it;
+	kvs_off_t off;
+	char *p;
+
+	off = kva_alloc(d->heap, size);
+	if (!off && kvd_reclaim_sync(d->rc, ALLOC_WAIT_MS) == 0)
+		off = kva_alloc(d->heap, size);
+	if (!off)
+		return 0;
+	it = (struct kvs_item *)(d->seg.base + off);
+	it->vlen = (uint32_t)vlen;
+	it->klen = (uint16_t)klen;
+	it->flags = flags;
+	it->cls = 0;
+	it->hint = 0;
+	p = (char *)(it + 1);
+	if (exp) {
+		memcpy(p, &exp, sizeof(exp));
+		p += sizeof(exp);
+	}
+	memcpy(p, key, klen);
+	if (vlen)
+		memcpy(p + klen, val, vlen);
+	return off;
+}
+
+/* Publish a new item for the key of @w, replacing its live item if any. */
+static int w_store(struct kvd *d, struct wctx *w, const void *val,
+		   size_t vlen, int64_t exp)
+{
+	kvs_off_t off = item_build(d, w->key, w->klen, val, vlen, exp);
+
+	if (!off)
+		return -ENOMEM;
+	if (w->cur) {
+		kvd_index_replace(&d->index, w->hash, &w->pos, off);
+	} else if (kvd_index_insert(&d->index, w->hash, off) < 0) {
+		kva_free(d->heap, off);		/* never published */
+		return -ENOMEM;
+	}
+	emit(d, KVD_EV_SET, w->key, w->klen, val, vlen, exp);
+	return 0;
+}
+
+static int64_t expiry_of(int64_t now, int64_t ttl_ms)
+{
+	if (ttl_ms <= 0)
+		return 0;
+	if (ttl_ms > INT64_MAX - now)
+		return INT64_MAX;
+	return now + ttl_ms;
+}
+
+int kvd_exec_set(struct kvd *d, const void *key, size_t klen,
+		 const void *val, size_t vlen, int64_t ttl_ms, unsigned flags)
+{
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	if (vlen > d->cfg.max_value)
+		return -E2BIG;
+	if (ttl_ms < 0 || (flags & ~(KVS_SET_NX | KVS_SET_XX)) ||
+	    flags == (KVS_SET_NX | KVS_SET_XX))
+		return -EINVAL;
+	kvd_stats_inc(&d->stats.cmd_set);
+	w_begin(d, &w, key, klen);
+	if ((flags & KVS_SET_NX) && w.cur)
+		rc = -EEXIST;
+	else if ((flags & KVS_SET_XX) && !w.cur)
+		rc = -ENOENT;
+	else
+		rc = w_store(d, &w, val, vlen, expiry_of(w.now, ttl_ms));
+	w_end(d, &w);
+	return rc;
+}
+
+int kvd_exec_del(struct kvd *d, const void *key, size_t klen)
+{
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	kvd_stats_inc(&d->stats.cmd_del);
+	w_begin(d, &w, key, klen);
+	if (w.cur) {
+		kvd_index_remove(&d->index, w.hash, &w.pos);
+		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
+	} else {
+		rc = -ENOENT;
+	}
+	w_end(d, &w);
+	return rc;
+}
+
+int kvd_exec_expire(struct kvd *d, const void *key, size_t klen,
+		    int64_t ttl_ms)
+{
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	kvd_stats_inc(&d->stats.cmd_expire);
+	w_begin(d, &w, key, klen);
+	if (!w.cur) {
+		rc = -ENOENT;
+	} else if (ttl_ms <= 0) {
+		/* As Redis: a non-positive TTL deletes the key now. */
+		kvd_index_remove(&d->index, w.hash, &w.pos);
+		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
+	} else {
+		rc = w_store(d, &w, kvs_item_val(w.cur), w.cur->vlen,
+			     expiry_of(w.now, ttl_ms));
+	}
+	w_end(d, &w);
+	return rc;
+}
+
+int kvd_exec_persist(struct kvd *d, const void *key, size_t klen)
+{
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	kvd_stats_inc(&d->stats.cmd_persist);
+	w_begin(d, &w, key, klen);
+	if (!w.cur)
+		rc = -ENOENT;
+	else if (kvs_item_expiry(w.cur))
+		rc = w_store(d, &w, kvs_item_val(w.cur), w.cur->vlen, 0);
+	w_end(d, &w);
+	return rc;
+}
+
+/*
+ * parse_int - a value INCR accepts: optional '-', then 1..19 digits, the
+ * whole value, in int64_t range. Nothing else (no spaces, no '+'), as Redis.
+ */
+static int parse_int(const char *p, size_t len, int64_t *out)
+{
+	char buf[24];
+	char *end;
+	size_t i;
+	long long v;
+
+	if (len == 0 || len > 20)
+		return -EDOM;
+	for (i = (p[0] == '-'); i < len; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -EDOM;
+	if (len == (size_t)(p[0] == '-'))
+		return -EDOM;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno || *end)
+		return -EDOM;
+	*out = v;
+	return 0;
+}
+
+int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
+		  int64_t delta, int64_t *result)
+{
+	char buf[24];
+	int64_t v = 0;
+	struct wctx w;
+	int rc, n;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	kvd_stats_inc(&d->stats.cmd_incr);
+	w_begin(d, &w, key, klen);
+	if (w.cur)
+		rc = parse_int(kvs_item_val(w.cur), w.cur->vlen, &v);
+	if (rc == 0 && ((delta > 0 && v > INT64_MAX - delta) ||
+			(delta < 0 && v < INT64_MIN - delta)))
+		rc = -EOVERFLOW;
+	if (rc == 0) {
+		v += delta;
+		n = snprintf(buf, sizeof(buf), "%" PRId64, v);
+		rc = w_store(d, &w, buf, (size_t)n,
+			     w.cur ? kvs_item_expiry(w.cur) : 0);
+	}
+	w_end(d, &w);
+	if (rc == 0 && result)
+		*result = v;
+	return rc;
+}

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/index.c - mutation of the sharded hash table (see index.h).
+ *
+ * Placement: a key goes in the first empty entry of its home bucket or of
+ * the next KVS_MAX_PROBE - 1 buckets. For every bucket a key is placed
+ * past, a private counter (ovf) is raised, and while it is non-zero the
+ * bucket's ent[0] carries KVS_ENT_OVF, which tells readers to keep probing.
+ * The bits are set before the entry is published and cleared after it is
+ * removed, so a reader never stops short of a published key.
+ *
+ * Growth: at 80% load, or when no entry is free within the probe window,
+ * the shard's entries are rehashed into an array twice the size, which is
+ * then published with one release store; the old array is retired. Readers
+ * that loaded the old array finish on it: it stays intact until a grace
+ * period has passed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "hash.h"
+#include "index.h"
+#include "log.h"
+
+#define INITIAL_LOG	1		/* 2 buckets per shard at start */
+#define MAX_LOG		40
+#define LOAD_NUM	4		/* grow above 4/5 = 80% */
+#define LOAD_DEN	5
+
+struct kvd_shard {
+	pthread_mutex_t lock;
+	uint8_t *ovf;			/* per bucket: keys placed past it */
+	unsigned int log;		/* log2(nbuckets) */
+	struct kvs_bucket *b;		/* current array (writable view) */
+	uint64_t count;
+};
+
+static struct kvs_bucket *barray_alloc(struct kvd_index *x, unsigned int lg,
+				       kvs_off_t *off)
+{
+	size_t size = sizeof(struct kvs_bucket) << lg;
+	struct kvs_bucket *b;
+
+	*off = kva_alloc(x->heap, size);
+	if (!*off)
+		return NULL;
+	b = (struct kvs_bucket *)(x->map.base + *off);
+	memset(b, 0, size);
+	return b;
+}
+
+static uint64_t nprobe_of(unsigned int lg)
+{
+	uint64_t nb = 1ULL << lg;
+
+	return nb < KVS_MAX_PROBE ? nb : KVS_MAX_PROBE;
+}
+
+/*
+ * Place @ent (home computed from @hash) into array @b of 2^@lg buckets
+ * whose private counters are @ovf. Return 0 or -ENOSPC (window full).
+ */
+static int place(struct kvs_bucket *b, uint8_t *ovf, unsigned int lg,
+		 uint64_t hash, uint64_t ent)
+{
+	uint64_t mask = (1ULL << lg) - 1, home = kvs_hash_bucket(hash, mask);
+	uint64_t d, j, n = nprobe_of(lg);
+	unsigned int i;
+
+	for (d = 0; d < n; d++) {
+		struct kvs_bucket *bk = &b[(home + d) & mask];
+
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t old = bk->ent[i];
+
+			if (kvs_ent_off(old))
+				continue;
+			for (j = 0; j < d; j++) {
+				struct kvs_bucket *pb = &b[(home + j) & mask];
+
+				if (ovf[(home + j) & mask]++ == 0)
+					kvs_store_release(&pb->ent[0],
+						pb->ent[0] | KVS_ENT_OVF);
+			}
+			kvs_store_release(&bk->ent[i], ent | (old & KVS_ENT_OVF));
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* Undo the ovf counts of a key at bucket @bi whose home is from @hash. */
+static void unplace(struct kvs_bucket *b, uint8_t *ovf, unsigned int lg,
+		    uint64_t hash, uint64_t bi)
+{
+	uint64_t mask = (1ULL << lg) - 1, home = kvs_hash_bucket(hash, mask);
+	uint64_t j, d = (bi - home) & mask;
+
+	for (j = 0; j < d; j++) {
+		struct kvs_bucket *pb = &b[(home + j) & mask];
+
+		if (--ovf[(home + j) & mask] == 0)
+			kvs_store_release(&pb->ent[0], pb->ent[0] & ~KVS_ENT_OVF);
+	}
+}
+
+static uint64_t item_hash(struct kvd_index *x, uint64_t ent)
+{
+	const struct kvs_item *it = kvs_item_at(&x->map, ent);
+
+	if (!it)
+		kvd_die("event=bad_entry ent=%llx", (unsigned long long)ent);
+	return kvs_hash(x->hdr->hash_seed, kvs_item_key(it), it->klen);
+}
+
+static int grow(struct kvd_index *x, uint32_t si)
+{
+	struct kvd_shard *s = &x->priv[si];
+	unsigned int lg = s->log + 1;
+	struct kvs_bucket *nb;
+	kvs_off_t noff, ooff;
+	uint8_t *novf;
+	uint64_t bi, nbk = 1ULL << s->log;
+
+	for (; lg <= MAX_LOG; lg++) {
+		unsigned int i;
+		int rc = 0;
+
+		novf = calloc(1ULL << lg, 1);
+		if (!novf)
+			return -ENOMEM;
+		nb = barray_alloc(x, lg, &noff);
+		if (!nb) {
+			free(novf);
+			return -ENOMEM;
+		}
+		for (bi = 0; bi < nbk && rc == 0; bi++) {
+			for (i = 0; i < KVS_BUCKET_ENTRIES && rc == 0; i++) {
+				uint64_t e = s->b[bi].ent[i] & ~KVS_ENT_OVF;
+
+				if (kvs_ent_off(e))
+					rc = place(nb, novf, lg, item_hash(x, e), e);
+			}
+		}
+		if (rc == 0)
+			break;
+		/* Pathological clustering: try an even larger array. */
+		kva_free(x->heap, noff);	/* never published */
+		free(novf);
+	}
+	if (lg > MAX_LOG)
+		return -ENOMEM;
+	ooff = (kvs_off_t)((char *)s->b - x->map.base);
+	kvs_store_release(&x->shards[si].barray, noff | lg);
+	kvd_retire(x->rc, ooff);
+	free(s->ovf);
+	s->ovf = novf;
+	s->b = nb;
+	s->log = lg;
+	return 0;
+}
+
+int kvd_index_init(struct kvd_index *x, char *base, uint64_t size,
+		   struct kva *heap, struct kvd_reclaim *rc)
+{
+	uint32_t i;
+
+	x->map.base = base;
+	x->map.size = size;
+	x->map.hdr = (const struct kvs_header *)base;
+	x->hdr = (struct kvs_header *)base;
+	x->shards = (struct kvs_shard *)(base + x->hdr->shards_off);
+	x->nshards = x->hdr->nshards;
+	x->heap = heap;
+	x->rc = rc;
+	x->priv = calloc(x->nshards, sizeof(*x->priv));
+	if (!x->priv)
+		return -ENOMEM;
+	for (i = 0; i < x->nshards; i++) {
+		struct kvd_shard *s = &x->priv[i];
+		kvs_off_t off;
+
+		pthread_mutex_init(&s->lock, NULL);
+		s->log = INITIAL_LOG;
+		s->ovf = calloc(1U << INITIAL_LOG, 1);
+		s->b = barray_alloc(x, INITIAL_LOG, &off);
+		if (!s->ovf || !s->b) {
+			x->nshards = i + 1;
+			kvd_index_destroy(x);
+			return -ENOMEM;
+		}
+		kvs_store_release(&x->shards[i].barray, off | INITIAL_LOG);
+	}
+	return 0;
+}
+
+void kvd_index_destroy(struct kvd_index *x)
+{
+	uint32_t i;
+
+	if (!x->priv)
+		return;
+	for (i = 0; i < x->nshards; i++) {
+		pthread_mutex_destroy(&x->priv[i].lock);
+		free(x->priv[i].ovf);
+	}
+	free(x->priv);
+	x->priv = NULL;
+}
+
+uint32_t kvd_index_shard(const struct kvd_index *x, uint64_t hash)
+{
+	return kvs_hash_shard(hash, x->hdr->shard_bits);
+}
+
+void kvd_index_lock(struct kvd_index *x, uint32_t shard)
+{
+	pthread_mutex_lock(&x->priv[shard].lock);
+}
+
+void kvd_index_unlock(struct kvd_index *x, uint32_t shard)
+{
+	pthread_mutex_unlock(&x->priv[shard].lock);
+}
+
+const struct kvs_item *kvd_index_find(struct kvd_index *x, uint64_t hash,
+				      const void *key, size_t klen,
+				      struct kvs_pos *pos)
+{
+	return kvs_lookup(&x->map, hash, key, klen, pos);
+}
+
+int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
+{
+	uint32_t si = kvd_index_shard(x, hash);
+	struct kvd_shard *s = &x->priv[si];
+	uint64_t ent = kvs_ent_make(kvs_hash_tag(hash), item_off);
+	uint64_t cap = (KVS_BUCKET_ENTRIES << s->log) / LOAD_DEN * LOAD_NUM;
+	int rc, tries;
+
+	if (s->count + 1 > cap && grow(x, si) < 0)
+		return -ENOMEM;
+	for (tries = 0; tries < 4; tries++) {
+		rc = place(s->b, s->ovf, s->log, hash, ent);
+		if (rc == 0)
+			break;
+		if (grow(x, si) < 0)
+			return -ENOMEM;
+	}
+	if (rc)
+		return -ENOMEM;
+	s->count++;
+	kvs_store_relaxed(&x->shards[si].count, s->count);
+	return 0;
+}
+
+void kvd_index_replace(struct kvd_index *x, uint64_t hash,
+		       const struct kvs_pos *pos, kvs_off_t item_off)
+{
+	struct kvd_shard *s = &x->priv[kvd_index_shard(x, hash)];
+	uint64_t *e = &s->b[pos->bucket].ent[pos->slot];
+	uint64_t old = *e;
+
+	kvs_store_release(e, kvs_ent_make(kvs_hash_tag(hash), item_off) |
+			  (old & KVS_ENT_OVF));
+	kvd_retire(x->rc, kvs_ent_off(old));
+}
+
+void kvd_index_remove(struct kvd_index *x, uint64_t hash,
+		      const struct kvs_pos *pos)
+{
+	uint32_t si = kvd_index_shard(x, hash);
+	struct kvd_shard *s = &x->priv[si];
+	uint64_t *e = &s->b[pos->bucket].ent[pos->slot];
+	uint64_t old = *e;
+
+	kvs_store_release(e, old & KVS_ENT_OVF);
+	unplace(s->b, s->ovf, s->log, hash, pos->bucket);
+	kvd_retire(x->rc, kvs_ent_off(old));
+	s->count--;
+	kvs_store_relaxed(&x->shards[si].count, s->count);
+}
+
+uint64_t kvd_index_count(struct kvd_index *x)
+{
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < x->nshards; i++)
+		n += kvs_load_relaxed(&x->shards[i].count);
+	return n;
+}

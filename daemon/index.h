@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/index.h - kvshmd's side of the hash table: insert, replace,
+ * remove, and per-shard growth. Readers use shm/table.h and never wait.
+ *
+ * Every function here requires the shard's lock (kvd_index_lock()); a
+ * shard's lock is taken only by daemon threads. Replaced and removed items
+ * and outgrown bucket arrays are retired, freed after a grace period.
+ */
+#ifndef KVD_INDEX_H
+#define KVD_INDEX_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "reclaim.h"
+#include "table.h"
+
+struct kvd_shard;
+
+struct kvd_index {
+	struct kvs_map map;		/* read-write mapping of the segment */
+	struct kvs_header *hdr;
+	struct kvs_shard *shards;	/* in shared memory */
+	struct kvd_shard *priv;		/* daemon-private, one per shard */
+	uint32_t nshards;
+	struct kva *heap;
+	struct kvd_reclaim *rc;
+};
+
+int kvd_index_init(struct kvd_index *x, char *base, uint64_t size,
+		   struct kva *heap, struct kvd_reclaim *rc);
+void kvd_index_destroy(struct kvd_index *x);
+
+uint32_t kvd_index_shard(const struct kvd_index *x, uint64_t hash);
+void kvd_index_lock(struct kvd_index *x, uint32_t shard);
+void kvd_index_unlock(struct kvd_index *x, uint32_t shard);
+
+/* Lookup under the shard lock; @pos says where, for replace/remove. */
+const struct kvs_item *kvd_index_find(struct kvd_index *x, uint64_t hash,
+				      const void *key, size_t klen,
+				      struct kvs_pos *pos);
+
+/*
+ * kvd_index_insert - publish the item at @item_off under a key that is
+ * absent (the caller checked). Grows the shard if needed.
+ * Return: 0 or -ENOMEM (nothing published; the caller still owns the item).
+ */
+int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off);
+
+/* Swap the entry at @pos to @item_off (same key) and retire the old item. */
+void kvd_index_replace(struct kvd_index *x, uint64_t hash,
+		       const struct kvs_pos *pos, kvs_off_t item_off);
+
+/* Clear the entry at @pos and retire its item. */
+void kvd_index_remove(struct kvd_index *x, uint64_t hash,
+		      const struct kvs_pos *pos);
+
+uint64_t kvd_index_count(struct kvd_index *x);	/* all shards, approximate */
+
+#endif /* KVD_INDEX_H */

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/main.c - kvshmd: options, daemonizing, and the one place where
+ * the modules are built and wired together (segment, heap, reclaim, index,
+ * hooks, stats, server), then torn down in reverse at a clean stop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "epoch.h"
+#include "kvshmd.h"
+#include "log.h"
+
+#define MIN_MEMORY	(8ULL << 20)
+#define MAX_VALUE_CAP	(512U << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: kvshmd [OPTION]...\n"
+"Serve a kvshm shared-memory cache.\n"
+"\n"
+"  --name NAME          cache name, [A-Za-z0-9._-]{1,64} (default: default)\n"
+"  --data-dir DIR       directory for the daemon's files (default: .)\n"
+"  --socket PATH        write-channel socket (default: DIR/kvshmd.sock)\n"
+"  --memory SIZE        data heap, the memory limit (default: 64M, min 8M)\n"
+"  --shards N           hash-table shards, power of two (default: 256)\n"
+"  --max-key BYTES      longest key, 1..65535 (default: 1024)\n"
+"  --max-value SIZE     longest value, up to 512M (default: 1M)\n"
+"  --max-readers N      reader slots, 16..65536 (default: 4096)\n"
+"  --eviction POLICY    noeviction (the only policy in this release)\n"
+"  --foreground         do not detach; log to stderr\n"
+"  -h, --help           show this help and exit\n"
+"  -V, --version        show the version and exit\n"
+"\n"
+"SIZE takes a K, M, G or T suffix (powers of 1024).\n");
+}
+
+/* "64M" -> bytes. Return 0 or -EINVAL. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	case '\0': break;
+	default: return -EINVAL;
+	}
+	if ((*end == 'b' || *end == 'B') && shift)
+		end++;
+	if (*end || (shift && v > (ULLONG_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int bad_opt(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "kvshmd: invalid %s '%s': %s\n", opt, val, why);
+	fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
+	return -EINVAL;
+}
+
+enum {
+	OPT_NAME = 256, OPT_DATA_DIR, OPT_SOCKET, OPT_MEMORY, OPT_SHARDS,
+	OPT_MAX_KEY, OPT_MAX_VALUE, OPT_MAX_READERS, OPT_EVICTION,
+	OPT_FOREGROUND,
+};
+
+static const struct option options[] = {
+	{ "name",	 required_argument, NULL, OPT_NAME },
+	{ "data-dir",	 required_argument, NULL, OPT_DATA_DIR },
+	{ "socket",	 required_argument, NULL, OPT_SOCKET },
+	{ "memory",	 required_argument, NULL, OPT_MEMORY },
+	{ "shards",	 required_argument, NULL, OPT_SHARDS },
+	{ "max-key",	 required_argument, NULL, OPT_MAX_KEY },
+	{ "max-value",	 required_argument, NULL, OPT_MAX_VALUE },
+	{ "max-readers", required_argument, NULL, OPT_MAX_READERS },
+	{ "eviction",	 required_argument, NULL, OPT_EVICTION },
+	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
+	{ "help",	 no_argument,	    NULL, 'h' },
+	{ "version",	 no_argument,	    NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Return 0 to run, 1 to exit 0 (help/version), -EINVAL to exit 1. */
+static int parse_args(struct kvd_config *c, int argc, char **argv)
+{
+	const char *dir = ".", *sock = NULL;
+	uint64_t v;
+	int o;
+
+	snprintf(c->name, sizeof(c->name), "default");
+	c->memory = 64ULL << 20;
+	c->nshards = 256;
+	c->max_key = 1024;
+	c->max_value = 1U << 20;
+	c->max_readers = 4096;
+	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
+		switch (o) {
+		case OPT_NAME:
+			if (!kvd_name_valid(optarg))
+				return bad_opt("--name", optarg,
+					       "use 1-64 of [A-Za-z0-9._-]");
+			snprintf(c->name, sizeof(c->name), "%s", optarg);
+			break;
+		case OPT_DATA_DIR:
+			dir = optarg;
+			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_MEMORY:
+			if (parse_size(optarg, &c->memory) < 0 ||
+			    c->memory < MIN_MEMORY)
+				return bad_opt("--memory", optarg,
+					       "a size of at least 8M");
+			c->memory &= ~(uint64_t)(KVA_PAGE_SIZE - 1);
+			break;
+		case OPT_SHARDS:
+			if (parse_uint(optarg, 1, 65536, &v) < 0 || (v & (v - 1)))
+				return bad_opt("--shards", optarg,
+					       "a power of two, 1..65536");
+			c->nshards = (uint32_t)v;
+			break;
+		case OPT_MAX_KEY:
+			if (parse_uint(optarg, 1, 65535, &v) < 0)
+				return bad_opt("--max-key", optarg, "1..65535");
+			c->max_key = (uint32_t)v;
+			break;
+		case OPT_MAX_VALUE:
+			if (parse_size(optarg, &v) < 0 || v > MAX_VALUE_CAP)
+				return bad_opt("--max-value", optarg,
+					       "a size up to 512M");
+			c->max_value = (uint32_t)v;
+			break;
+		case OPT_MAX_READERS:
+			if (parse_uint(optarg, 16, 65536, &v) < 0)
+				return bad_opt("--max-readers", optarg, "16..65536");
+			c->max_readers = (uint32_t)v;
+			break;
+		case OPT_EVICTION:
+			if (strcmp(optarg, "noeviction") != 0)
+				return bad_opt("--eviction", optarg,
+					       "this release has only noeviction");
+			break;
+		case OPT_FOREGROUND:
+			c->foreground = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("kvshmd %s\n", KVD_VERSION);
+			return 1;
+		default:
+			fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kvshmd: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
+		return -EINVAL;
+	}
+	if (c->memory / KVA_PAGE_SIZE < 4ULL * c->nshards / 512 + 8)
+		return bad_opt("--memory", "", "too small for the shard count");
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		fprintf(stderr, "kvshmd: cannot create data directory '%s': %s\n",
+			dir, strerror(errno));
+		return -EINVAL;
+	}
+	if (!realpath(dir, c->data_dir)) {
+		fprintf(stderr, "kvshmd: data directory '%s': %s\n", dir,
+			strerror(errno));
+		return -EINVAL;
+	}
+	if (sock && sock[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(c->socket_path, sizeof(c->socket_path), "%s/%s",
+				     cwd, sock) >= sizeof(c->socket_path))
+			return bad_opt("--socket", sock, "path too long (max 107)");
+	} else if ((size_t)snprintf(c->socket_path, sizeof(c->socket_path), "%s",
+				    sock ? sock : "") >= sizeof(c->socket_path) ||
+		   (!sock && (size_t)snprintf(c->socket_path,
+					      sizeof(c->socket_path),
+					      "%s/kvshmd.sock", c->data_dir) >=
+			    sizeof(c->socket_path))) {
+		return bad_opt("--socket", sock ? sock : c->data_dir,
+			       "socket path too long (max 107 bytes); use --socket");
+	}
+	c->no_membarrier = getenv("KVSHMD_NO_MEMBARRIER") &&
+			   strcmp(getenv("KVSHMD_NO_MEMBARRIER"), "1") == 0;
+	return 0;
+}
+
+/*
+ * Detach: the launching process waits until the daemon reports it serves
+ * (one byte on a pipe) and exits 0, or exits 1 if the pipe closes first.
+ * Return the write end of the pipe in the daemon.
+ */
+static int daemonize(void)
+{
+	int p[2], fd;
+	pid_t pid;
+	char b;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		waitpid(pid, NULL, 0);
+		_exit(read(p[0], &b, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return p[1];
+}
+
+static void block_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static struct kvd d;
+	int rc, ready_fd = -1;
+
+	rc = parse_args(&d.cfg, argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : 1;
+	if (!d.cfg.foreground) {
+		ready_fd = daemonize();
+		if (ready_fd < 0) {
+			fprintf(stderr, "kvshmd: cannot detach: %s\n",
+				strerror(-ready_fd));
+			return 1;
+		}
+	}
+	kvd_log_init(d.cfg.foreground);
+	block_signals();
+	d.start_mono_ms = kvs_mono_ms();
+	d.membarrier = !d.cfg.no_membarrier && kvs_membarrier_query();
+
+	rc = kvd_segment_create(&d);
+	if (rc < 0)
+		return 1;
+	rc = kva_init(&d.heap, d.seg.base, d.hdr->heap_off, d.hdr->heap_size);
+	if (rc < 0)
+		goto err_seg;
+	rc = kvd_reclaim_init(&d.rc, d.hdr, kvs_rw_slots(d.seg.rw),
+			      d.cfg.max_readers, d.heap, d.membarrier);
+	if (rc < 0)
+		goto err_heap;
+	rc = kvd_index_init(&d.index, d.seg.base, d.seg.size, d.heap, d.rc);
+	if (rc < 0)
+		goto err_reclaim;
+	kvd_stats_attach(&d.stats, &d.hooks);
+	kvd_segment_publish(&d);
+
+	rc = kvd_server_run(&d, ready_fd);
+
+	kvd_index_destroy(&d.index);
+err_reclaim:
+	kvd_reclaim_destroy(d.rc);
+err_heap:
+	kva_destroy(d.heap);
+err_seg:
+	kvd_segment_destroy(&d);
+	if (rc < 0) {
+		kvd_log(LOG_ERR, "event=exit status=1 errno=%d (%s)", -rc,
+			strerror(-rc));
+		return 1;
+	}
+	kvd_log(LOG_INFO, "event=exit status=0");
+	return 0;
+}

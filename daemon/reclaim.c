@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/reclaim.c - grace periods over the reader slots, and the retire
+ * list they drain (see reclaim.h, shm/epoch.h).
+ *
+ * Locking: r->lock protects the retire list, batch counters and the slot
+ * table (assigned/pid). The reclaim thread takes the whole pending list as
+ * one batch, runs one grace period for it without the lock, then frees it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "clock.h"
+#include "epoch.h"
+#include "log.h"
+#include "reclaim.h"
+
+#define BATCH_WAKE	1024	/* retirements that start a grace period now */
+#define PERIOD_MS	5	/* otherwise, at most this late */
+#define STALL_MS	1000	/* a reader this long in a section is stalled */
+
+struct slot_info {
+	bool assigned;
+	pid_t pid;
+	bool stall_logged;
+};
+
+struct kvd_reclaim {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* reclaim thread waits here */
+	pthread_cond_t done;		/* kvd_reclaim_sync() waits here */
+	pthread_t thread;
+	bool stop;
+	bool membarrier;
+
+	struct kvs_header *hdr;
+	struct kvs_slot *slots;
+	uint32_t nslots;
+	struct kva *heap;
+
+	kvs_off_t *pending;		/* the batch being collected */
+	size_t npending, cap;
+	uint64_t cur_batch;		/* number of the batch being collected */
+	uint64_t done_batch;		/* all batches <= this are freed */
+	uint64_t in_flight;		/* entries taken but not yet freed */
+	bool sync_wanted;
+
+	struct slot_info *info;
+	uint64_t slots_used;
+	uint64_t grace_periods;
+	uint64_t stalled;
+	uint64_t rel_gets, rel_hits, rel_misses;
+};
+
+static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
+{
+	struct kvs_slot *s = &r->slots[i];
+	int64_t start = 0;
+	unsigned int spins = 0;
+	uint64_t e;
+
+	while ((e = kvs_load_acquire(&s->epoch)) != 0 && e < target) {
+		if (++spins < 1000) {
+			kvs_cpu_relax();
+			continue;
+		}
+		if (!start)
+			start = kvs_mono_ms();
+		usleep(spins < 2000 ? 50 : 1000);
+		if (kvs_mono_ms() - start < STALL_MS)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->lock);
+			return;
+		}
+		if (r->info[i].assigned && kill(r->info[i].pid, 0) < 0 &&
+		    errno == ESRCH) {
+			/* Owner died without its connection closing (a
+			 * forked child kept the socket): its section is over. */
+			kvd_log(LOG_WARNING, "event=reader_dead slot=%u pid=%d",
+				i, (int)r->info[i].pid);
+			kvs_store_release(&s->epoch, 0);
+		} else if (!r->info[i].stall_logged) {
+			r->info[i].stall_logged = true;
+			r->stalled++;
+			kvd_log(LOG_WARNING,
+				"event=reader_stalled slot=%u pid=%d ms=%lld",
+				i, (int)r->info[i].pid,
+				(long long)(kvs_mono_ms() - start));
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (start) {
+		pthread_mutex_lock(&r->lock);
+		if (r->info[i].stall_logged) {
+			r->info[i].stall_logged = false;
+			r->stalled--;
+			kvd_log(LOG_INFO, "event=reader_resumed slot=%u", i);
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+/*
+ * One grace period: publish a new epoch, make every reader's epoch store
+ * visible (membarrier or fence), then wait for each assigned slot to be
+ * quiescent (0) or to have entered after the new epoch.
+ */
+static void grace_period(struct kvd_reclaim *r)
+{
+	uint64_t target = kvs_load_relaxed(&r->hdr->global_epoch) + 1;
+	uint32_t *active, n = 0, i;
+
+	kvs_store_release(&r->hdr->global_epoch, target);
+	if (r->membarrier) {
+		int rc = kvs_membarrier_global();
+
+		if (rc)
+			kvd_die("event=membarrier_failed errno=%d", -rc);
+	} else {
+		kvs_smp_mb();
+	}
+	active = malloc(sizeof(*active) * r->nslots);
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < r->nslots; i++) {
+		if (!r->info[i].assigned)
+			continue;
+		if (active)
+			active[n++] = i;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!active) {		/* out of memory: check every slot */
+		for (i = 0; i < r->nslots; i++)
+			wait_slot(r, i, target);
+	} else {
+		for (i = 0; i < n; i++)
+			wait_slot(r, active[i], target);
+		free(active);
+	}
+	kvs_smp_mb();		/* slot loads before the frees that follow */
+}
+
+static void *reclaim_main(void *arg)
+{
+	struct kvd_reclaim *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		kvs_off_t *batch;
+		size_t n, i;
+		uint64_t no;
+
+		while (!r->stop && r->npending == 0)
+			pthread_cond_wait(&r->wake, &r->lock);
+		if (r->stop)
+			break;
+		if (r->npending < BATCH_WAKE && !r->sync_wanted) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += PERIOD_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+			if (r->stop)
+				break;
+		}
+		batch = r->pending;
+		n = r->npending;
+		no = r->cur_batch++;
+		r->pending = NULL;
+		r->npending = r->cap = 0;
+		r->in_flight = n;
+		r->sync_wanted = false;
+		pthread_mutex_unlock(&r->lock);
+
+		grace_period(r);
+		for (i = 0; i < n; i++)
+			kva_free(r->heap, batch[i]);
+		free(batch);
+
+		pthread_mutex_lock(&r->lock);
+		r->grace_periods++;
+		r->in_flight = 0;
+		r->done_batch = no;
+		pthread_cond_broadcast(&r->done);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int kvd_reclaim_init(struct kvd_reclaim **rp, struct kvs_header *hdr,
+		     struct kvs_slot *slots, uint32_t nslots,
+		     struct kva *heap, bool membarrier)
+{
+	struct kvd_reclaim *r;
+	int rc;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->info = calloc(nslots, sizeof(*r->info));
+	if (!r->info) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->hdr = hdr;
+	r->slots = slots;
+	r->nslots = nslots;
+	r->heap = heap;
+	r->membarrier = membarrier;
+	r->cur_batch = 1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	pthread_cond_init(&r->done, NULL);
+	rc = pthread_create(&r->thread, NULL, reclaim_main, r);
+	if (rc) {
+		free(r->info);
+		free(r);
+		return -rc;
+	}
+	*rp = r;
+	return 0;
+}
+
+void kvd_reclaim_destroy(struct kvd_reclaim *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	/* The segments are about to go: no reader can be inside them any
+	 * more that matters, so what is pending goes back unconditionally. */
+	for (i = 0; i < r->npending; i++)
+		kva_free(r->heap, r->pending[i]);
+	free(r->pending);
+	free(r->info);
+	pthread_cond_destroy(&r->done);
+	pthread_cond_destroy(&r->wake);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void kvd_retire(struct kvd_reclaim *r, kvs_off_t off)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->npending == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		kvs_off_t *p = realloc(r->pending, cap * sizeof(*p));
+
+		if (!p)		/* cannot defer it safely: wait for readers */
+			kvd_die("event=retire_oom pending=%zu", r->npending);
+		r->pending = p;
+		r->cap = cap;
+	}
+	r->pending[r->npending++] = off;
+	if (r->npending == 1 || r->npending == BATCH_WAKE)
+		pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int kvd_reclaim_sync(struct kvd_reclaim *r, int timeout_ms)
+{
+	struct timespec ts;
+	uint64_t want;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->lock);
+	/* Everything retired so far is in the collecting batch or in flight. */
+	want = r->npending ? r->cur_batch : r->cur_batch - 1;
+	if (r->npending) {
+		r->sync_wanted = true;
+		pthread_cond_signal(&r->wake);
+	}
+	while (r->done_batch < want && !r->stop && rc == 0)
+		rc = pthread_cond_timedwait(&r->done, &r->lock, &ts);
+	pthread_mutex_unlock(&r->lock);
+	return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+int kvd_slot_assign(struct kvd_reclaim *r, pid_t pid, uint32_t *idx)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < r->nslots; i++) {
+		if (r->info[i].assigned)
+			continue;
+		r->info[i].assigned = true;
+		r->info[i].pid = pid;
+		r->info[i].stall_logged = false;
+		r->slots_used++;
+		kvs_store_relaxed(&r->slots[i].owner_pid, (uint32_t)pid);
+		kvs_store_release(&r->slots[i].epoch, 0);
+		pthread_mutex_unlock(&r->lock);
+		*idx = i;
+		return 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return -ENOSPC;
+}
+
+void kvd_slot_release(struct kvd_reclaim *r, uint32_t i)
+{
+	struct kvs_slot *s;
+
+	pthread_mutex_lock(&r->lock);
+	if (i < r->nslots && r->info[i].assigned) {
+		s = &r->slots[i];
+		r->rel_gets += kvs_load_relaxed(&s->gets);
+		r->rel_hits += kvs_load_relaxed(&s->hits);
+		r->rel_misses += kvs_load_relaxed(&s->misses);
+		kvs_store_relaxed(&s->gets, 0);
+		kvs_store_relaxed(&s->hits, 0);
+		kvs_store_relaxed(&s->misses, 0);
+		kvs_store_relaxed(&s->owner_pid, 0);
+		kvs_store_release(&s->epoch, 0);
+		if (r->info[i].stall_logged)
+			r->stalled--;
+		memset(&r->info[i], 0, sizeof(r->info[i]));
+		r->slots_used--;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void kvd_reclaim_get_stats(struct kvd_reclaim *r, struct kvd_reclaim_stats *st)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&r->lock);
+	st->grace_periods = r->grace_periods;
+	st->retired_pending = r->npending + r->in_flight;
+	st->slots_used = r->slots_used;
+	st->stalled_readers = r->stalled;
+	st->gets = r->rel_gets;
+	st->hits = r->rel_hits;
+	st->misses = r->rel_misses;
+	for (i = 0; i < r->nslots; i++) {
+		if (!r->info[i].assigned)
+			continue;
+		st->gets += kvs_load_relaxed(&r->slots[i].gets);
+		st->hits += kvs_load_relaxed(&r->slots[i].hits);
+		st->misses += kvs_load_relaxed(&r->slots[i].misses);
+	}
+	pthread_mutex_unlock(&r->lock);
+}

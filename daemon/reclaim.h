@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/reclaim.h - the daemon side of kvshm's cross-process RCU: reader
+ * slot assignment, retire lists and batched grace periods.
+ *
+ * Nothing retired is freed before every reader that could have seen it has
+ * left its read section (see shm/epoch.h for the argument). One reclaim
+ * thread runs grace periods: every few milliseconds while anything is
+ * pending, at once when a batch grows large or a writer waits for memory.
+ *
+ * Thread-safe. Daemon-private: never put any of this in shared memory.
+ */
+#ifndef KVD_RECLAIM_H
+#define KVD_RECLAIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "alloc.h"
+#include "layout.h"
+
+struct kvd_reclaim;
+
+struct kvd_reclaim_stats {
+	uint64_t grace_periods;
+	uint64_t retired_pending;	/* retired, not yet freed */
+	uint64_t slots_used;
+	uint64_t stalled_readers;	/* slots now stuck in a section > 1 s */
+	uint64_t gets, hits, misses;	/* summed over slots, live and released */
+};
+
+int kvd_reclaim_init(struct kvd_reclaim **r, struct kvs_header *hdr,
+		     struct kvs_slot *slots, uint32_t nslots,
+		     struct kva *heap, bool membarrier);
+void kvd_reclaim_destroy(struct kvd_reclaim *r);	/* frees what is pending */
+
+/* kvd_retire - free @off (from @heap) after a grace period. */
+void kvd_retire(struct kvd_reclaim *r, kvs_off_t off);
+
+/*
+ * kvd_reclaim_sync - wait until everything retired before this call is
+ * freed. Return: 0, or -ETIMEDOUT after @timeout_ms (a stalled reader).
+ */
+int kvd_reclaim_sync(struct kvd_reclaim *r, int timeout_ms);
+
+/* Reader slots: assigned per client connection, released at its close. */
+int kvd_slot_assign(struct kvd_reclaim *r, pid_t pid, uint32_t *idx);
+void kvd_slot_release(struct kvd_reclaim *r, uint32_t idx);
+
+void kvd_reclaim_get_stats(struct kvd_reclaim *r, struct kvd_reclaim_stats *st);
+
+#endif /* KVD_RECLAIM_H */

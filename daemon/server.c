@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/server.c - the write channel: the Unix socket, connections,
+ * framing, and dispatch of each decoded request to exec.
+ *
+ * One epoll thread. Each connection reads frames into its buffer, executes
+ * them in order, and queues replies; while replies are waiting to be
+ * written it stops reading (backpressure). A frame over the size limit
+ * gets an error reply and the connection is closed after it, since the
+ * stream cannot be resynchronised; a malformed frame gets -EPROTO.
+ * When a connection closes, the reader slots it was given are released:
+ * that is how a client process that died mid-read stops pinning memory.
+ *
+ * SIGTERM and SIGINT arrive through a signalfd and end the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "kvshmd.h"
+#include "log.h"
+
+#define READ_CHUNK	65536
+#define MAX_EVENTS	64
+
+struct conn {
+	int fd;
+	pid_t pid;
+	uid_t uid;
+	char *rbuf;
+	size_t rlen, rcap;
+	struct kvs_wbuf out;
+	size_t sent;
+	uint32_t *slots;
+	size_t nslots, slots_cap;
+	bool closing;			/* close once @out is written */
+	bool want_out;			/* EPOLLOUT registered */
+	struct conn *prev, *next;	/* server's list of connections */
+};
+
+struct server {
+	struct kvd *d;
+	int lfd, sfd, efd;
+	size_t max_payload;
+	struct conn *conns;
+	bool stop;
+};
+
+static void conn_free(struct server *sv, struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nslots; i++)
+		kvd_slot_release(sv->d->rc, c->slots[i]);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		sv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	epoll_ctl(sv->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	kvs_wbuf_free(&c->out);
+	free(c->rbuf);
+	free(c->slots);
+	free(c);
+	kvd_stats_dec(&sv->d->stats.connections);
+}
+
+static void reply_status(struct conn *c, const struct kvs_frame_hdr *h, int rc)
+{
+	kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, rc);
+	kvs_frame_end(&c->out);
+}
+
+static int op_slot(struct server *sv, struct conn *c, uint32_t *idx)
+{
+	int rc;
+
+	if (c->nslots == c->slots_cap) {
+		size_t cap = c->slots_cap ? c->slots_cap * 2 : 4;
+		uint32_t *p = realloc(c->slots, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		c->slots = p;
+		c->slots_cap = cap;
+	}
+	rc = kvd_slot_assign(sv->d->rc, c->pid, idx);
+	if (rc == 0)
+		c->slots[c->nslots++] = *idx;
+	else
+		kvd_log(LOG_WARNING, "event=reader_slots_full pid=%d slots=%u",
+			(int)c->pid, sv->d->cfg.max_readers);
+	return rc;
+}
+
+/* Decode and execute one request; append its reply to c->out. */
+static void dispatch(struct server *sv, struct conn *c,
+		     const struct kvs_frame_hdr *h, const char *payload)
+{
+	struct kvd *d = sv->d;
+	struct kvs_rd r;
+	const void *key = NULL, *val = NULL;
+	size_t klen = 0, vlen = 0;
+	int64_t i64 = 0, result = 0;
+	uint32_t u32 = 0;
+	char *text;
+	size_t tlen;
+	int rc;
+
+	kvs_rd_init(&r, payload, h->len);
+	switch (h->op) {
+	case KVS_OP_HELLO:
+		u32 = kvs_get_u32(&r);
+		kvs_get_u32(&r);			/* client pid, informative */
+		if ((rc = kvs_rd_done(&r)) < 0)
+			break;
+		if (u32 != KVS_PROTO_VERSION) {
+			rc = -EPROTO;
+			break;
+		}
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_u64(&c->out, d->hdr->generation);
+		kvs_frame_end(&c->out);
+		return;
+	case KVS_OP_PING:
+		rc = kvs_rd_done(&r);
+		break;
+	case KVS_OP_SLOT:
+		if ((rc = kvs_rd_done(&r)) < 0 || (rc = op_slot(sv, c, &u32)) < 0)
+			break;
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_u32(&c->out, u32);
+		kvs_frame_end(&c->out);
+		return;
+	case KVS_OP_STATS:
+		if ((rc = kvs_rd_done(&r)) < 0)
+			break;
+		text = kvd_stats_text(d, &tlen);
+		if (!text) {
+			rc = -ENOMEM;
+			break;
+		}
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_blob(&c->out, text, tlen);
+		kvs_frame_end(&c->out);
+		free(text);
+		return;
+	case KVS_OP_SET:
+		key = kvs_get_blob(&r, &klen);
+		val = kvs_get_blob(&r, &vlen);
+		i64 = kvs_get_i64(&r);
+		if ((rc = kvs_rd_done(&r)) == 0)
+			rc = kvd_exec_set(d, key, klen, val, vlen, i64, h->flags);
+		break;
+	case KVS_OP_DEL:
+	case KVS_OP_PERSIST:
+		key = kvs_get_blob(&r, &klen);
+		if ((rc = kvs_rd_done(&r)) < 0)
+			break;
+		rc = h->op == KVS_OP_DEL ? kvd_exec_del(d, key, klen) :
+					   kvd_exec_persist(d, key, klen);
+		break;
+	case KVS_OP_EXPIRE:
+		key = kvs_get_blob(&r, &klen);
+		i64 = kvs_get_i64(&r);
+		if ((rc = kvs_rd_done(&r)) == 0)
+			rc = kvd_exec_expire(d, key, klen, i64);
+		break;
+	case KVS_OP_INCR:
+		key = kvs_get_blob(&r, &klen);
+		i64 = kvs_get_i64(&r);
+		if ((rc = kvs_rd_done(&r)) < 0 ||
+		    (rc = kvd_exec_incr(d, key, klen, i64, &result)) < 0)
+			break;
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_i64(&c->out, result);
+		kvs_frame_end(&c->out);
+		return;
+	default:
+		rc = -EPROTO;
+		break;
+	}
+	if (rc == -EPROTO)
+		kvd_log(LOG_WARNING, "event=bad_frame pid=%d op=%u len=%u",
+			(int)c->pid, h->op, h->len);
+	reply_status(c, h, rc);
+}
+
+/* Execute every complete frame in c->rbuf. */
+static void process(struct server *sv, struct conn *c)
+{
+	struct kvs_frame_hdr h;
+	size_t pos = 0;
+	long n;
+
+	while (!c->closing &&
+	       (n = kvs_frame_peek(c->rbuf + pos, c->rlen - pos,
+				   sv->max_payload, &h)) != 0) {
+		if (n < 0) {
+			kvd_log(LOG_WARNING, "event=frame_too_big pid=%d len=%u "
+				"max=%zu action=close", (int)c->pid, h.len,
+				sv->max_payload);
+			reply_status(c, &h, -EMSGSIZE);
+			c->closing = true;
+			break;
+		}
+		dispatch(sv, c, &h, c->rbuf + pos + sizeof(h));
+		pos += (size_t)n;
+	}
+	memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+	c->rlen -= pos;
+}
+
+static int set_events(struct server *sv, struct conn *c, bool out)
+{
+	struct epoll_event ev = {
+		.events = out ? EPOLLOUT : EPOLLIN,
+		.data.ptr = c,
+	};
+
+	c->want_out = out;
+	return epoll_ctl(sv->efd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Write queued replies. Return <0 to close the connection. */
+static int flush_out(struct server *sv, struct conn *c)
+{
+	if (c->out.err)
+		return c->out.err;
+	while (c->sent < c->out.len) {
+		ssize_t w = send(c->fd, c->out.p + c->sent, c->out.len - c->sent,
+				 MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return c->want_out ? 0 : set_events(sv, c, true);
+		if (w < 0)
+			return -errno;
+		c->sent += (size_t)w;
+	}
+	c->out.len = 0;
+	c->sent = 0;
+	if (c->closing)
+		return -ECONNRESET;
+	return c->want_out ? set_events(sv, c, false) : 0;
+}
+
+static int conn_read(struct server *sv, struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->rcap - c->rlen < READ_CHUNK) {
+			size_t need = c->rlen + READ_CHUNK;
+			size_t cap = c->rcap ? c->rcap : READ_CHUNK;
+			char *p;
+
+			while (cap < need)
+				cap *= 2;
+			p = realloc(c->rbuf, cap);
+			if (!p)
+				return -ENOMEM;
+			c->rbuf = p;
+			c->rcap = cap;
+		}
+		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		c->rlen += (size_t)n;
+		process(sv, c);
+		if (c->out.len) {
+			int rc = flush_out(sv, c);
+
+			if (rc < 0 || c->want_out)
+				return rc;
+		}
+	}
+}
+
+static void on_accept(struct server *sv)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct conn *c;
+		int fd;
+
+		fd = accept4(sv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				kvd_log(LOG_WARNING, "event=accept_failed errno=%d",
+					errno);
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+			c->pid = cred.pid;
+			c->uid = cred.uid;
+		}
+		ev.data.ptr = c;
+		if (epoll_ctl(sv->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = sv->conns;
+		if (sv->conns)
+			sv->conns->prev = c;
+		sv->conns = c;
+		kvd_stats_inc(&sv->d->stats.connections);
+		kvd_stats_inc(&sv->d->stats.connections_total);
+	}
+}
+
+/* Is something already listening on @path? */
+static bool socket_alive(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool alive;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return alive;
+}
+
+static int listen_on(struct server *sv)
+{
+	const char *path = sv->d->cfg.socket_path;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (socket_alive(path)) {
+		kvd_log(LOG_ERR, "event=start_failed reason=\"socket %s is in use "
+			"by another process\"", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0660) < 0 || listen(fd, 512) < 0) {
+		int e = errno;
+
+		kvd_log(LOG_ERR, "event=start_failed reason=listen socket=%s "
+			"errno=%d (%s)", path, e, strerror(e));
+		close(fd);
+		return -e;
+	}
+	sv->lfd = fd;
+	return 0;
+}
+
+static int signals_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/*
+ * kvd_server_run - serve until SIGTERM/SIGINT. SIGTERM and SIGINT must be
+ * blocked in every thread (main.c does it before starting any). Once the
+ * socket listens, one byte is written to @ready_fd (if >= 0) and it is
+ * closed. Return: 0 on a clean stop, -errno if serving could not start.
+ */
+int kvd_server_run(struct kvd *d, int ready_fd)
+{
+	struct server sv = { .d = d, .lfd = -1, .sfd = -1, .efd = -1 };
+	struct epoll_event ev, evs[MAX_EVENTS];
+	int rc, i, n;
+
+	sv.max_payload = (size_t)d->cfg.max_key + d->cfg.max_value + 64;
+	rc = listen_on(&sv);
+	if (rc < 0)
+		return rc;
+	sv.sfd = signals_fd();
+	sv.efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sv.sfd < 0 || sv.efd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = &sv.lfd;
+	epoll_ctl(sv.efd, EPOLL_CTL_ADD, sv.lfd, &ev);
+	ev.data.ptr = &sv.sfd;
+	epoll_ctl(sv.efd, EPOLL_CTL_ADD, sv.sfd, &ev);
+
+	kvd_log(LOG_INFO, "event=ready name=%s pid=%d memory=%llu shards=%u "
+		"socket=%s membarrier=%s", d->cfg.name, (int)getpid(),
+		(unsigned long long)d->cfg.memory, d->cfg.nshards,
+		d->cfg.socket_path, d->membarrier ? "expedited" : "fenced");
+	if (ready_fd >= 0) {
+		ssize_t w = write(ready_fd, "R", 1);
+
+		(void)w;
+		close(ready_fd);
+	}
+
+	while (!sv.stop) {
+		n = epoll_wait(sv.efd, evs, MAX_EVENTS, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct conn *c;
+
+			if (evs[i].data.ptr == &sv.lfd) {
+				on_accept(&sv);
+				continue;
+			}
+			if (evs[i].data.ptr == &sv.sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sv.sfd, &si, sizeof(si)) == sizeof(si))
+					kvd_log(LOG_INFO, "event=stop signal=%s",
+						strsignal((int)si.ssi_signo));
+				sv.stop = true;
+				continue;
+			}
+			c = evs[i].data.ptr;
+			if (c->want_out)
+				rc = flush_out(&sv, c);
+			else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				rc = conn_read(&sv, c);
+			else
+				rc = 0;
+			if (rc < 0)
+				conn_free(&sv, c);
+		}
+	}
+	rc = 0;
+out:
+	while (sv.conns)
+		conn_free(&sv, sv.conns);
+	if (sv.efd >= 0)
+		close(sv.efd);
+	if (sv.sfd >= 0)
+		close(sv.sfd);
+	close(sv.lfd);
+	unlink(d->cfg.socket_path);
+	return rc;
+}

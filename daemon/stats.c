@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/stats.c - kvshmd's counters (fed by the event hooks) and the text
+ * of the STATS reply. The names printed here are a public interface
+ * (kvshmctl stats, its --json form, the man pages): add, never rename.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "clock.h"
+#include "kvshmd.h"
+
+void kvd_stats_inc(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+void kvd_stats_dec(uint64_t *counter)
+{
+	__atomic_fetch_sub(counter, 1, __ATOMIC_RELAXED);
+}
+
+static void on_event(const struct kvd_event_info *ev, void *arg)
+{
+	struct kvd_stats *st = arg;
+
+	kvd_stats_inc(&st->ev[ev->ev]);
+}
+
+void kvd_stats_attach(struct kvd_stats *st, struct kvd_hooks *hs)
+{
+	kvd_hook_add(hs, on_event, st);
+}
+
+struct text {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void add(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	if (t->err)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->err = 1;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		t->cap = t->cap * 2 + (size_t)n;
+		p = realloc(t->p, t->cap);
+
+		if (!p) {
+			t->err = 1;
+			return;
+		}
+		t->p = p;
+	}
+}
+
+static uint64_t rd(const uint64_t *c)
+{
+	return kvs_load_relaxed(c);
+}
+
+char *kvd_stats_text(struct kvd *d, size_t *len)
+{
+	struct kvd_reclaim_stats rs;
+	struct kva_stats as;
+	struct text t = { .cap = 1024 };
+	const struct kvd_stats *st = &d->stats;
+
+	t.p = malloc(t.cap);
+	if (!t.p)
+		return NULL;
+	t.p[0] = '\0';
+	kvd_reclaim_get_stats(d->rc, &rs);
+	kva_get_stats(d->heap, &as);
+	add(&t, "pid %d\n", (int)getpid());
+	add(&t, "version %s\n", KVD_VERSION);
+	add(&t, "uptime_s %" PRId64 "\n",
+	    (kvs_mono_ms() - d->start_mono_ms) / 1000);
+	add(&t, "name %s\n", d->cfg.name);
+	add(&t, "layout_version %u\n", (unsigned)KVS_LAYOUT_VERSION);
+	add(&t, "generation %" PRIu64 "\n", d->hdr->generation);
+	add(&t, "shards %u\n", d->hdr->nshards);
+	add(&t, "keys %" PRIu64 "\n", kvd_index_count(&d->index));
+	add(&t, "memory_used %" PRIu64 "\n", as.used);
+	add(&t, "memory_limit %" PRIu64 "\n", as.limit);
+	add(&t, "memory_pages_free %" PRIu64 "\n", as.pages_free);
+	add(&t, "max_key %u\n", d->cfg.max_key);
+	add(&t, "max_value %u\n", d->cfg.max_value);
+	add(&t, "reader_slots %u\n", d->cfg.max_readers);
+	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
+	add(&t, "readers_stalled %" PRIu64 "\n", rs.stalled_readers);
+	add(&t, "membarrier %s\n", d->membarrier ? "expedited" : "fenced");
+	add(&t, "connections %" PRIu64 "\n", rd(&st->connections));
+	add(&t, "connections_total %" PRIu64 "\n", rd(&st->connections_total));
+	add(&t, "gets %" PRIu64 "\n", rs.gets);
+	add(&t, "hits %" PRIu64 "\n", rs.hits);
+	add(&t, "misses %" PRIu64 "\n", rs.misses);
+	add(&t, "cmd_set %" PRIu64 "\n", rd(&st->cmd_set));
+	add(&t, "cmd_del %" PRIu64 "\n", rd(&st->cmd_del));
+	add(&t, "cmd_incr %" PRIu64 "\n", rd(&st->cmd_incr));
+	add(&t, "cmd_expire %" PRIu64 "\n", rd(&st->cmd_expire));
+	add(&t, "cmd_persist %" PRIu64 "\n", rd(&st->cmd_persist));
+	add(&t, "evictions %" PRIu64 "\n", rd(&st->ev[KVD_EV_EVICT]));
+	add(&t, "expirations %" PRIu64 "\n", rd(&st->ev[KVD_EV_EXPIRE]));
+	add(&t, "grace_periods %" PRIu64 "\n", rs.grace_periods);
+	add(&t, "retired_pending %" PRIu64 "\n", rs.retired_pending);
+	if (t.err) {
+		free(t.p);
+		return NULL;
+	}
+	*len = t.len;
+	return t.p;
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvshm.h - the kvshm client API (libkvshm, -lkvshm).
+ *
+ * kvshm is a key-value cache shared by the processes of one host. A daemon,
+ * kvshmd, owns the data; this library maps it read-only and reads it
+ * directly, with no system call and no lock, and sends every write to the
+ * daemon over a Unix socket.
+ *
+ * This is the only installed header. It never exposes the shared-memory
+ * layout, which may change between releases (a mismatch is KVSHM_EVERSION).
+ *
+ * Conventions, for every function below:
+ *  - Return 0 (KVSHM_OK) or one of the negative KVSHM_E* codes, never -errno.
+ *    KVSHM_ESYS leaves the cause in errno.
+ *  - Keys and values are binary-safe byte strings; the caller owns every
+ *    buffer it passes in, and the library keeps no reference after return
+ *    (except views, see kvshm_view()).
+ *  - Any thread may call any function on a shared handle, except that
+ *    kvshm_close() must not race with other calls on the same handle.
+ *  - fork(): a child must not use a handle inherited from its parent; it
+ *    calls kvshm_open() for a handle of its own. (The inherited handle shares
+ *    the parent's socket and reader slots; using it in the child is undefined.)
+ */
+#ifndef KVSHM_H
+#define KVSHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every function returns 0 or one of these. Codes never change value. */
+enum kvshm_error {
+	KVSHM_OK	= 0,
+	KVSHM_ENOTFOUND	= -1000,	/* key absent or expired */
+	KVSHM_EEXISTS	= -1001,	/* KVSHM_NX and the key is present */
+	KVSHM_ETOOSMALL	= -1002,	/* buffer too small; *vlen = size needed */
+	KVSHM_EINVAL	= -1003,	/* bad argument */
+	KVSHM_ESYS	= -1004,	/* a system call failed; errno says why */
+	KVSHM_ETOOBIG	= -1005,	/* key or value over the daemon's limit */
+	KVSHM_ENOMEM	= -1006,	/* cache full and eviction cannot help */
+	KVSHM_ENOTINT	= -1007,	/* value is not a decimal 64-bit integer */
+	KVSHM_EOVERFLOW	= -1008,	/* increment would overflow int64_t */
+	KVSHM_EPERM	= -1009,	/* this process may not write */
+	KVSHM_EDAEMON	= -1010,	/* no daemon serves this name */
+	KVSHM_EVERSION	= -1011,	/* segment layout differs from library */
+	KVSHM_EPROTO	= -1012,	/* malformed frame on the write channel */
+	/* New codes go here, next value down. Never renumber. */
+	KVSHM_E_LAST	= -1013,
+};
+
+/* kvshm_set() flags. */
+enum {
+	KVSHM_NX = 1,	/* store only if the key is absent (SETNX) */
+	KVSHM_XX = 2,	/* store only if the key is present */
+};
+
+typedef struct kvshm kvshm_t;
+
+/*
+ * struct kvshm_open_opts - optional settings for kvshm_open().
+ * @struct_size: sizeof(struct kvshm_open_opts) as the caller compiled it;
+ *               lets later releases add fields. 0 is treated as the
+ *               current size.
+ * @timeout_ms:  how long a write or admin request may wait for the
+ *               daemon before it fails with KVSHM_EDAEMON; 0 = 5000.
+ *
+ * Zero-initialise, then set what you need.
+ */
+struct kvshm_open_opts {
+	unsigned int struct_size;
+	int timeout_ms;
+};
+
+/*
+ * kvshm_strerror - a static, human-readable message for @code.
+ * Unknown codes give "unknown kvshm error". Thread-safe.
+ */
+const char *kvshm_strerror(int code);
+
+/*
+ * kvshm_open - attach to the cache served under @name.
+ * @c:    set to a new handle on success.
+ * @name: the daemon's --name, [A-Za-z0-9._-], 1..64 characters;
+ *        NULL means "default".
+ * @opts: NULL for defaults.
+ *
+ * Maps the data segment read-only, maps the reader area, and connects to
+ * the daemon's socket (the write channel; its closing also releases this
+ * process's reader slots in the daemon).
+ *
+ * Return: 0, KVSHM_EINVAL (bad name), KVSHM_EDAEMON (no daemon serves
+ * @name, or it does not answer), KVSHM_EVERSION (the segment was made by
+ * an incompatible kvshmd), KVSHM_EPERM (no permission to map or connect),
+ * KVSHM_ESYS.
+ */
+int kvshm_open(kvshm_t **c, const char *name,
+	       const struct kvshm_open_opts *opts);
+
+/*
+ * kvshm_close - detach and free @c. NULL is ignored.
+ * No other thread may be using @c. Views obtained from @c become invalid.
+ */
+void kvshm_close(kvshm_t *c);
+
+/*
+ * kvshm_get - copy the value stored under @key into @buf.
+ * @buf:  caller-owned destination of @cap bytes (NULL if @cap is 0).
+ * @vlen: set to the value's length, also on KVSHM_ETOOSMALL; may be NULL
+ *        only if the caller does not care.
+ *
+ * Reads the shared segment directly: no system call, no lock.
+ *
+ * Return: 0, KVSHM_ENOTFOUND, KVSHM_ETOOSMALL (nothing copied), KVSHM_EINVAL,
+ * KVSHM_EDAEMON if the daemon was replaced (reopen the handle).
+ */
+int kvshm_get(kvshm_t *c, const void *key, size_t klen,
+	      void *buf, size_t cap, size_t *vlen);
+
+/*
+ * kvshm_get_alloc - like kvshm_get(), into a buffer from malloc().
+ * @val: set to a malloc()ed copy of the value with a NUL byte appended
+ *       (not counted in *@vlen); the caller frees it.
+ *
+ * Return: as kvshm_get(), plus KVSHM_ESYS if malloc() fails.
+ */
+int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
+		    void **val, size_t *vlen);
+
+/* kvshm_exists - 0 if @key is present and unexpired, else KVSHM_ENOTFOUND. */
+int kvshm_exists(kvshm_t *c, const void *key, size_t klen);
+
+/*
+ * kvshm_ttl - remaining time to live of @key.
+ * @ttl_ms: set to the milliseconds left (at least 1), or -1 if the key
+ *          has no expiry.
+ * Return: 0 or KVSHM_ENOTFOUND.
+ */
+int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms);
+
+/*
+ * kvshm_read_lock - open a read section for zero-copy views.
+ *
+ * Between kvshm_read_lock() and kvshm_read_unlock() on the same thread,
+ * kvshm_view() returns pointers straight into shared memory, valid until
+ * kvshm_read_unlock(). A read section delays the daemon's reclamation of
+ * replaced values, so keep it short and never block inside it. Sections
+ * nest. No system call.
+ *
+ * Return: 0, KVSHM_EDAEMON if the daemon was replaced, KVSHM_ESYS if no
+ * reader slot could be had.
+ */
+int kvshm_read_lock(kvshm_t *c);
+
+/*
+ * kvshm_view - point @val at the value of @key, inside a read section.
+ * @val: set to read-only shared memory (do not write or free it);
+ *       valid until this thread's kvshm_read_unlock().
+ * Return: 0, KVSHM_ENOTFOUND, KVSHM_EINVAL (no read section open on this
+ * thread).
+ */
+int kvshm_view(kvshm_t *c, const void *key, size_t klen,
+	       const void **val, size_t *vlen);
+
+/* kvshm_read_unlock - close the read section opened by kvshm_read_lock(). */
+void kvshm_read_unlock(kvshm_t *c);
+
+/*
+ * kvshm_set - store @val under @key through the daemon.
+ * @ttl_ms: time to live in milliseconds; 0 = no expiry. Negative is
+ *          KVSHM_EINVAL.
+ * @flags:  0, KVSHM_NX (only if absent) or KVSHM_XX (only if present).
+ *
+ * Returns once the value is visible to every reader (this process's reads
+ * see it at once).
+ *
+ * Return: 0, KVSHM_EEXISTS (NX and present), KVSHM_ENOTFOUND (XX and
+ * absent), KVSHM_ETOOBIG, KVSHM_ENOMEM, KVSHM_EINVAL, KVSHM_EPERM,
+ * KVSHM_EDAEMON.
+ */
+int kvshm_set(kvshm_t *c, const void *key, size_t klen,
+	      const void *val, size_t vlen, int64_t ttl_ms, unsigned flags);
+
+/* kvshm_del - delete @key. Return: 0, KVSHM_ENOTFOUND, or as kvshm_set(). */
+int kvshm_del(kvshm_t *c, const void *key, size_t klen);
+
+/*
+ * kvshm_expire - set @key to expire @ttl_ms milliseconds from now.
+ * @ttl_ms <= 0 deletes the key, as Redis's EXPIRE does.
+ * Return: 0, KVSHM_ENOTFOUND, or as kvshm_set().
+ */
+int kvshm_expire(kvshm_t *c, const void *key, size_t klen, int64_t ttl_ms);
+
+/* kvshm_persist - remove @key's expiry. Return: 0, KVSHM_ENOTFOUND, ... */
+int kvshm_persist(kvshm_t *c, const void *key, size_t klen);
+
+/*
+ * kvshm_incr - add @delta to the decimal integer stored under @key.
+ * A missing key counts as 0; the result is stored as decimal text and its
+ * expiry is kept.
+ * @result: set to the new value (may be NULL).
+ * Return: 0, KVSHM_ENOTINT, KVSHM_EOVERFLOW, or as kvshm_set().
+ */
+int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
+	       int64_t *result);
+
+/* kvshm_ping - round trip to the daemon. Return: 0 or KVSHM_EDAEMON. */
+int kvshm_ping(kvshm_t *c);
+
+/*
+ * kvshm_keys - call @cb for every live key matching the glob @pattern.
+ * @pattern: fnmatch(3)-style glob (*, ?, [...], \ escapes) over the key
+ *           bytes; NULL or "*" matches everything.
+ * @cb:      called outside any read section with a copy of each key; a
+ *           non-zero return stops the walk and is returned by kvshm_keys().
+ *
+ * Lock-free: writes go on during the walk. A key present for the whole
+ * walk is reported exactly once; keys written during it may or may not be.
+ *
+ * Return: 0, @cb's non-zero value, KVSHM_EINVAL, KVSHM_ESYS.
+ */
+int kvshm_keys(kvshm_t *c, const char *pattern,
+	       int (*cb)(const void *key, size_t klen, void *arg), void *arg);
+
+/*
+ * kvshm_stats - the daemon's counters as text.
+ * @text: set to a malloc()ed, NUL-terminated list of "name value" lines
+ *        (names are [a-z0-9_], values decimal integers or words); the
+ *        caller frees it. Reader hits and misses are summed over all
+ *        attached processes.
+ * Return: 0, KVSHM_EDAEMON, KVSHM_ESYS.
+ */
+int kvshm_stats(kvshm_t *c, char **text);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KVSHM_H */

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libclient/client.c - kvshm_open()/kvshm_close(): mapping both shared
+ * objects and checking what they claim, and the write channel (one Unix
+ * stream socket per handle, one request at a time under io_lock).
+ *
+ * Everything read from the segment header is checked before use: a
+ * segment from another layout version is KVSHM_EVERSION, one whose fields
+ * do not add up is refused, never trusted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "epoch.h"
+#include "internal.h"
+
+#define DEFAULT_TIMEOUT_MS	5000
+#define MAX_REPLY		(64U << 20)
+
+static int name_valid(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > KVS_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int errno_code(int e, int fallback)
+{
+	if (e == ENOENT)
+		return KVSHM_EDAEMON;
+	if (e == EACCES || e == EPERM)
+		return KVSHM_EPERM;
+	errno = e;
+	return fallback;
+}
+
+/* Map shm object @shm_name; return 0 or KVSHM_E*. */
+static int map_object(const char *shm_name, bool rw, void **base, size_t *size)
+{
+	struct stat st;
+	void *p;
+	int fd, e;
+
+	fd = shm_open(shm_name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno_code(errno, KVSHM_ESYS);
+	if (fstat(fd, &st) < 0)
+		goto err;
+	if ((size_t)st.st_size < sizeof(struct kvs_header) && !rw) {
+		close(fd);
+		return KVSHM_EDAEMON;	/* being created */
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return KVSHM_EDAEMON;
+	}
+	p = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto err;
+	close(fd);
+	*base = p;
+	*size = (size_t)st.st_size;
+	return 0;
+err:
+	e = errno;
+	close(fd);
+	return errno_code(e, KVSHM_ESYS);
+}
+
+/* Does the header describe a segment we can read safely? */
+static int header_check(const struct kvs_header *h, size_t size)
+{
+	uint32_t magic = kvs_load_acquire(&h->magic);
+
+	if (magic == 0)
+		return KVSHM_EDAEMON;		/* not published yet */
+	if (magic != KVS_MAGIC || h->layout_version != KVS_LAYOUT_VERSION)
+		return KVSHM_EVERSION;
+	if (kvs_load_acquire(&h->superseded))
+		return KVSHM_EDAEMON;
+	if (h->size != size || h->nshards == 0 || h->shard_bits > 16 ||
+	    h->nshards != 1U << h->shard_bits ||
+	    h->shards_off < sizeof(*h) || h->shards_off % KVS_CACHELINE ||
+	    h->shards_off > size ||
+	    (uint64_t)h->nshards * sizeof(struct kvs_shard) > size - h->shards_off ||
+	    h->heap_off > size || h->heap_size > size - h->heap_off ||
+	    h->nslots == 0 || h->socket_path[0] != '/' ||
+	    memchr(h->socket_path, '\0', sizeof(h->socket_path)) == NULL)
+		return KVSHM_EVERSION;
+	return 0;
+}
+
+static int rw_check(const struct kvshm *c)
+{
+	const struct kvs_rw_header *rh = c->rw;
+
+	if (c->rw_size < sizeof(*rh) ||
+	    kvs_load_acquire(&rh->magic) != KVS_RW_MAGIC ||
+	    rh->layout_version != KVS_LAYOUT_VERSION)
+		return KVSHM_EVERSION;
+	if (rh->generation != c->generation)
+		return KVSHM_EDAEMON;		/* a daemon is replacing it */
+	if (rh->nslots != c->hdr->nslots ||
+	    c->rw_size < kvs_rw_size(rh->nslots))
+		return KVSHM_EVERSION;
+	return 0;
+}
+
+static int connect_daemon(struct kvshm *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = {
+		.tv_sec = c->timeout_ms / 1000,
+		.tv_usec = (c->timeout_ms % 1000) * 1000,
+	};
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno_code(errno, KVSHM_ESYS);
+	memcpy(sa.sun_path, c->hdr->socket_path, sizeof(sa.sun_path));
+	sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		KVC_DEBUG("connect %s: %s", sa.sun_path, strerror(e));
+		if (e == EACCES || e == EPERM)
+			return KVSHM_EPERM;
+		return KVSHM_EDAEMON;
+	}
+	c->fd = fd;
+	return 0;
+}
+
+static void channel_break(struct kvshm *c)
+{
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+uint32_t kvc_next_id(struct kvshm *c)
+{
+	return ++c->next_id;
+}
+
+int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep)
+{
+	struct kvs_frame_hdr want;
+	int rc;
+
+	if (c->fd < 0)
+		return KVSHM_EDAEMON;
+	rc = kvs_frame_end(&c->req);
+	if (rc < 0) {
+		c->req.len = 0;
+		c->req.err = 0;
+		return rc == -ENOMEM ? (errno = ENOMEM, KVSHM_ESYS) : KVSHM_ETOOBIG;
+	}
+	memcpy(&want, c->req.p, sizeof(want));
+	rc = send_all(c->fd, c->req.p, c->req.len);
+	c->req.len = 0;
+	if (rc < 0 || recv_all(c->fd, (char *)&rep->h, sizeof(rep->h)) < 0) {
+		KVC_DEBUG("op %u: channel failed: %s", op, strerror(errno));
+		channel_break(c);
+		return KVSHM_EDAEMON;
+	}
+	if (rep->h.id != want.id || rep->h.op != (op | KVS_OP_REPLY) ||
+	    rep->h.len > MAX_REPLY) {
+		channel_break(c);
+		return KVSHM_EPROTO;
+	}
+	if (rep->h.len > c->rcap) {
+		char *p = realloc(c->rbuf, rep->h.len);
+
+		if (!p) {
+			channel_break(c);
+			errno = ENOMEM;
+			return KVSHM_ESYS;
+		}
+		c->rbuf = p;
+		c->rcap = rep->h.len;
+	}
+	if (recv_all(c->fd, c->rbuf, rep->h.len) < 0) {
+		channel_break(c);
+		return KVSHM_EDAEMON;
+	}
+	kvs_rd_init(&rep->rd, c->rbuf, rep->h.len);
+	if (rep->h.status == -EMSGSIZE)		/* daemon closes after this */
+		channel_break(c);
+	return kvc_errno_to_code(rep->h.status);
+}
+
+static int hello(struct kvshm *c)
+{
+	struct kvc_reply rep;
+	uint64_t gen;
+	int rc;
+
+	kvs_frame_begin(&c->req, KVS_OP_HELLO, 0, kvc_next_id(c), 0);
+	kvs_put_u32(&c->req, KVS_PROTO_VERSION);
+	kvs_put_u32(&c->req, (uint32_t)getpid());
+	rc = kvc_call(c, KVS_OP_HELLO, &rep);
+	if (rc)
+		return rc == KVSHM_EPROTO ? KVSHM_EVERSION : rc;
+	gen = kvs_get_u64(&rep.rd);
+	if (kvs_rd_done(&rep.rd) < 0)
+		return KVSHM_EPROTO;
+	/* The socket must belong to the daemon that made this segment. */
+	return gen == c->generation ? 0 : KVSHM_EDAEMON;
+}
+
+static void tls_destructor(void *arg)
+{
+	struct kvc_tls *t = arg;
+	struct kvshm *c = t->c;
+
+	pthread_mutex_lock(&c->tls_lock);
+	if (t->depth)			/* thread exited inside a section */
+		kvs_read_exit(t->slot);
+	t->depth = 0;
+	t->in_use = false;
+	pthread_mutex_unlock(&c->tls_lock);
+}
+
+int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opts)
+{
+	struct kvshm *c;
+	char shm_name[KVS_NAME_MAX + 16];
+	void *base;
+	size_t size;
+	const char *env;
+	int rc;
+
+	if (!cp)
+		return KVSHM_EINVAL;
+	*cp = NULL;
+	if (!name)
+		name = "default";
+	if (!name_valid(name))
+		return KVSHM_EINVAL;
+	if (opts && opts->timeout_ms < 0)
+		return KVSHM_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errno = ENOMEM;
+		return KVSHM_ESYS;
+	}
+	c->fd = -1;
+	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms :
+			DEFAULT_TIMEOUT_MS;
+	strcpy(c->name, name);
+	pthread_mutex_init(&c->io_lock, NULL);
+	pthread_mutex_init(&c->tls_lock, NULL);
+
+	snprintf(shm_name, sizeof(shm_name), "/kvshm-%s", name);
+	rc = map_object(shm_name, false, &base, &size);
+	if (rc)
+		goto err_free;
+	c->map.base = base;
+	c->map.size = size;
+	c->map.hdr = base;
+	c->hdr = base;
+	rc = header_check(c->hdr, size);
+	if (rc)
+		goto err_data;
+	c->generation = c->hdr->generation;
+
+	snprintf(shm_name, sizeof(shm_name), "/kvshm-%s.rw", name);
+	rc = map_object(shm_name, true, &c->rw, &c->rw_size);
+	if (rc)
+		goto err_data;
+	rc = rw_check(c);
+	if (rc)
+		goto err_rw;
+	c->slots = kvs_rw_slots(c->rw);
+
+	rc = connect_daemon(c);
+	if (rc)
+		goto err_rw;
+	rc = hello(c);
+	if (rc)
+		goto err_sock;
+
+	env = getenv("KVSHM_FENCED");
+	c->fenced = !(c->hdr->flags & KVS_HDR_MEMBARRIER) ||
+		    (env && strcmp(env, "1") == 0) ||
+		    kvs_membarrier_register() < 0;
+	if (pthread_key_create(&c->key, tls_destructor)) {
+		errno = EAGAIN;
+		rc = KVSHM_ESYS;
+		goto err_sock;
+	}
+	KVC_DEBUG("attached name=%s generation=%llu mode=%s", name,
+		  (unsigned long long)c->generation,
+		  c->fenced ? "fenced" : "membarrier");
+	*cp = c;
+	return 0;
+
+err_sock:
+	channel_break(c);
+err_rw:
+	munmap(c->rw, c->rw_size);
+err_data:
+	munmap(c->map.base, c->map.size);
+err_free:
+	KVC_DEBUG("open %s failed: %s", name, kvshm_strerror(rc));
+	pthread_mutex_destroy(&c->io_lock);
+	pthread_mutex_destroy(&c->tls_lock);
+	free(c);
+	return rc;
+}
+
+void kvshm_close(kvshm_t *c)
+{
+	struct kvc_tls *t, *next;
+
+	if (!c)
+		return;
+	pthread_key_delete(c->key);	/* no destructor runs after this */
+	for (t = c->recs; t; t = next) {
+		next = t->next;
+		if (t->depth)
+			kvs_read_exit(t->slot);
+		free(t);
+	}
+	/* Closing the socket is what releases our slots in the daemon. */
+	channel_break(c);
+	kvs_wbuf_free(&c->req);
+	free(c->rbuf);
+	munmap(c->rw, c->rw_size);
+	munmap(c->map.base, c->map.size);
+	pthread_mutex_destroy(&c->io_lock);
+	pthread_mutex_destroy(&c->tls_lock);
+	free(c);
+}
+
+int kvshm_ping(kvshm_t *c)
+{
+	struct kvc_reply rep;
+	int rc;
+
+	if (!c)
+		return KVSHM_EINVAL;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_PING, 0, kvc_next_id(c), 0);
+	rc = kvc_call(c, KVS_OP_PING, &rep);
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+int kvshm_stats(kvshm_t *c, char **text)
+{
+	struct kvc_reply rep;
+	const void *p;
+	size_t len;
+	int rc;
+
+	if (!c || !text)
+		return KVSHM_EINVAL;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_STATS, 0, kvc_next_id(c), 0);
+	rc = kvc_call(c, KVS_OP_STATS, &rep);
+	if (rc == 0) {
+		p = kvs_get_blob(&rep.rd, &len);
+		if (kvs_rd_done(&rep.rd) < 0) {
+			rc = KVSHM_EPROTO;
+		} else if (!(*text = malloc(len + 1))) {
+			errno = ENOMEM;
+			rc = KVSHM_ESYS;
+		} else {
+			memcpy(*text, p, len);
+			(*text)[len] = '\0';
+		}
+	}
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}

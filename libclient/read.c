@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libclient/read.c - the lock-free read path: read sections over the
+ * calling thread's reader slot, and every read built on them.
+ *
+ * No system call on a hit or a miss: the section is two stores to our own
+ * slot around the lookup (shm/epoch.h); the clock is read from the vDSO and
+ * only for items that carry an expiry. The one exception is a thread's
+ * first read on a handle, which asks the daemon for a slot.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "clock.h"
+#include "epoch.h"
+#include "glob.h"
+#include "hash.h"
+#include "internal.h"
+#include "table.h"
+
+static int request_slot(struct kvshm *c, uint32_t *idx)
+{
+	struct kvc_reply rep;
+	int rc;
+
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_SLOT, 0, kvc_next_id(c), 0);
+	rc = kvc_call(c, KVS_OP_SLOT, &rep);
+	if (rc == 0) {
+		*idx = kvs_get_u32(&rep.rd);
+		if (kvs_rd_done(&rep.rd) < 0 || *idx >= c->hdr->nslots)
+			rc = KVSHM_EPROTO;
+	}
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
+{
+	struct kvc_tls *t = pthread_getspecific(c->key);
+	uint32_t idx;
+
+	if (t)
+		return t;
+	pthread_mutex_lock(&c->tls_lock);
+	for (t = c->recs; t; t = t->next)
+		if (!t->in_use)
+			break;
+	if (t)
+		t->in_use = true;
+	pthread_mutex_unlock(&c->tls_lock);
+	if (!t) {
+		*rc = request_slot(c, &idx);
+		if (*rc)
+			return NULL;
+		t = calloc(1, sizeof(*t));
+		if (!t) {
+			/* The slot stays ours until close; nothing leaks. */
+			errno = ENOMEM;
+			*rc = KVSHM_ESYS;
+			return NULL;
+		}
+		t->c = c;
+		t->slot = &c->slots[idx];
+		t->in_use = true;
+		pthread_mutex_lock(&c->tls_lock);
+		t->next = c->recs;
+		c->recs = t;
+		pthread_mutex_unlock(&c->tls_lock);
+	}
+	if (pthread_setspecific(c->key, t)) {
+		pthread_mutex_lock(&c->tls_lock);
+		t->in_use = false;
+		pthread_mutex_unlock(&c->tls_lock);
+		errno = ENOMEM;
+		*rc = KVSHM_ESYS;
+		return NULL;
+	}
+	return t;
+}
+
+/* Enter a (possibly nested) read section. */
+static int section_enter(struct kvshm *c, struct kvc_tls **tp)
+{
+	struct kvc_tls *t;
+	int rc = 0;
+
+	t = kvc_tls_get(c, &rc);
+	if (!t)
+		return rc;
+	if (t->depth == 0) {
+		if (kvs_load_acquire(&c->hdr->superseded))
+			return KVSHM_EDAEMON;
+		kvs_read_enter(c->hdr, t->slot, c->fenced);
+	}
+	t->depth++;
+	*tp = t;
+	return 0;
+}
+
+static void section_exit(struct kvc_tls *t)
+{
+	if (--t->depth == 0)
+		kvs_read_exit(t->slot);
+}
+
+/* Single-writer counters in our own slot: a plain load and store. */
+static void count(uint64_t *ctr)
+{
+	kvs_store_relaxed(ctr, kvs_load_relaxed(ctr) + 1);
+}
+
+int kvc_key_check(const struct kvshm *c, const void *key, size_t klen)
+{
+	if (!c || (!key && klen) || klen == 0)
+		return KVSHM_EINVAL;
+	if (klen > c->hdr->max_key)
+		return KVSHM_ETOOBIG;
+	return 0;
+}
+
+/* Find the live item for @key inside a section; NULL if absent/expired. */
+static const struct kvs_item *find(struct kvshm *c, struct kvc_tls *t,
+				   const void *key, size_t klen)
+{
+	uint64_t h = kvs_hash(c->hdr->hash_seed, key, klen);
+	const struct kvs_item *it = kvs_lookup(&c->map, h, key, klen, NULL);
+
+	count(&t->slot->gets);
+	if (it && (it->flags & KVS_ITEM_EXPIRES) &&
+	    kvs_item_expired(it, kvs_now_ms()))
+		it = NULL;
+	count(it ? &t->slot->hits : &t->slot->misses);
+	return it;
+}
+
+int kvshm_get(kvshm_t *c, const void *key, size_t klen,
+	      void *buf, size_t cap, size_t *vlen)
+{
+	const struct kvs_item *it;
+	struct kvc_tls *t;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)) || (!buf && cap))
+		return rc ? rc : KVSHM_EINVAL;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	it = find(c, t, key, klen);
+	if (!it) {
+		rc = KVSHM_ENOTFOUND;
+	} else {
+		if (vlen)
+			*vlen = it->vlen;
+		if (it->vlen > cap)
+			rc = KVSHM_ETOOSMALL;
+		else if (it->vlen)
+			memcpy(buf, kvs_item_val(it), it->vlen);
+	}
+	section_exit(t);
+	return rc;
+}
+
+int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
+		    void **val, size_t *vlen)
+{
+	const struct kvs_item *it;
+	struct kvc_tls *t;
+	char *p = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)) || !val)
+		return rc ? rc : KVSHM_EINVAL;
+	*val = NULL;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	it = find(c, t, key, klen);
+	if (!it) {
+		rc = KVSHM_ENOTFOUND;
+	} else {
+		/* malloc inside the section is fine: it only delays
+		 * reclamation a little, and never blocks on the daemon. */
+		n = it->vlen;
+		p = malloc(n + 1);
+		if (p) {
+			memcpy(p, kvs_item_val(it), n);
+			p[n] = '\0';
+		} else {
+			errno = ENOMEM;
+			rc = KVSHM_ESYS;
+		}
+	}
+	section_exit(t);
+	if (rc == 0) {
+		*val = p;
+		if (vlen)
+			*vlen = n;
+	}
+	return rc;
+}
+
+int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
+{
+	struct kvc_tls *t;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)))
+		return rc;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	rc = find(c, t, key, klen) ? 0 : KVSHM_ENOTFOUND;
+	section_exit(t);
+	return rc;
+}
+
+int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
+{
+	const struct kvs_item *it;
+	struct kvc_tls *t;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)) || !ttl_ms)
+		return rc ? rc : KVSHM_EINVAL;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	it = find(c, t, key, klen);
+	if (!it) {
+		rc = KVSHM_ENOTFOUND;
+	} else {
+		int64_t exp = kvs_item_expiry(it), left;
+
+		left = exp - kvs_now_ms();
+		*ttl_ms = exp == 0 ? -1 : (left < 1 ? 1 : left);
+	}
+	section_exit(t);
+	return rc;
+}
+
+int kvshm_read_lock(kvshm_t *c)
+{
+	struct kvc_tls *t;
+
+	if (!c)
+		return KVSHM_EINVAL;
+	return section_enter(c, &t);
+}
+
+void kvshm_read_unlock(kvshm_t *c)
+{
+	struct kvc_tls *t;
+
+	if (!c)
+		return;
+	t = pthread_getspecific(c->key);
+	if (t && t->depth)
+		section_exit(t);
+}
+
+int kvshm_view(kvshm_t *c, const void *key, size_t klen,
+	       const void **val, size_t *vlen)
+{
+	const struct kvs_item *it;
+	struct kvc_tls *t;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)) || !val)
+		return rc ? rc : KVSHM_EINVAL;
+	t = pthread_getspecific(c->key);
+	if (!t || t->depth == 0)
+		return KVSHM_EINVAL;
+	it = find(c, t, key, klen);
+	if (!it)
+		return KVSHM_ENOTFOUND;
+	*val = kvs_item_val(it);
+	if (vlen)
+		*vlen = it->vlen;
+	return 0;
+}
+
+/* Keys collected from one shard: u32 length + bytes, back to back. */
+struct keybuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int keybuf_add(struct keybuf *kb, const char *key, uint32_t klen)
+{
+	if (kb->cap - kb->len < sizeof(klen) + klen) {
+		size_t cap = kb->cap ? kb->cap * 2 : 4096;
+		char *p;
+
+		while (cap - kb->len < sizeof(klen) + klen)
+			cap *= 2;
+		p = realloc(kb->p, cap);
+		if (!p)
+			return -1;
+		kb->p = p;
+		kb->cap = cap;
+	}
+	memcpy(kb->p + kb->len, &klen, sizeof(klen));
+	memcpy(kb->p + kb->len + sizeof(klen), key, klen);
+	kb->len += sizeof(klen) + klen;
+	return 0;
+}
+
+/* Copy the matching keys of shard @s into @kb, inside one section. */
+static int collect_shard(struct kvshm *c, uint32_t s, const char *pat,
+			 size_t plen, struct keybuf *kb)
+{
+	struct kvs_barray_view v;
+	struct kvc_tls *t;
+	int64_t now = kvs_now_ms();
+	uint64_t b;
+	int rc;
+
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	if (kvs_shard_array(&c->map, s, &v) == 0) {
+		for (b = 0; b <= v.mask && rc == 0; b++) {
+			unsigned int i;
+
+			for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+				uint64_t e = kvs_load_acquire(&v.b[b].ent[i]);
+				const struct kvs_item *it;
+
+				if (!kvs_ent_off(e) || !(it = kvs_item_at(&c->map, e)))
+					continue;
+				if (kvs_item_expired(it, now) ||
+				    (pat && !kvs_glob_match(pat, plen,
+							    kvs_item_key(it),
+							    it->klen)))
+					continue;
+				if (keybuf_add(kb, kvs_item_key(it), it->klen)) {
+					errno = ENOMEM;
+					rc = KVSHM_ESYS;
+					break;
+				}
+			}
+		}
+	}
+	section_exit(t);
+	return rc;
+}
+
+int kvshm_keys(kvshm_t *c, const char *pattern,
+	       int (*cb)(const void *key, size_t klen, void *arg), void *arg)
+{
+	struct keybuf kb = { 0 };
+	size_t plen = 0;
+	uint32_t s;
+	int rc = 0;
+
+	if (!c || !cb)
+		return KVSHM_EINVAL;
+	if (pattern && strcmp(pattern, "*") != 0)
+		plen = strlen(pattern);
+	else
+		pattern = NULL;
+	for (s = 0; s < c->hdr->nshards && rc == 0; s++) {
+		size_t pos = 0;
+
+		kb.len = 0;
+		rc = collect_shard(c, s, pattern, plen, &kb);
+		while (rc == 0 && pos < kb.len) {
+			uint32_t klen;
+
+			memcpy(&klen, kb.p + pos, sizeof(klen));
+			rc = cb(kb.p + pos + sizeof(klen), klen, arg);
+			pos += sizeof(klen) + klen;
+		}
+	}
+	free(kb.p);
+	return rc;
+}

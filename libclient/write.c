@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libclient/write.c - writes, sent to the daemon over the write channel.
+ * Each returns once the daemon has made the change visible in shared
+ * memory (or refused it), so the caller reads its own writes.
+ *
+ * Arguments are checked here too, so bad input fails fast without a round
+ * trip; the daemon checks everything again, since it trusts no client.
+ */
+#include <errno.h>
+
+#include "internal.h"
+
+/*
+ * Frame one single-key request (key, then the value if @has_val, then *@i64
+ * if non-NULL), run it, and decode an i64 reply into *@out if non-NULL.
+ */
+static int key_op(struct kvshm *c, uint16_t op, uint16_t flags,
+		  const void *key, size_t klen, const void *val, size_t vlen,
+		  bool has_val, const int64_t *i64, int64_t *out)
+{
+	struct kvc_reply rep;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)))
+		return rc;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, op, flags, kvc_next_id(c), 0);
+	kvs_put_blob(&c->req, key, klen);
+	if (has_val)
+		kvs_put_blob(&c->req, val, vlen);
+	if (i64)
+		kvs_put_i64(&c->req, *i64);
+	rc = kvc_call(c, op, &rep);
+	if (rc == 0 && out) {
+		*out = kvs_get_i64(&rep.rd);
+		if (kvs_rd_done(&rep.rd) < 0)
+			rc = KVSHM_EPROTO;
+	}
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+int kvshm_set(kvshm_t *c, const void *key, size_t klen,
+	      const void *val, size_t vlen, int64_t ttl_ms, unsigned flags)
+{
+	if (!c || (!val && vlen) || ttl_ms < 0 ||
+	    (flags & ~(unsigned)(KVSHM_NX | KVSHM_XX)) ||
+	    flags == (KVSHM_NX | KVSHM_XX))
+		return KVSHM_EINVAL;
+	if (vlen > c->hdr->max_value) {
+		int rc = kvc_key_check(c, key, klen);
+
+		return rc ? rc : KVSHM_ETOOBIG;
+	}
+	return key_op(c, KVS_OP_SET,
+		      (uint16_t)(((flags & KVSHM_NX) ? KVS_SET_NX : 0) |
+				 ((flags & KVSHM_XX) ? KVS_SET_XX : 0)),
+		      key, klen, val, vlen, true, &ttl_ms, NULL);
+}
+
+int kvshm_del(kvshm_t *c, const void *key, size_t klen)
+{
+	return key_op(c, KVS_OP_DEL, 0, key, klen, NULL, 0, false, NULL, NULL);
+}
+
+int kvshm_expire(kvshm_t *c, const void *key, size_t klen, int64_t ttl_ms)
+{
+	return key_op(c, KVS_OP_EXPIRE, 0, key, klen, NULL, 0, false, &ttl_ms,
+		      NULL);
+}
+
+int kvshm_persist(kvshm_t *c, const void *key, size_t klen)
+{
+	return key_op(c, KVS_OP_PERSIST, 0, key, klen, NULL, 0, false, NULL,
+		      NULL);
+}
+
+int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
+	       int64_t *result)
+{
+	int64_t r;
+	int rc;
+
+	rc = key_op(c, KVS_OP_INCR, 0, key, klen, NULL, 0, false, &delta, &r);
+	if (rc == 0 && result)
+		*result = r;
+	return rc;
+}

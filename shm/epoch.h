@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/epoch.h - the reader side of kvshm's cross-process RCU.
+ *
+ * A reading thread owns a slot in the rw area. A read section is
+ *
+ *	slot->epoch = global_epoch;   barrier;   ...reads...;   slot->epoch = 0
+ *
+ * kvshmd retires an object (unlinks it), then in a grace period stores
+ * global_epoch + 1, makes every reader's pending stores visible (membarrier
+ * GLOBAL_EXPEDITED, or a full fence when readers fence themselves), and
+ * waits until every assigned slot is 0 or at least the new epoch. A reader
+ * whose epoch store the daemon missed did its loads after the daemon's
+ * barrier, so it can no longer find the unlinked object.
+ *
+ * Barrier choice (kvs_read_enter's @fenced): with KVS_HDR_MEMBARRIER set in
+ * the header and this process registered for
+ * MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, a compiler barrier suffices;
+ * otherwise a full fence (cmm_smp_mb) follows the epoch store.
+ *
+ * Never holds daemon state; the daemon side is daemon/reclaim.c.
+ */
+#ifndef KVS_EPOCH_H
+#define KVS_EPOCH_H
+
+#include <stdbool.h>
+
+#include "atomic.h"
+#include "layout.h"
+
+static inline void kvs_read_enter(const struct kvs_header *h,
+				  struct kvs_slot *s, bool fenced)
+{
+	uint64_t e = kvs_load_acquire(&h->global_epoch);
+
+	kvs_store_relaxed(&s->epoch, e);
+	if (fenced)
+		kvs_smp_mb();
+	else
+		kvs_barrier();
+}
+
+static inline void kvs_read_exit(struct kvs_slot *s)
+{
+	kvs_store_release(&s->epoch, 0);
+}
+
+int kvs_membarrier_query(void);
+int kvs_membarrier_register(void);
+int kvs_membarrier_global(void);
+
+#endif /* KVS_EPOCH_H */

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/frame.h - the write channel's frame codec, shared by libkvshm and
+ * kvshmd. Transport-neutral: it encodes into and decodes from memory, so a
+ * later shared-memory submission ring can carry the same frames as the
+ * Unix socket does today.
+ *
+ * A frame is a 16-byte header, then @len payload bytes of fields:
+ *	u32/u64/i64   little-endian (host order: both ends share the host)
+ *	blob          u32 length, then that many bytes
+ * Requests carry op = KVS_OP_*, replies op | KVS_OP_REPLY with the same id
+ * and a status (0 or -errno; the library maps it to KVSHM_E*).
+ *
+ * Every decoder checks every length against what is left; a frame whose
+ * fields do not consume its payload exactly is malformed (-EPROTO).
+ */
+#ifndef KVS_FRAME_H
+#define KVS_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVS_PROTO_VERSION	1
+
+enum kvs_op {
+	KVS_OP_HELLO	= 1,	/* u32 proto, u32 pid -> u64 generation */
+	KVS_OP_PING	= 2,	/* -> (nothing) */
+	KVS_OP_SLOT	= 3,	/* -> u32 reader slot index */
+	KVS_OP_STATS	= 4,	/* -> blob text */
+	KVS_OP_SET	= 10,	/* blob key, blob val, i64 ttl_ms; flags */
+	KVS_OP_DEL	= 11,	/* blob key */
+	KVS_OP_EXPIRE	= 12,	/* blob key, i64 ttl_ms */
+	KVS_OP_PERSIST	= 13,	/* blob key */
+	KVS_OP_INCR	= 14,	/* blob key, i64 delta -> i64 result */
+	KVS_OP_REPLY	= 0x8000,
+};
+
+/* SET flags (frame header flags field). */
+#define KVS_SET_NX	0x1
+#define KVS_SET_XX	0x2
+
+struct kvs_frame_hdr {
+	uint32_t len;		/* payload bytes after this header */
+	uint32_t id;		/* request id, echoed in the reply */
+	uint16_t op;
+	uint16_t flags;
+	int32_t status;		/* replies: 0 or -errno; requests: 0 */
+};
+_Static_assert(sizeof(struct kvs_frame_hdr) == 16, "frame header is 16 bytes");
+
+/* A growable output buffer. */
+struct kvs_wbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t frame;		/* offset of the frame being built */
+	int err;		/* sticky -ENOMEM */
+};
+
+void kvs_wbuf_free(struct kvs_wbuf *w);
+void kvs_frame_begin(struct kvs_wbuf *w, uint16_t op, uint16_t flags,
+		     uint32_t id, int32_t status);
+void kvs_put_u32(struct kvs_wbuf *w, uint32_t v);
+void kvs_put_u64(struct kvs_wbuf *w, uint64_t v);
+void kvs_put_i64(struct kvs_wbuf *w, int64_t v);
+void kvs_put_blob(struct kvs_wbuf *w, const void *p, size_t len);
+int kvs_frame_end(struct kvs_wbuf *w);	/* 0, -ENOMEM or -E2BIG */
+
+/*
+ * kvs_frame_peek - is a whole frame at the start of @buf?
+ * Return: the frame's total size (header + payload) if complete, 0 if more
+ * bytes are needed, -EMSGSIZE if its payload exceeds @max_payload.
+ */
+long kvs_frame_peek(const void *buf, size_t avail, size_t max_payload,
+		    struct kvs_frame_hdr *h);
+
+/* A cursor over one frame's payload. err is sticky. */
+struct kvs_rd {
+	const char *p;
+	size_t left;
+	int err;
+};
+
+void kvs_rd_init(struct kvs_rd *r, const void *payload, size_t len);
+uint32_t kvs_get_u32(struct kvs_rd *r);
+uint64_t kvs_get_u64(struct kvs_rd *r);
+int64_t kvs_get_i64(struct kvs_rd *r);
+const void *kvs_get_blob(struct kvs_rd *r, size_t *len);
+int kvs_rd_done(const struct kvs_rd *r);	/* 0 or -EPROTO */
+
+#endif /* KVS_FRAME_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/hash.h - key hashing (XXH3-64, seeded per segment) and the split of a
+ * hash into shard, bucket and tag. Both sides must agree bit for bit.
+ */
+#ifndef KVS_HASH_H
+#define KVS_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xxhash.h>
+
+static inline uint64_t kvs_hash(uint64_t seed, const void *key, size_t klen)
+{
+	return XXH3_64bits_withSeed(key, klen, seed);
+}
+
+/* Shard: the top @shard_bits bits. */
+static inline uint32_t kvs_hash_shard(uint64_t h, uint32_t shard_bits)
+{
+	return shard_bits ? (uint32_t)(h >> (64 - shard_bits)) : 0;
+}
+
+/* Home bucket: bits 16.. of the hash, masked by the array's size. */
+static inline uint64_t kvs_hash_bucket(uint64_t h, uint64_t mask)
+{
+	return (h >> 16) & mask;
+}
+
+/* Tag stored in the entry: the low 16 bits. */
+static inline uint16_t kvs_hash_tag(uint64_t h)
+{
+	return (uint16_t)h;
+}
+
+#endif /* KVS_HASH_H */

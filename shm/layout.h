@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/layout.h - the shared-memory layout of kvshm: segment header, shards,
+ * bucket arrays, items, and the reader area (reader slots).
+ *
+ * Both kvshmd and libkvshm compile this. It must never hold daemon-only
+ * state (allocator lists, locks, retire lists): those live in kvshmd's
+ * private memory. Any change to a structure here changes the layout: bump
+ * KVS_LAYOUT_VERSION (the _Static_asserts below make you notice).
+ *
+ * Two objects per cache NAME:
+ *   /kvshm-NAME     data: written by kvshmd only, mapped PROT_READ by clients.
+ *   /kvshm-NAME.rw  reader area: reader slots, written by clients (their own
+ *                   slot) and kvshmd (slot release); mapped read-write.
+ *
+ * Every reference inside a segment is a 64-bit offset from the segment base
+ * (0 = none), turned into a pointer by kvs_ptr(), which checks it: an offset
+ * is data another process wrote, so it is checked, never trusted.
+ *
+ * Ordering vocabulary in the field comments:
+ *   const    set before the segment is published (magic is stored last,
+ *            with release), never changed after.
+ *   release/acquire   the writer uses kvs_store_release(), readers
+ *            kvs_load_acquire(), so what was written before the store is
+ *            visible to a reader that sees the stored value.
+ */
+#ifndef KVS_LAYOUT_H
+#define KVS_LAYOUT_H
+
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
+#define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
+#define KVS_LAYOUT_VERSION	1
+#define KVS_CACHELINE		64
+#define KVS_NAME_MAX		64
+#define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
+
+typedef uint64_t kvs_off_t;	/* bytes from the segment base; 0 = none */
+
+/* Header flags (const). */
+#define KVS_HDR_MEMBARRIER	0x1	/* kvshmd issues membarrier per grace
+					 * period: registered readers may use
+					 * compiler barriers only */
+
+/*
+ * struct kvs_header - at offset 0 of the data segment.
+ *
+ * Line 0 is read by every read section (superseded) and otherwise never
+ * changes after publication, so it stays in every reader's cache.
+ * global_epoch has a line of its own: it changes once per grace period.
+ */
+struct kvs_header {
+	/* line 0 */
+	uint32_t magic;			/* const: KVS_MAGIC, stored last (release) */
+	uint32_t layout_version;	/* const: KVS_LAYOUT_VERSION */
+	uint32_t superseded;		/* kvshmd: 0->1 release when a new daemon
+					 * replaces this segment; clients:
+					 * acquire at each read-section entry */
+	uint32_t flags;			/* const: KVS_HDR_* */
+	uint64_t generation;		/* const: random, per daemon start */
+	uint64_t size;			/* const: bytes of this segment */
+	uint64_t hash_seed;		/* const: XXH3 seed */
+	kvs_off_t shards_off;		/* const: -> struct kvs_shard[nshards] */
+	uint32_t nshards;		/* const: power of two */
+	uint32_t shard_bits;		/* const: log2(nshards) */
+	kvs_off_t heap_off;		/* const: items and bucket arrays */
+	/* line 1 */
+	uint64_t heap_size;		/* const */
+	uint64_t rw_size;		/* const: bytes of the reader area */
+	uint32_t nslots;		/* const: reader slots in the rw area */
+	uint32_t max_key;		/* const: longest key accepted */
+	uint32_t max_value;		/* const: longest value accepted */
+	int32_t daemon_pid;		/* const */
+	uint64_t start_time_ms;		/* const: CLOCK_REALTIME at start */
+	uint64_t reserved1[3];
+	/* lines 2-3 */
+	char socket_path[KVS_SOCKPATH_MAX]; /* const: NUL-terminated */
+	char pad0[128 - KVS_SOCKPATH_MAX];
+	/* line 4 */
+	alignas(KVS_CACHELINE)
+	uint64_t global_epoch;		/* kvshmd: release store per grace
+					 * period (starts at 1); readers:
+					 * acquire load at section entry */
+	char pad1[KVS_CACHELINE - 8];
+};
+_Static_assert(sizeof(struct kvs_header) == 5 * KVS_CACHELINE,
+	       "shared layout changed: bump KVS_LAYOUT_VERSION");
+
+/*
+ * struct kvs_shard - one shard of the hash table.
+ *
+ * barray packs the bucket array's offset (64-byte aligned) with log2 of its
+ * bucket count in the low 6 bits, so one release store publishes both and a
+ * reader can never pair an array with the wrong mask.
+ */
+struct kvs_shard {
+	alignas(KVS_CACHELINE)
+	uint64_t barray;		/* kvshmd under the shard lock: release
+					 * store on grow; readers: acquire */
+	uint64_t count;			/* kvshmd under the shard lock; readers:
+					 * plain load, informational only */
+	char pad[KVS_CACHELINE - 16];
+};
+_Static_assert(sizeof(struct kvs_shard) == KVS_CACHELINE, "shard is one line");
+
+#define KVS_BARRAY_LOG_MASK	0x3fULL
+
+/*
+ * A bucket is one cache line of 8 entries. An entry is
+ *   tag:16 | ovf:1 | off:47
+ * off = item offset / 8 (0 = empty slot); tag = low 16 bits of the key's
+ * hash. The ovf bit is meaningful in ent[0] only: "a key whose home is this
+ * bucket, or an earlier one, lives in a later bucket: keep probing".
+ *
+ * Writer: kvshmd under the shard lock, one release store per entry (a new
+ * item is fully written before its entry is stored). Readers: acquire load
+ * of each entry, then of the item it points to.
+ */
+#define KVS_BUCKET_ENTRIES	8
+#define KVS_MAX_PROBE		16	/* buckets a key may sit past its home */
+#define KVS_ENT_OFF_MASK	((1ULL << 47) - 1)
+#define KVS_ENT_OVF		(1ULL << 47)
+#define KVS_ENT_TAG_SHIFT	48
+
+struct kvs_bucket {
+	alignas(KVS_CACHELINE)
+	uint64_t ent[KVS_BUCKET_ENTRIES];
+};
+_Static_assert(sizeof(struct kvs_bucket) == KVS_CACHELINE, "bucket is one line");
+
+static inline uint64_t kvs_ent_make(uint16_t tag, kvs_off_t item_off)
+{
+	return ((uint64_t)tag << KVS_ENT_TAG_SHIFT) | (item_off >> 3);
+}
+
+static inline kvs_off_t kvs_ent_off(uint64_t ent)
+{
+	return (ent & KVS_ENT_OFF_MASK) << 3;
+}
+
+static inline uint16_t kvs_ent_tag(uint64_t ent)
+{
+	return (uint16_t)(ent >> KVS_ENT_TAG_SHIFT);
+}
+
+/*
+ * struct kvs_item - an item: this header, then the optional expiry, then the
+ * key, then the value. Items start 8-byte aligned and are immutable once
+ * their entry is published: a change builds a new item and swaps the entry,
+ * and the old one is freed only after a grace period.
+ */
+#define KVS_ITEM_EXPIRES	0x01	/* int64 absolute expiry (ms since the
+					 * epoch, CLOCK_REALTIME) follows the
+					 * header; read it with memcpy */
+
+struct kvs_item {
+	uint32_t vlen;			/* const after publication */
+	uint16_t klen;			/* const */
+	uint8_t flags;			/* const: KVS_ITEM_* */
+	uint8_t cls;			/* kvshmd's allocator class; readers
+					 * ignore it */
+	uint32_t hint;			/* reserved for the access-hint index;
+					 * 0 = none */
+};
+_Static_assert(sizeof(struct kvs_item) == 12, "item header is 12 bytes");
+
+static inline size_t kvs_item_extra(uint8_t flags)
+{
+	return (flags & KVS_ITEM_EXPIRES) ? 8 : 0;
+}
+
+static inline size_t kvs_item_size(size_t klen, size_t vlen, uint8_t flags)
+{
+	return sizeof(struct kvs_item) + kvs_item_extra(flags) + klen + vlen;
+}
+
+static inline const char *kvs_item_key(const struct kvs_item *it)
+{
+	return (const char *)(it + 1) + kvs_item_extra(it->flags);
+}
+
+static inline const char *kvs_item_val(const struct kvs_item *it)
+{
+	return kvs_item_key(it) + it->klen;
+}
+
+/*
+ * Reader area (/kvshm-NAME.rw): a header line, then nslots reader slots.
+ */
+struct kvs_rw_header {
+	alignas(KVS_CACHELINE)
+	uint32_t magic;			/* const: KVS_RW_MAGIC */
+	uint32_t layout_version;	/* const */
+	uint64_t generation;		/* const: equals the data header's */
+	uint32_t nslots;		/* const */
+	char pad[KVS_CACHELINE - 20];
+};
+_Static_assert(sizeof(struct kvs_rw_header) == KVS_CACHELINE, "rw header");
+
+/*
+ * struct kvs_slot - one reading thread's slot, one cache line so that
+ * readers never share a line.
+ *
+ * kvshmd assigns a slot to a client connection (KVS_OP_SLOT) and takes it
+ * back when that connection closes; only then does it write epoch (to 0)
+ * and clear the counters. While assigned, only the owning thread writes.
+ */
+struct kvs_slot {
+	alignas(KVS_CACHELINE)
+	uint64_t epoch;		/* owner: global_epoch at section entry,
+				 * 0 at exit (release); kvshmd: acquire
+				 * load in grace periods */
+	uint64_t gets;		/* owner: relaxed single-writer counters; */
+	uint64_t hits;		/* kvshmd: relaxed loads for stats */
+	uint64_t misses;
+	uint32_t owner_pid;	/* kvshmd at assignment, before its reply */
+	char pad[KVS_CACHELINE - 36];
+};
+_Static_assert(sizeof(struct kvs_slot) == KVS_CACHELINE, "slot is one line");
+
+static inline struct kvs_slot *kvs_rw_slots(void *rw_base)
+{
+	return (struct kvs_slot *)((char *)rw_base + sizeof(struct kvs_rw_header));
+}
+
+static inline size_t kvs_rw_size(uint32_t nslots)
+{
+	return sizeof(struct kvs_rw_header) + (size_t)nslots * sizeof(struct kvs_slot);
+}
+
+/*
+ * struct kvs_map - one mapping of the data segment, as either side sees it.
+ */
+struct kvs_map {
+	char *base;
+	uint64_t size;
+	const struct kvs_header *hdr;
+};
+
+/*
+ * kvs_ptr - pointer to @len bytes at offset @off, or NULL.
+ * Offsets are read from memory another process wrote: check, never trust.
+ */
+static inline const void *kvs_ptr(const struct kvs_map *m, kvs_off_t off,
+				  size_t len, size_t align)
+{
+	if (off == 0 || off % align || off > m->size || len > m->size - off)
+		return NULL;
+	return m->base + off;
+}
+
+#define KVS_PTR(m, off, type) \
+	((const type *)kvs_ptr((m), (off), sizeof(type), alignof(type)))
+
+#endif /* KVS_LAYOUT_H */

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shm/table.c - lock-free lookup in the sharded hash table.
+ *
+ * A lookup loads the shard's published bucket array once (acquire), probes
+ * from the key's home bucket while the bucket's ovf bit says "keep going",
+ * and compares tags, then keys. Every offset found in shared memory goes
+ * through kvs_ptr() before use: a stale or corrupt entry yields "not
+ * found", never a wild read. Must never write to shared memory.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "hash.h"
+#include "table.h"
+
+int kvs_barray_decode(const struct kvs_map *m, uint64_t barray,
+		      struct kvs_barray_view *v)
+{
+	unsigned int lg = barray & KVS_BARRAY_LOG_MASK;
+	kvs_off_t off = barray & ~KVS_BARRAY_LOG_MASK;
+
+	if (lg > 40)
+		return -EINVAL;
+	v->b = kvs_ptr(m, off, sizeof(struct kvs_bucket) << lg, KVS_CACHELINE);
+	if (!v->b)
+		return -EINVAL;
+	v->mask = (1ULL << lg) - 1;
+	v->off = off;
+	return 0;
+}
+
+int kvs_shard_array(const struct kvs_map *m, uint32_t shard,
+		    struct kvs_barray_view *v)
+{
+	const struct kvs_header *h = m->hdr;
+	const struct kvs_shard *s;
+
+	if (shard >= h->nshards)
+		return -EINVAL;
+	s = kvs_ptr(m, h->shards_off + (uint64_t)shard * sizeof(*s), sizeof(*s),
+		    KVS_CACHELINE);
+	if (!s)
+		return -EINVAL;
+	return kvs_barray_decode(m, kvs_load_acquire(&s->barray), v);
+}
+
+const struct kvs_item *kvs_item_at(const struct kvs_map *m, uint64_t ent)
+{
+	const struct kvs_item *it;
+	kvs_off_t off = kvs_ent_off(ent);
+
+	it = KVS_PTR(m, off, struct kvs_item);
+	if (!it)
+		return NULL;
+	/* The whole item must lie inside the segment too. */
+	if (!kvs_ptr(m, off, kvs_item_size(it->klen, it->vlen, it->flags), 8))
+		return NULL;
+	return it;
+}
+
+const struct kvs_item *kvs_lookup(const struct kvs_map *m, uint64_t hash,
+				  const void *key, size_t klen,
+				  struct kvs_pos *pos)
+{
+	struct kvs_barray_view v;
+	uint16_t tag = kvs_hash_tag(hash);
+	uint64_t home, probe, nprobe;
+
+	if (kvs_shard_array(m, kvs_hash_shard(hash, m->hdr->shard_bits), &v))
+		return NULL;
+	home = kvs_hash_bucket(hash, v.mask);
+	nprobe = v.mask + 1 < KVS_MAX_PROBE ? v.mask + 1 : KVS_MAX_PROBE;
+	for (probe = 0; probe < nprobe; probe++) {
+		uint64_t bi = (home + probe) & v.mask;
+		const struct kvs_bucket *bk = &v.b[bi];
+		uint64_t e0 = 0;
+		unsigned int i;
+
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e = kvs_load_acquire(&bk->ent[i]);
+			const struct kvs_item *it;
+
+			if (i == 0)
+				e0 = e;
+			if (kvs_ent_off(e) == 0 || kvs_ent_tag(e) != tag)
+				continue;
+			it = kvs_item_at(m, e);
+			if (!it || it->klen != klen ||
+			    memcmp(kvs_item_key(it), key, klen) != 0)
+				continue;
+			if (pos) {
+				pos->bucket = bi;
+				pos->slot = i;
+				pos->ent = e;
+			}
+			return it;
+		}
+		if (!(e0 & KVS_ENT_OVF))
+			break;
+	}
+	return NULL;
+}

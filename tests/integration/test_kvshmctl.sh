@@ -1,0 +1,250 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test_kvshmctl.sh - kvshmctl against a real kvshmd, as a TAP stream.
+#
+# Starts one kvshmd under a name of its own (so make -j check is safe), runs
+# every kvshmctl command through its outputs and exit codes (0 success,
+# 1 failure with one stderr line, 2 usage error), then stops the daemon with
+# SIGTERM and checks it cleaned up. Needs KVSHM_TEST_BUILDDIR, the absolute
+# build directory. Processes are stopped by PID only, never by name; the
+# daemon and its data directory never outlive the test (trap on EXIT).
+
+set -u
+
+if [ -z "${KVSHM_TEST_BUILDDIR:-}" ]; then
+	echo "Bail out! KVSHM_TEST_BUILDDIR is not set"
+	exit 1
+fi
+KVSHMD=$KVSHM_TEST_BUILDDIR/daemon/kvshmd
+CTL=$KVSHM_TEST_BUILDDIR/tools/kvshmctl
+
+name="tctl-$$-$RANDOM"
+dir=$(mktemp -d) || { echo "Bail out! mktemp -d failed"; exit 1; }
+pid=
+
+# running PID - true while PID exists and is not a zombie waiting for us.
+running() {
+	kill -0 "$1" 2>/dev/null &&
+		! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# stop_daemon - SIGTERM the daemon, reap it, set $status; SIGKILL after
+# 10 s. No watchdog subshell: a subshell signalled before it has reset
+# its traps would run our EXIT trap.
+stop_daemon() {
+	local i
+
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 200); do
+		running "$pid" || break
+		sleep 0.05
+	done
+	running "$pid" && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	status=$?
+	pid=
+}
+
+# cleanup - on EXIT of this shell only, never of a subshell.
+cleanup() {
+	[ "${BASHPID:-$$}" = "$$" ] || return
+	[ -n "$pid" ] && stop_daemon
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+plan=27
+echo "1..$plan"
+t=0
+
+# ok STATUS SENTENCE - one TAP line; on failure, what the last run saw.
+ok() {
+	t=$((t + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $t - $2"
+	else
+		echo "not ok $t - $2"
+		echo "# exit status $rc"
+		sed 's/^/# stdout: /' "$dir/out"
+		sed 's/^/# stderr: /' "$dir/err"
+	fi
+}
+
+# ctl ARGS... - run kvshmctl on our daemon; sets $rc and $out
+# (stdout in $dir/out, stderr in $dir/err).
+ctl() {
+	timeout 10 "$CTL" --name "$name" "$@" >"$dir/out" 2>"$dir/err"
+	rc=$?
+	out=$(cat "$dir/out")
+}
+
+# fails_with CODE - the last run exited CODE, printed nothing on stdout,
+# and exactly one "kvshmctl: ..." line on stderr.
+fails_with() {
+	[ "$rc" -eq "$1" ] && [ ! -s "$dir/out" ] &&
+		[ "$(wc -l <"$dir/err")" -eq 1 ] &&
+		grep -q '^kvshmctl: ' "$dir/err"
+}
+
+"$KVSHMD" --name "$name" --data-dir "$dir" --memory 16M --foreground \
+	>"$dir/log" 2>&1 &
+pid=$!
+
+# bail_out REASON - abandon the whole test, showing the daemon's log.
+bail_out() {
+	echo "Bail out! $1"
+	sed 's/^/# kvshmd: /' "$dir/log"
+	exit 1
+}
+
+# Poll every 0.05 s for 10 s; a daemon that exited (a zombie until we
+# reap it) will never serve, so stop waiting for it at once.
+for i in $(seq 200); do
+	"$CTL" --name "$name" ping >/dev/null 2>&1 && break
+	if ! running "$pid"; then
+		bail_out "kvshmd --name $name exited during start-up"
+	fi
+	[ "$i" -eq 200 ] &&
+		bail_out "kvshmd --name $name did not serve within 10 s"
+	sleep 0.05
+done
+
+ctl ping
+[ "$rc" -eq 0 ] && [ "$out" = PONG ]
+ok $? "ping prints PONG"
+
+[ -e "/dev/shm/kvshm-$name" ] && [ -e "/dev/shm/kvshm-$name.rw" ]
+ok $? "while the daemon serves, both segments exist in /dev/shm"
+
+ctl set greeting hello
+[ "$rc" -eq 0 ] && [ "$out" = OK ]
+ok $? "set prints OK"
+
+ctl get greeting
+[ "$rc" -eq 0 ] && [ "$out" = hello ]
+ok $? "get returns the value just set"
+
+value=$'two  spaces\tand a tab, "quotes" \\ and ~!@#$%^&*()'
+ctl set odd "$value"
+ctl get odd
+[ "$rc" -eq 0 ] && printf '%s\n' "$value" | cmp -s - "$dir/out"
+ok $? "a value with spaces and punctuation comes back byte for byte"
+
+ctl set greeting other --nx
+fails_with 1
+ok $? "set --nx on an existing key exits 1 with one line on stderr"
+
+ctl get greeting
+[ "$rc" -eq 0 ] && [ "$out" = hello ]
+ok $? "a refused set --nx leaves the old value"
+
+ctl set absent value --xx
+fails_with 1
+ok $? "set --xx on a missing key exits 1 with one line on stderr"
+
+ctl set greeting changed --xx
+[ "$rc" -eq 0 ] && [ "$out" = OK ]
+ok $? "set --xx on an existing key stores it"
+
+ctl set shortlived v --ttl 60000
+ctl ttl shortlived
+[ "$rc" -eq 0 ] && [[ $out =~ ^[0-9]+$ ]] && [ "$out" -ge 1 ] &&
+	[ "$out" -le 60000 ]
+ok $? "after set --ttl 60000, ttl prints a value between 1 and 60000"
+
+ctl persist shortlived
+[ "$rc" -eq 0 ] && [ "$out" = 1 ] && ctl ttl shortlived &&
+	[ "$rc" -eq 0 ] && [ "$out" = -1 ]
+ok $? "persist prints 1, then ttl prints -1"
+
+ctl expire shortlived 0
+[ "$rc" -eq 0 ] && [ "$out" = 1 ] && { ctl get shortlived; fails_with 1; }
+ok $? "expire KEY 0 prints 1 and deletes the key: get then exits 1"
+
+ctl set victim v
+ctl del victim
+[ "$rc" -eq 0 ] && [ "$out" = 1 ]
+ok $? "del prints 1"
+
+ctl del victim
+fails_with 1
+ok $? "a second del of the same key exits 1 with one line on stderr"
+
+ctl incr counter
+[ "$rc" -eq 0 ] && [ "$out" = 1 ]
+ok $? "incr on a missing key prints 1"
+
+ctl incr counter -5
+[ "$rc" -eq 0 ] && [ "$out" = -4 ]
+ok $? "incr by -5 then prints -4"
+
+ctl set word abc
+ctl incr word
+fails_with 1
+ok $? "incr on a non-integer value exits 1 with one line on stderr"
+
+for k in kt:a kt:b kt:c ktx other; do
+	ctl set "$k" v
+done
+ctl keys 'kt:*'
+[ "$rc" -eq 0 ] &&
+	[ "$(sort "$dir/out")" = "$(printf 'kt:a\nkt:b\nkt:c')" ]
+ok $? "keys with a pattern lists exactly the matching keys"
+
+ctl set "$(head -c 1024 /dev/zero | tr '\0' k)" v
+[ "$rc" -eq 0 ] && [ "$out" = OK ]
+ok $? "a key of exactly the daemon's limit (1024 bytes) is stored"
+
+ctl set "$(head -c 1025 /dev/zero | tr '\0' k)" v
+fails_with 1
+ok $? "a 1025-byte key, over the limit, exits 1 with one line on stderr"
+
+ctl frobnicate
+fails_with 2
+ok $? "an unknown command exits 2 with one line on stderr"
+
+ctl set onlykey
+fails_with 2
+ok $? "a command with missing arguments exits 2 with one line on stderr"
+
+ctl set k v --ttl 12x
+fails_with 2
+ok $? "a bad --ttl number exits 2 with one line on stderr"
+
+timeout 10 "$CTL" --name "nobody-$$-$RANDOM" ping >"$dir/out" 2>"$dir/err"
+rc=$?
+fails_with 1
+ok $? "a name nobody serves exits 1 with one line on stderr"
+
+if command -v python3 >/dev/null 2>&1; then
+	ctl stats --json
+	[ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert all(isinstance(d[k], int) for k in ("keys", "memory_used",
+	   "memory_limit", "hits", "misses", "evictions", "expirations"))
+' <"$dir/out"
+	ok $? "stats --json is one JSON object with the integer counters"
+else
+	t=$((t + 1))
+	echo "ok $t # SKIP no python3"
+fi
+
+stop_daemon
+rc=$status
+: >"$dir/out"
+: >"$dir/err"
+[ "$status" -eq 0 ] && [ ! -e "/dev/shm/kvshm-$name" ] &&
+	[ ! -e "/dev/shm/kvshm-$name.rw" ]
+ok $? "kvshmd exits 0 on SIGTERM and removes both segments"
+if [ "$status" -ne 0 ]; then
+	sed 's/^/# kvshmd: /' "$dir/log"
+fi
+
+timeout 5 "$CTL" --name "$name" ping >"$dir/out" 2>"$dir/err"
+rc=$?
+fails_with 1
+ok $? "after the stop, ping exits 1 within 5 s"
+
+[ "$t" -eq "$plan" ] || echo "# ran $t tests, planned $plan"

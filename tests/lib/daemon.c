@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/lib/daemon.c - one kvshmd per test (see daemon.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kvshm.h>
+
+#include "daemon.h"
+#include "../tap.h"
+
+const char *build_path(const char *rel)
+{
+	static char buf[4096];
+	const char *top = getenv("KVSHM_TEST_BUILDDIR");
+
+	snprintf(buf, sizeof(buf), "%s/%s", top ? top : "..", rel);
+	return buf;
+}
+
+int shm_exists(const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "/dev/shm/kvshm-%s", name);
+	if (stat(p, &st) == 0)
+		return 1;
+	snprintf(p, sizeof(p), "/dev/shm/kvshm-%s.rw", name);
+	return stat(p, &st) == 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+void start_kvshmd(struct test_daemon *d, const char *tag,
+		  const char *const *extra_args)
+{
+	const char *argv[32];
+	char daemon_path[4096];
+	char log[300];
+	int i, n = 0;
+	kvshm_t *c;
+
+	snprintf(d->name, sizeof(d->name), "t-%s-%d-%ld", tag, (int)getpid(),
+		 (long)(time(NULL) % 100000));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/kvshm-test-XXXXXX");
+	if (!mkdtemp(d->dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(daemon_path, sizeof(daemon_path), "%s", build_path("daemon/kvshmd"));
+	snprintf(log, sizeof(log), "%s/kvshmd.log", d->dir);
+	argv[n++] = daemon_path;
+	argv[n++] = "--foreground";
+	argv[n++] = "--name";
+	argv[n++] = d->name;
+	argv[n++] = "--data-dir";
+	argv[n++] = d->dir;
+	for (i = 0; extra_args && extra_args[i] && n < 30; i++)
+		argv[n++] = extra_args[i];
+	argv[n] = NULL;
+
+	fflush(stdout);
+	d->pid = fork();
+	if (d->pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		if (!freopen(log, "w", stderr))
+			_exit(127);
+		execv(daemon_path, (char *const *)argv);
+		_exit(127);
+	}
+	for (i = 0; i < 400; i++) {		/* 20 s at most */
+		int st;
+
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			char cmd[400];
+
+			snprintf(cmd, sizeof(cmd), "sed 's/^/# /' %s", log);
+			if (system(cmd) < 0)
+				diag("could not show %s", log);
+			bail_out("kvshmd exited at start (status %d)", st);
+		}
+		if (kvshm_open(&c, d->name, NULL) == 0) {
+			kvshm_close(c);
+			return;
+		}
+		sleep_ms(50);
+	}
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	bail_out("kvshmd %s did not come up", d->name);
+}
+
+int stop_kvshmd(struct test_daemon *d)
+{
+	char cmd[400];
+	int i, st = -1;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	for (i = 0; i < 1000; i++) {
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+			break;
+		sleep_ms(10);
+	}
+	if (i == 1000) {
+		char shm[128];
+
+		diag("kvshmd %s ignored SIGTERM for 10 s: killing it", d->name);
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &st, 0);
+		st = -1;
+		snprintf(shm, sizeof(shm), "/kvshm-%s", d->name);
+		shm_unlink(shm);
+		snprintf(shm, sizeof(shm), "/kvshm-%s.rw", d->name);
+		shm_unlink(shm);
+	}
+	d->pid = 0;
+	if (st != 0) {
+		snprintf(cmd, sizeof(cmd), "sed 's/^/# kvshmd: /' '%s/kvshmd.log'",
+			 d->dir);
+		if (system(cmd) < 0)
+			diag("could not show the log");
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", d->dir);
+	if (st < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/unit/test_alloc.c - kvshmd's heap: sizes, alignment, exhaustion,
+ * and that freeing everything returns used memory exactly to zero.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "../tap.h"
+
+#define HEAP	(4U << 20)
+
+int main(void)
+{
+	struct kva_stats st;
+	struct kva *a;
+	kvs_off_t offs[70000], big, o64;
+	char *base;
+	size_t n = 0, i;
+	int aligned = 1, inside = 1, distinct = 1;
+
+	plan_tests(13);
+	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
+	if (!base)
+		bail_out("no memory");
+	ok(kva_init(&a, base, KVA_PAGE_SIZE, HEAP) == 0, "a 4 MiB heap initialises");
+	ok(kva_chunk_size(136) >= 136 && kva_chunk_size(136) <= 144,
+	   "a 136-byte item wastes at most 8 bytes");
+	ok(kva_chunk_size(1) == 16, "the smallest chunk is 16 bytes");
+	ok(kva_chunk_size(KVA_PAGE_SIZE + 1) == 2 * KVA_PAGE_SIZE,
+	   "a large object takes whole pages");
+
+	o64 = kva_alloc(a, 1024);
+	ok(o64 && o64 % 64 == 0, "a power-of-two chunk is cache-line aligned");
+	kva_free(a, o64);
+
+	for (n = 0; n < 70000; n++) {
+		size_t sz = 16 + (n * 37) % 400;
+
+		offs[n] = kva_alloc(a, sz);
+		if (!offs[n])
+			break;
+		if (offs[n] % 8)
+			aligned = 0;
+		if (offs[n] < KVA_PAGE_SIZE || offs[n] + sz > KVA_PAGE_SIZE + HEAP)
+			inside = 0;
+		memset(base + offs[n], 0xa5, sz);
+	}
+	ok(n > 0 && n < 70000, "the heap fills up and then refuses (%zu chunks)", n);
+	ok(aligned && inside, "every chunk is 8-aligned and inside the heap");
+	for (i = 1; i < n && i < 2000; i++)
+		if (offs[i] == offs[i - 1])
+			distinct = 0;
+	ok(distinct, "consecutive chunks are distinct");
+	ok(kva_alloc(a, 3 * KVA_PAGE_SIZE) == 0, "a large run fails on a full heap");
+	for (i = 0; i < n; i++)
+		kva_free(a, offs[i]);
+	kva_get_stats(a, &st);
+	ok(st.used == 0 && st.pages_free == st.pages_total,
+	   "freeing everything returns every byte and page");
+
+	big = kva_alloc(a, HEAP - KVA_PAGE_SIZE);
+	ok(big != 0, "emptied small-class pages serve a large run");
+	kva_get_stats(a, &st);
+	ok(st.used == HEAP - KVA_PAGE_SIZE, "a run is accounted in whole pages");
+	kva_free(a, big);
+	kva_get_stats(a, &st);
+	ok(st.used == 0, "and returns to zero when freed");
+	kva_destroy(a);
+	free(base);
+	return exit_status();
+}

@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kvshmctl.c - the kvshm admin and scripting command line tool.
+ *
+ * kvshmctl [--name NAME] [--timeout MS] COMMAND [ARGS] attaches to the cache
+ * served under NAME, runs one command (ping, info, stats, get, set, del, ttl,
+ * expire, persist, incr, keys) and detaches. It is an ordinary client: it
+ * must never hold knowledge of the shared-memory layout or of the write
+ * channel's protocol, and uses nothing but the public API of <kvshm.h>.
+ *
+ * Exit status, as scripts rely on it: 0 success; 1 the operation failed,
+ * with exactly one line "kvshmctl: COMMAND: MESSAGE" on stderr (MESSAGE is
+ * kvshm_strerror() of the code); 2 usage error, with one line that also
+ * points at --help. Everything is checked before attaching, so a usage error
+ * never touches the daemon.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kvshm.h>
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+#define PROG		"kvshmctl"
+#define EXIT_FAIL	1	/* the operation failed */
+#define EXIT_USAGE	2	/* bad command line */
+
+/* Long-only options get values outside the char range. */
+enum {
+	OPT_NAME = 256,
+	OPT_TIMEOUT,
+	OPT_TTL,
+	OPT_NX,
+	OPT_XX,
+	OPT_JSON,
+	OPT_HELP,
+};
+
+/* Which command options a command accepts (struct command.opts). */
+enum {
+	CO_TTL	= 1 << 0,
+	CO_NX	= 1 << 1,
+	CO_XX	= 1 << 2,
+	CO_JSON	= 1 << 3,
+};
+
+/* The parsed command line; strings point into argv. */
+struct args {
+	const char *cmd;
+	const char *pos[2];	/* positional arguments, at most two */
+	int npos;
+	int64_t num;		/* the numeric argument of expire, incr */
+	int64_t ttl_ms;		/* set --ttl, 0 = no expiry */
+	unsigned int set_flags;	/* KVSHM_NX or KVSHM_XX */
+	bool json;		/* stats --json */
+};
+
+struct command {
+	const char *name;
+	int min_args;
+	int max_args;
+	unsigned int opts;	/* CO_* accepted */
+	const char *synopsis;	/* shown when arguments are missing */
+	const char *num_name;	/* non-NULL: 2nd argument is a number */
+	int (*run)(kvshm_t *c, const struct args *a);
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: " PROG " [--name NAME] [--timeout MS] COMMAND [ARGS]\n"
+	      "\n"
+	      "Administer the kvshm cache served by kvshmd under NAME.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --name NAME     cache to attach to (default \"default\")\n"
+	      "  --timeout MS    write/admin request timeout (default 5000)\n"
+	      "  -h, --help      show this help and exit\n"
+	      "  -V, --version   show the version and exit\n"
+	      "\n"
+	      "Commands:\n"
+	      "  ping                print PONG once the daemon serves\n"
+	      "  info                short human summary\n"
+	      "  stats [--json]      every daemon counter\n"
+	      "  get KEY             print the value\n"
+	      "  set KEY VALUE [--ttl MS] [--nx|--xx]\n"
+	      "                      store VALUE, print OK\n"
+	      "  del KEY             delete KEY, print 1\n"
+	      "  ttl KEY             milliseconds left, -1 if none\n"
+	      "  expire KEY MS       expire KEY in MS (<= 0 deletes)\n"
+	      "  persist KEY         remove KEY's expiry\n"
+	      "  incr KEY [DELTA]    add DELTA (default 1), print it\n"
+	      "  keys [PATTERN]      list keys matching a glob\n"
+	      "\n"
+	      "Exit status: 0 success, 1 operation failed, 2 usage error.\n",
+	      f);
+}
+
+static void usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+/* usage_error - one line on stderr with a hint, then exit 2. */
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (try '" PROG " --help')\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+/*
+ * fail - report a failed library call for @cmd and return EXIT_FAIL.
+ * @err: errno as it was right after the call, shown for KVSHM_ESYS only.
+ */
+static int fail(const char *cmd, int rc, int err)
+{
+	if (rc == KVSHM_ESYS && err != 0)
+		fprintf(stderr, PROG ": %s: %s: %s\n", cmd,
+			kvshm_strerror(rc), strerror(err));
+	else
+		fprintf(stderr, PROG ": %s: %s\n", cmd, kvshm_strerror(rc));
+	return EXIT_FAIL;
+}
+
+/*
+ * parse_i64 - strict decimal: the whole string, no leading space, within
+ * [@min, @max]. Return 0 or -1.
+ */
+static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	long long v;
+	char *end;
+
+	if (!((*s >= '0' && *s <= '9') || *s == '-' || *s == '+'))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* is_negative_number - "-" and digits: an argument, not an option. */
+static bool is_negative_number(const char *s)
+{
+	if (s[0] != '-' || s[1] == '\0')
+		return false;
+	for (s++; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static void bad_option(const char *ctx, int opt, char **argv, int optidx)
+	__attribute__((noreturn));
+
+/* bad_option - usage error naming the option getopt_long() refused. */
+static void bad_option(const char *ctx, int opt, char **argv, int optidx)
+{
+	const char *what = argv[optidx - 1];
+	int len = (int)strcspn(what, "=");
+
+	if (opt == ':')
+		usage_error("%s%soption '%.*s' requires an argument",
+			    ctx, *ctx ? ": " : "", len, what);
+	if (optopt > 0 && optopt < 256)
+		usage_error("%s%sunknown option '-%c'", ctx, *ctx ? ": " : "",
+			    optopt);
+	usage_error("%s%sunknown option '%.*s'", ctx, *ctx ? ": " : "",
+		    len, what);
+}
+
+/* ---- stats text: "name value\n" lines ---- */
+
+/*
+ * next_stat - split the next "name value" line of *@p; advance *@p.
+ * The value is everything after the first space (possibly empty).
+ * Return false at the end of the text.
+ */
+static bool next_stat(const char **p, const char **name, size_t *nlen,
+		      const char **val, size_t *vlen)
+{
+	const char *line, *eol, *sp;
+
+	for (;;) {
+		line = *p;
+		if (*line == '\0')
+			return false;
+		eol = strchr(line, '\n');
+		if (!eol)
+			eol = line + strlen(line);
+		*p = *eol ? eol + 1 : eol;
+		if (eol > line)
+			break;			/* skip empty lines */
+	}
+	sp = memchr(line, ' ', (size_t)(eol - line));
+	*name = line;
+	if (sp) {
+		*nlen = (size_t)(sp - line);
+		*val = sp + 1;
+		*vlen = (size_t)(eol - sp - 1);
+	} else {
+		*nlen = (size_t)(eol - line);
+		*val = eol;
+		*vlen = 0;
+	}
+	return true;
+}
+
+/* is_decimal - optional '-', then one or more digits, nothing else. */
+static bool is_decimal(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len > 0 && s[0] == '-')
+		i = 1;
+	if (i == len)
+		return false;
+	for (; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static void json_string(const char *s, size_t len)
+{
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* json_number - @s is_decimal(); drop leading zeros JSON does not allow. */
+static void json_number(const char *s, size_t len)
+{
+	if (*s == '-') {
+		putchar('-');
+		s++;
+		len--;
+	}
+	while (len > 1 && *s == '0') {
+		s++;
+		len--;
+	}
+	fwrite(s, 1, len, stdout);
+}
+
+static void print_stats_json(const char *text)
+{
+	const char *p = text, *name, *val;
+	size_t nlen, vlen;
+	bool first = true;
+
+	putchar('{');
+	while (next_stat(&p, &name, &nlen, &val, &vlen)) {
+		if (!first)
+			putchar(',');
+		first = false;
+		json_string(name, nlen);
+		putchar(':');
+		if (is_decimal(val, vlen))
+			json_number(val, vlen);
+		else
+			json_string(val, vlen);
+	}
+	puts("}");
+}
+
+/* ---- commands ---- */
+
+static int cmd_ping(kvshm_t *c, const struct args *a)
+{
+	int rc = kvshm_ping(c);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	puts("PONG");
+	return 0;
+}
+
+static int cmd_stats(kvshm_t *c, const struct args *a)
+{
+	char *text = NULL;
+	int rc = kvshm_stats(c, &text);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	if (a->json)
+		print_stats_json(text);
+	else
+		fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
+static int cmd_info(kvshm_t *c, const struct args *a)
+{
+	static const char *const wanted[] = {
+		"version", "pid", "name", "uptime_s", "keys",
+		"memory_used", "memory_limit", "reader_slots_used",
+	};
+	const char *p, *name, *val;
+	size_t i, nlen, vlen;
+	char *text = NULL;
+	int rc = kvshm_stats(c, &text);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+		for (p = text; next_stat(&p, &name, &nlen, &val, &vlen);) {
+			if (nlen == strlen(wanted[i]) &&
+			    memcmp(name, wanted[i], nlen) == 0) {
+				printf("%s: %.*s\n", wanted[i], (int)vlen, val);
+				break;
+			}
+		}
+	}
+	free(text);
+	return 0;
+}
+
+static int cmd_get(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	void *val = NULL;
+	size_t vlen = 0;
+	int rc = kvshm_get_alloc(c, key, strlen(key), &val, &vlen);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	fwrite(val, 1, vlen, stdout);
+	putchar('\n');
+	free(val);
+	return 0;
+}
+
+static int cmd_set(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0], *val = a->pos[1];
+	int rc = kvshm_set(c, key, strlen(key), val, strlen(val),
+			   a->ttl_ms, a->set_flags);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	puts("OK");
+	return 0;
+}
+
+static int cmd_del(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	int rc = kvshm_del(c, key, strlen(key));
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	puts("1");
+	return 0;
+}
+
+static int cmd_ttl(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	int64_t ttl = 0;
+	int rc = kvshm_ttl(c, key, strlen(key), &ttl);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	printf("%" PRId64 "\n", ttl);
+	return 0;
+}
+
+static int cmd_expire(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	int rc = kvshm_expire(c, key, strlen(key), a->num);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	puts("1");
+	return 0;
+}
+
+static int cmd_persist(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	int rc = kvshm_persist(c, key, strlen(key));
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	puts("1");
+	return 0;
+}
+
+static int cmd_incr(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	int64_t result = 0;
+	int rc = kvshm_incr(c, key, strlen(key), a->npos > 1 ? a->num : 1,
+			    &result);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	printf("%" PRId64 "\n", result);
+	return 0;
+}
+
+/* The keys kvshm_keys() reported, copied so the walk ends before output. */
+struct key_list {
+	struct key_item {
+		char *key;
+		size_t len;
+	} *v;
+	size_t n, cap;
+};
+
+static int collect_key(const void *key, size_t klen, void *arg)
+{
+	struct key_list *l = arg;
+	char *copy;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct key_item *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			goto err_nomem;
+		l->v = v;
+		l->cap = cap;
+	}
+	copy = malloc(klen ? klen : 1);
+	if (!copy)
+		goto err_nomem;
+	memcpy(copy, key, klen);
+	l->v[l->n].key = copy;
+	l->v[l->n].len = klen;
+	l->n++;
+	return 0;
+
+err_nomem:
+	errno = ENOMEM;
+	return KVSHM_ESYS;
+}
+
+static int cmp_key(const void *pa, const void *pb)
+{
+	const struct key_item *a = pa, *b = pb;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int d = memcmp(a->key, b->key, n);
+
+	if (d)
+		return d;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+/* Keys come out sorted: the spec says unordered, people like it stable. */
+static int cmd_keys(kvshm_t *c, const struct args *a)
+{
+	struct key_list l = { 0 };
+	size_t i;
+	int rc, err;
+
+	rc = kvshm_keys(c, a->npos > 0 ? a->pos[0] : NULL, collect_key, &l);
+	err = errno;
+	if (rc == KVSHM_OK) {
+		if (l.n > 1)
+			qsort(l.v, l.n, sizeof(l.v[0]), cmp_key);
+		for (i = 0; i < l.n; i++) {
+			fwrite(l.v[i].key, 1, l.v[i].len, stdout);
+			putchar('\n');
+		}
+	}
+	for (i = 0; i < l.n; i++)
+		free(l.v[i].key);
+	free(l.v);
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, err);
+	return 0;
+}
+
+static const struct command commands[] = {
+	/* name, args min..max, options, synopsis, numeric 2nd arg, run */
+	{ "ping",    0, 0, 0, "", NULL, cmd_ping },
+	{ "info",    0, 0, 0, "", NULL, cmd_info },
+	{ "stats",   0, 0, CO_JSON, "[--json]", NULL, cmd_stats },
+	{ "get",     1, 1, 0, "KEY", NULL, cmd_get },
+	{ "set",     2, 2, CO_TTL | CO_NX | CO_XX,
+	  "KEY VALUE [--ttl MS] [--nx|--xx]", NULL, cmd_set },
+	{ "del",     1, 1, 0, "KEY", NULL, cmd_del },
+	{ "ttl",     1, 1, 0, "KEY", NULL, cmd_ttl },
+	{ "expire",  2, 2, 0, "KEY MS", "MS", cmd_expire },
+	{ "persist", 1, 1, 0, "KEY", NULL, cmd_persist },
+	{ "incr",    1, 2, 0, "KEY [DELTA]", "DELTA", cmd_incr },
+	{ "keys",    0, 1, 0, "[PATTERN]", NULL, cmd_keys },
+};
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void add_positional(const struct command *cmd, struct args *a,
+			   const char *arg)
+{
+	if (a->npos >= cmd->max_args)
+		usage_error("%s: unexpected argument '%s'", cmd->name, arg);
+	a->pos[a->npos++] = arg;
+}
+
+/* finish_stdout - flush stdout; a lost write is a failure (exit 1). */
+static int finish_stdout(const char *cmd)
+{
+	int err = 0;
+
+	if (fflush(stdout) != 0)
+		err = errno ? errno : EIO;
+	else if (ferror(stdout))
+		err = EIO;
+	if (fclose(stdout) != 0 && err == 0)
+		err = errno ? errno : EIO;
+	if (err == 0)
+		return 0;
+	if (cmd)
+		fprintf(stderr, PROG ": %s: write error: %s\n", cmd,
+			strerror(err));
+	else
+		fprintf(stderr, PROG ": write error: %s\n", strerror(err));
+	return EXIT_FAIL;
+}
+
+/*
+ * parse_command_args - the command's own options and arguments.
+ * @argc, @argv: from the command name on (argv[0] is the command).
+ *
+ * Options may come before, between or after the arguments; "--" ends
+ * them, and a negative number ("-5") is an argument, not an option.
+ * Exits with a usage error on anything wrong.
+ */
+static void parse_command_args(const struct command *cmd, struct args *a,
+			       int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ttl",  required_argument, NULL, OPT_TTL },
+		{ "nx",   no_argument,       NULL, OPT_NX },
+		{ "xx",   no_argument,       NULL, OPT_XX },
+		{ "json", no_argument,       NULL, OPT_JSON },
+		{ "help", no_argument,       NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned int seen = 0;
+	int opt;
+
+	/* "-": arguments come back in order as 1, whatever POSIXLY_CORRECT. */
+	opterr = 0;
+	optind = 0;
+	for (;;) {
+		if (optind > 0 && optind < argc &&
+		    is_negative_number(argv[optind])) {
+			add_positional(cmd, a, argv[optind++]);
+			continue;
+		}
+		opt = getopt_long(argc, argv, "-:", opts, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case 1:
+			add_positional(cmd, a, optarg);
+			break;
+		case OPT_TTL:
+			seen |= CO_TTL;
+			if (parse_i64(optarg, 0, INT64_MAX, &a->ttl_ms) != 0)
+				usage_error("%s: bad --ttl '%s'", cmd->name,
+					    optarg);
+			break;
+		case OPT_NX:
+			seen |= CO_NX;
+			a->set_flags = KVSHM_NX;
+			break;
+		case OPT_XX:
+			seen |= CO_XX;
+			a->set_flags = KVSHM_XX;
+			break;
+		case OPT_JSON:
+			seen |= CO_JSON;
+			a->json = true;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(finish_stdout(NULL));
+		default:
+			bad_option(cmd->name, opt, argv, optind);
+		}
+	}
+	for (; optind < argc; optind++)		/* after "--" */
+		add_positional(cmd, a, argv[optind]);
+
+	if (seen & ~cmd->opts)
+		usage_error("%s: option '--%s' does not apply here", cmd->name,
+			    (seen & ~cmd->opts & CO_TTL) ? "ttl" :
+			    (seen & ~cmd->opts & CO_NX) ? "nx" :
+			    (seen & ~cmd->opts & CO_XX) ? "xx" : "json");
+	if ((seen & (CO_NX | CO_XX)) == (CO_NX | CO_XX))
+		usage_error("%s: --nx and --xx exclude each other", cmd->name);
+	if (a->npos < cmd->min_args)
+		usage_error("%s: missing arguments, expected %s %s",
+			    cmd->name, cmd->name, cmd->synopsis);
+	if (cmd->num_name && a->npos > 1 &&
+	    parse_i64(a->pos[1], INT64_MIN, INT64_MAX, &a->num) != 0)
+		usage_error("%s: bad %s '%s', expected a decimal integer",
+			    cmd->name, cmd->num_name, a->pos[1]);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+		{ "name",    required_argument, NULL, OPT_NAME },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ "version", no_argument,       NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct kvshm_open_opts oo = { .struct_size = sizeof(oo) };
+	const char *name = "default";
+	const struct command *cmd;
+	struct args a = { 0 };
+	kvshm_t *c = NULL;
+	int64_t timeout;
+	int opt, rc, status;
+
+	/* "+": stop at the command name; its options are its own. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:hV", gopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_NAME:
+			name = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_i64(optarg, 0, INT32_MAX, &timeout) != 0)
+				usage_error("bad --timeout '%s'", optarg);
+			oo.timeout_ms = (int)timeout;
+			break;
+		case 'h':
+			usage(stdout);
+			return finish_stdout(NULL);
+		case 'V':
+			puts(PROG " " PACKAGE_VERSION);
+			return finish_stdout(NULL);
+		default:
+			bad_option("", opt, argv, optind);
+		}
+	}
+	if (optind >= argc)
+		usage_error("missing command");
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		usage_error("unknown command '%s'", argv[optind]);
+	a.cmd = cmd->name;
+	parse_command_args(cmd, &a, argc - optind, argv + optind);
+
+	rc = kvshm_open(&c, name, &oo);
+	if (rc != KVSHM_OK) {
+		if (rc == KVSHM_ESYS)
+			fprintf(stderr,
+				PROG ": cannot attach to '%s': %s: %s\n",
+				name, kvshm_strerror(rc), strerror(errno));
+		else
+			fprintf(stderr, PROG ": cannot attach to '%s': %s\n",
+				name, kvshm_strerror(rc));
+		return EXIT_FAIL;
+	}
+	status = cmd->run(c, &a);
+	kvshm_close(c);
+	if (finish_stdout(cmd->name) != 0)
+		status = EXIT_FAIL;
+	return status;
+}
