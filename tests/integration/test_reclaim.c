@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/integration/test_reclaim.c - replaced and deleted items are freed
+ * only after a cross-process grace period:
+ *  - a value viewed inside a read section stays intact while the daemon
+ *    replaces it again and again and reuses memory for other items;
+ *  - the retired items are freed once the section ends;
+ *  - a reader process SIGKILLed inside a section does not pin memory: its
+ *    slot is released when its connection closes;
+ *  - a live reader stuck in a section is reported in stats.
+ * Waits poll the daemon's stats with generous bounds; nothing depends on
+ * timing to pass.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kvshm.h>
+
+#include "../lib/daemon.h"
+#include "../tap.h"
+
+#define VLEN	1000
+
+static long long stat_of(kvshm_t *c, const char *name)
+{
+	char *text, *p, key[64];
+	long long v = -1;
+
+	if (kvshm_stats(c, &text))
+		return -1;
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(text, key);
+	if (p)
+		v = atoll(p + strlen(key));
+	free(text);
+	return v;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Poll until stat @name == @want; 20 s at most. */
+static int wait_stat(kvshm_t *c, const char *name, long long want)
+{
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (stat_of(c, name) == want)
+			return 1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static void churn(kvshm_t *c, int rounds)
+{
+	char val[VLEN], key[32];
+	int i;
+
+	for (i = 0; i < rounds; i++) {
+		memset(val, 'a' + i % 26, VLEN);
+		kvshm_set(c, "held", 4, val, VLEN, 0, 0);
+		snprintf(key, sizeof(key), "other:%d", i % 50);
+		kvshm_set(c, key, strlen(key), val, VLEN, 0, 0);
+		kvshm_del(c, key, strlen(key));
+	}
+}
+
+int main(void)
+{
+	static const char *const args[] = { "--memory", "16M", NULL };
+	struct test_daemon d;
+	char orig[VLEN], buf[VLEN];
+	const void *view;
+	size_t vlen;
+	kvshm_t *c;
+	int p2c[2], c2p[2], st;
+	long long used0, stalled;
+	pid_t child;
+	char b;
+
+	plan_tests(12);
+	start_kvshmd(&d, "reclaim", args);
+	if (kvshm_open(&c, d.name, NULL))
+		bail_out("cannot open");
+
+	memset(orig, 'Z', VLEN);
+	kvshm_set(c, "held", 4, orig, VLEN, 0, 0);
+	ok(kvshm_read_lock(c) == 0 && kvshm_view(c, "held", 4, &view, &vlen) == 0 &&
+	   vlen == VLEN, "a view of the value is taken inside a read section");
+	churn(c, 3000);
+	ok(memcmp(view, orig, VLEN) == 0,
+	   "the viewed value is intact after 3000 replacements and deletes");
+	ok(stat_of(c, "retired_pending") > 0,
+	   "replaced items wait for the open read section");
+	ok(kvshm_get(c, "held", 4, buf, VLEN, &vlen) == 0 && buf[0] != 'Z',
+	   "a new read inside the section sees the latest value");
+	kvshm_read_unlock(c);
+	ok(wait_stat(c, "retired_pending", 0),
+	   "after the section ends every retired item is freed");
+	used0 = stat_of(c, "memory_used");
+
+	/* A child enters a section and is killed inside it. */
+	if (pipe(p2c) || pipe(c2p))
+		bail_out("pipe");
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		kvshm_t *cc;
+
+		if (kvshm_open(&cc, d.name, NULL) || kvshm_read_lock(cc))
+			_exit(1);
+		if (write(c2p[1], "R", 1) != 1)
+			_exit(1);
+		if (read(p2c[0], &b, 1) < 0)	/* never answered: killed */
+			_exit(1);
+		_exit(0);
+	}
+	ok(read(c2p[0], &b, 1) == 1, "a child process is inside a read section");
+	churn(c, 500);
+	ok(stat_of(c, "retired_pending") > 0,
+	   "its section holds back reclamation");
+	ok(wait_stat(c, "readers_stalled", 1),
+	   "a reader stuck in a section for over a second is reported in stats");
+	stalled = stat_of(c, "reader_slots_used");
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+	ok(WIFSIGNALED(st), "the reader is SIGKILLed mid-read");
+	ok(wait_stat(c, "retired_pending", 0) &&
+	   wait_stat(c, "readers_stalled", 0),
+	   "its slot is released and reclamation goes on");
+	ok(stat_of(c, "reader_slots_used") == stalled - 1,
+	   "the dead reader's slot is back in the pool");
+	ok(stat_of(c, "memory_used") == used0,
+	   "used memory returns to what it was before the churn");
+
+	kvshm_close(c);
+	stop_kvshmd(&d);
+	return exit_status();
+}
