@@ -199,8 +199,13 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 		fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
 		return -EINVAL;
 	}
-	if (c->memory / KVA_PAGE_SIZE < 4ULL * c->nshards / 512 + 8)
-		return bad_opt("--memory", "", "too small for the shard count");
+	if (c->memory / KVA_PAGE_SIZE < 4ULL * c->nshards / 512 + 8) {
+		char mem[32];
+
+		snprintf(mem, sizeof(mem), "%lluK",
+			 (unsigned long long)(c->memory >> 10));
+		return bad_opt("--memory", mem, "too small for the shard count");
+	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "kvshmd: cannot create data directory '%s': %s\n",
 			dir, strerror(errno));

@@ -436,7 +436,9 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			break;
+			kvd_log(LOG_ERR, "event=epoll_failed errno=%d (%s)", -rc,
+				strerror(-rc));
+			goto out;
 		}
 		for (i = 0; i < n; i++) {
 			struct conn *c;

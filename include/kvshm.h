@@ -44,7 +44,7 @@ enum kvshm_error {
 	KVSHM_ENOMEM	= -1006,	/* cache full and eviction cannot help */
 	KVSHM_ENOTINT	= -1007,	/* value is not a decimal 64-bit integer */
 	KVSHM_EOVERFLOW	= -1008,	/* increment would overflow int64_t */
-	KVSHM_EPERM	= -1009,	/* this process may not write */
+	KVSHM_EPERM	= -1009,	/* permission denied (map or connect) */
 	KVSHM_EDAEMON	= -1010,	/* no daemon serves this name */
 	KVSHM_EVERSION	= -1011,	/* segment layout differs from library */
 	KVSHM_EPROTO	= -1012,	/* malformed frame on the write channel */
@@ -112,10 +112,15 @@ void kvshm_close(kvshm_t *c);
  * @vlen: set to the value's length, also on KVSHM_ETOOSMALL; may be NULL
  *        only if the caller does not care.
  *
- * Reads the shared segment directly: no system call, no lock.
+ * Reads the shared segment directly: no system call, no lock. (A thread's
+ * first read on a handle asks the daemon for a reader slot; see
+ * libkvshm(3).)
  *
- * Return: 0, KVSHM_ENOTFOUND, KVSHM_ETOOSMALL (nothing copied), KVSHM_EINVAL,
- * KVSHM_EDAEMON if the daemon was replaced (reopen the handle).
+ * Return: 0, KVSHM_ENOTFOUND, KVSHM_ETOOSMALL (nothing copied),
+ * KVSHM_EINVAL (NULL or empty key), KVSHM_ETOOBIG (key over the daemon's
+ * limit), KVSHM_EDAEMON if the daemon was replaced (reopen the handle).
+ * A thread's first read may also give KVSHM_EPROTO, or KVSHM_ESYS with
+ * errno ENOSPC when every reader slot is taken.
  */
 int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	      void *buf, size_t cap, size_t *vlen);
@@ -130,14 +135,17 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 		    void **val, size_t *vlen);
 
-/* kvshm_exists - 0 if @key is present and unexpired, else KVSHM_ENOTFOUND. */
+/*
+ * kvshm_exists - 0 if @key is present and unexpired, else KVSHM_ENOTFOUND.
+ * Other errors as kvshm_get().
+ */
 int kvshm_exists(kvshm_t *c, const void *key, size_t klen);
 
 /*
  * kvshm_ttl - remaining time to live of @key.
  * @ttl_ms: set to the milliseconds left (at least 1), or -1 if the key
  *          has no expiry.
- * Return: 0 or KVSHM_ENOTFOUND.
+ * Return: 0, KVSHM_ENOTFOUND, or as kvshm_get().
  */
 int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms);
 
@@ -160,7 +168,7 @@ int kvshm_read_lock(kvshm_t *c);
  * @val: set to read-only shared memory (do not write or free it);
  *       valid until this thread's kvshm_read_unlock().
  * Return: 0, KVSHM_ENOTFOUND, KVSHM_EINVAL (no read section open on this
- * thread).
+ * thread), KVSHM_ETOOBIG (key over the limit). Never a system call.
  */
 int kvshm_view(kvshm_t *c, const void *key, size_t klen,
 	       const void **val, size_t *vlen);
@@ -178,23 +186,32 @@ void kvshm_read_unlock(kvshm_t *c);
  * see it at once).
  *
  * Return: 0, KVSHM_EEXISTS (NX and present), KVSHM_ENOTFOUND (XX and
- * absent), KVSHM_ETOOBIG, KVSHM_ENOMEM, KVSHM_EINVAL, KVSHM_EPERM,
- * KVSHM_EDAEMON.
+ * absent), KVSHM_ETOOBIG, KVSHM_ENOMEM, KVSHM_EINVAL, KVSHM_EDAEMON (the
+ * daemon is gone or did not answer within the timeout: the write may or
+ * may not have been applied, and the handle sends no more requests;
+ * reopen it), KVSHM_EPROTO.
  */
 int kvshm_set(kvshm_t *c, const void *key, size_t klen,
 	      const void *val, size_t vlen, int64_t ttl_ms, unsigned flags);
 
-/* kvshm_del - delete @key. Return: 0, KVSHM_ENOTFOUND, or as kvshm_set(). */
+/*
+ * kvshm_del - delete @key.
+ * Return: 0, KVSHM_ENOTFOUND, KVSHM_EINVAL, KVSHM_ETOOBIG, KVSHM_EDAEMON,
+ * KVSHM_EPROTO.
+ */
 int kvshm_del(kvshm_t *c, const void *key, size_t klen);
 
 /*
  * kvshm_expire - set @key to expire @ttl_ms milliseconds from now.
  * @ttl_ms <= 0 deletes the key, as Redis's EXPIRE does.
- * Return: 0, KVSHM_ENOTFOUND, or as kvshm_set().
+ * Return: 0, KVSHM_ENOMEM, or as kvshm_del().
  */
 int kvshm_expire(kvshm_t *c, const void *key, size_t klen, int64_t ttl_ms);
 
-/* kvshm_persist - remove @key's expiry. Return: 0, KVSHM_ENOTFOUND, ... */
+/*
+ * kvshm_persist - remove @key's expiry; 0 also if it had none.
+ * Return: 0, KVSHM_ENOMEM, or as kvshm_del().
+ */
 int kvshm_persist(kvshm_t *c, const void *key, size_t klen);
 
 /*
@@ -202,12 +219,14 @@ int kvshm_persist(kvshm_t *c, const void *key, size_t klen);
  * A missing key counts as 0; the result is stored as decimal text and its
  * expiry is kept.
  * @result: set to the new value (may be NULL).
- * Return: 0, KVSHM_ENOTINT, KVSHM_EOVERFLOW, or as kvshm_set().
+ * Return: 0, KVSHM_ENOTINT, KVSHM_EOVERFLOW, KVSHM_ENOMEM, or as
+ * kvshm_del() (never KVSHM_ENOTFOUND).
  */
 int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
 	       int64_t *result);
 
-/* kvshm_ping - round trip to the daemon. Return: 0 or KVSHM_EDAEMON. */
+/* kvshm_ping - round trip to the daemon. Return: 0, KVSHM_EDAEMON,
+ * KVSHM_EPROTO, KVSHM_EINVAL (NULL handle). */
 int kvshm_ping(kvshm_t *c);
 
 /*
@@ -220,7 +239,8 @@ int kvshm_ping(kvshm_t *c);
  * Lock-free: writes go on during the walk. A key present for the whole
  * walk is reported exactly once; keys written during it may or may not be.
  *
- * Return: 0, @cb's non-zero value, KVSHM_EINVAL, KVSHM_ESYS.
+ * Return: 0, @cb's non-zero value, KVSHM_EINVAL, KVSHM_ESYS, or, on a
+ * thread's first read, KVSHM_EDAEMON or KVSHM_EPROTO.
  */
 int kvshm_keys(kvshm_t *c, const char *pattern,
 	       int (*cb)(const void *key, size_t klen, void *arg), void *arg);
@@ -231,7 +251,7 @@ int kvshm_keys(kvshm_t *c, const char *pattern,
  *        (names are [a-z0-9_], values decimal integers or words); the
  *        caller frees it. Reader hits and misses are summed over all
  *        attached processes.
- * Return: 0, KVSHM_EDAEMON, KVSHM_ESYS.
+ * Return: 0, KVSHM_EDAEMON, KVSHM_EPROTO, KVSHM_EINVAL, KVSHM_ESYS.
  */
 int kvshm_stats(kvshm_t *c, char **text);
 

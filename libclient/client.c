@@ -156,7 +156,22 @@ static int connect_daemon(struct kvshm *c)
 	return 0;
 }
 
+/*
+ * channel_break - stop using the write channel after a timeout, a short
+ * read or a malformed reply: the stream may be out of step, so every later
+ * request fails with KVSHM_EDAEMON.
+ *
+ * The socket itself stays open until kvshm_close(): the daemon releases a
+ * connection's reader slots when it closes, and this handle's threads may
+ * still be reading through them. Closing here would let the daemon hand
+ * those slots to another process and free memory under our readers.
+ */
 static void channel_break(struct kvshm *c)
+{
+	c->broken = true;
+}
+
+static void channel_close(struct kvshm *c)
 {
 	if (c->fd >= 0) {
 		close(c->fd);
@@ -204,8 +219,11 @@ int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep)
 	struct kvs_frame_hdr want;
 	int rc;
 
-	if (c->fd < 0)
+	if (c->fd < 0 || c->broken) {
+		c->req.len = 0;
+		c->req.err = 0;
 		return KVSHM_EDAEMON;
+	}
 	rc = kvs_frame_end(&c->req);
 	if (rc < 0) {
 		c->req.len = 0;
@@ -353,7 +371,7 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 	return 0;
 
 err_sock:
-	channel_break(c);
+	channel_close(c);
 err_rw:
 	munmap(c->rw, c->rw_size);
 err_data:
@@ -380,7 +398,7 @@ void kvshm_close(kvshm_t *c)
 		free(t);
 	}
 	/* Closing the socket is what releases our slots in the daemon. */
-	channel_break(c);
+	channel_close(c);
 	kvs_wbuf_free(&c->req);
 	free(c->rbuf);
 	munmap(c->rw, c->rw_size);

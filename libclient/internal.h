@@ -45,7 +45,8 @@ struct kvshm {
 	struct kvc_tls *recs;
 
 	pthread_mutex_t io_lock;	/* protects everything below */
-	int fd;				/* -1 once broken */
+	int fd;				/* open until kvshm_close() */
+	bool broken;			/* stream out of step: no more requests */
 	uint32_t next_id;
 	struct kvs_wbuf req;
 	char *rbuf;

@@ -88,7 +88,7 @@ int main(void)
 	pid_t child;
 	char b;
 
-	plan_tests(12);
+	plan_tests(18);
 	start_kvshmd(&d, "reclaim", args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -143,7 +143,35 @@ int main(void)
 	ok(stat_of(c, "memory_used") == used0,
 	   "used memory returns to what it was before the churn");
 
+	/*
+	 * A write that times out breaks the handle's channel, but must not
+	 * give up its reader slot: its threads may still be reading.
+	 */
+	{
+		struct kvshm_open_opts o = { .struct_size = sizeof(o),
+					     .timeout_ms = 300 };
+		long long slots;
+		kvshm_t *t;
+
+		if (kvshm_open(&t, d.name, &o) ||
+		    kvshm_get(t, "held", 4, buf, VLEN, &vlen))
+			bail_out("cannot open a handle with a timeout");
+		slots = stat_of(c, "reader_slots_used");
+		kill(d.pid, SIGSTOP);
+		ok(kvshm_set(t, "k", 1, "v", 1, 0, 0) == KVSHM_EDAEMON,
+		   "a write to a stopped daemon times out with KVSHM_EDAEMON");
+		kill(d.pid, SIGCONT);
+		ok(stat_of(c, "reader_slots_used") == slots,
+		   "the timed-out handle keeps its reader slot");
+		ok(kvshm_set(t, "k", 1, "v", 1, 0, 0) == KVSHM_EDAEMON,
+		   "its channel refuses further requests");
+		ok(kvshm_get(t, "held", 4, buf, VLEN, &vlen) == 0,
+		   "and it still reads");
+		kvshm_close(t);
+		ok(wait_stat(c, "reader_slots_used", slots - 1),
+		   "closing it releases the slot");
+	}
 	kvshm_close(c);
-	stop_kvshmd(&d);
+	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
 	return exit_status();
 }
