@@ -30,7 +30,8 @@ struct wctx {
 	size_t klen;
 	uint64_t hash;
 	uint32_t shard;
-	const struct kvs_item *cur;	/* live item, or NULL */
+	bool found;			/* a live item: cur */
+	struct kvs_iref cur;
 	struct kvs_pos pos;
 	int64_t now;
 };
@@ -64,11 +65,12 @@ static void w_begin(struct kvd *d, struct wctx *w, const void *key, size_t klen)
 	w->shard = kvd_index_shard(&d->index, w->hash);
 	w->now = kvs_now_ms();
 	kvd_index_lock(&d->index, w->shard);
-	w->cur = kvd_index_find(&d->index, w->hash, key, klen, &w->pos);
-	if (w->cur && kvs_item_expired(w->cur, w->now)) {
+	w->found = kvd_index_find(&d->index, w->hash, key, klen, &w->pos,
+				  &w->cur);
+	if (w->found && kvs_iref_expired(&w->cur, w->now)) {
 		kvd_index_remove(&d->index, w->hash, &w->pos);
 		emit(d, KVD_EV_EXPIRE, key, klen, NULL, 0, 0);
-		w->cur = NULL;
+		w->found = false;
 	}
 }
 
@@ -117,7 +119,7 @@ static int w_store(struct kvd *d, struct wctx *w, const void *val,
 
 	if (!off)
 		return -ENOMEM;
-	if (w->cur) {
+	if (w->found) {
 		kvd_index_replace(&d->index, w->hash, &w->pos, off);
 	} else if (kvd_index_insert(&d->index, w->hash, off) < 0) {
 		kva_free(d->heap, off);		/* never published */
@@ -151,9 +153,9 @@ int kvd_exec_set(struct kvd *d, const void *key, size_t klen,
 		return -EINVAL;
 	kvd_stats_inc(&d->stats.cmd_set);
 	w_begin(d, &w, key, klen);
-	if ((flags & KVS_SET_NX) && w.cur)
+	if ((flags & KVS_SET_NX) && w.found)
 		rc = -EEXIST;
-	else if ((flags & KVS_SET_XX) && !w.cur)
+	else if ((flags & KVS_SET_XX) && !w.found)
 		rc = -ENOENT;
 	else
 		rc = w_store(d, &w, val, vlen, expiry_of(w.now, ttl_ms));
@@ -170,7 +172,7 @@ int kvd_exec_del(struct kvd *d, const void *key, size_t klen)
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_del);
 	w_begin(d, &w, key, klen);
-	if (w.cur) {
+	if (w.found) {
 		kvd_index_remove(&d->index, w.hash, &w.pos);
 		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
 	} else {
@@ -190,14 +192,14 @@ int kvd_exec_expire(struct kvd *d, const void *key, size_t klen,
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_expire);
 	w_begin(d, &w, key, klen);
-	if (!w.cur) {
+	if (!w.found) {
 		rc = -ENOENT;
 	} else if (ttl_ms <= 0) {
 		/* As Redis: a non-positive TTL deletes the key now. */
 		kvd_index_remove(&d->index, w.hash, &w.pos);
 		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
 	} else {
-		rc = w_store(d, &w, kvs_item_val(w.cur), w.cur->vlen,
+		rc = w_store(d, &w, w.cur.val, w.cur.vlen,
 			     expiry_of(w.now, ttl_ms));
 	}
 	w_end(d, &w);
@@ -213,10 +215,10 @@ int kvd_exec_persist(struct kvd *d, const void *key, size_t klen)
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_persist);
 	w_begin(d, &w, key, klen);
-	if (!w.cur)
+	if (!w.found)
 		rc = -ENOENT;
-	else if (kvs_item_expiry(w.cur))
-		rc = w_store(d, &w, kvs_item_val(w.cur), w.cur->vlen, 0);
+	else if (w.cur.expire_ms)
+		rc = w_store(d, &w, w.cur.val, w.cur.vlen, 0);
 	w_end(d, &w);
 	return rc;
 }
@@ -261,8 +263,8 @@ int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_incr);
 	w_begin(d, &w, key, klen);
-	if (w.cur)
-		rc = parse_int(kvs_item_val(w.cur), w.cur->vlen, &v);
+	if (w.found)
+		rc = parse_int(w.cur.val, w.cur.vlen, &v);
 	if (rc == 0 && ((delta > 0 && v > INT64_MAX - delta) ||
 			(delta < 0 && v < INT64_MIN - delta)))
 		rc = -EOVERFLOW;
@@ -270,7 +272,7 @@ int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
 		v += delta;
 		n = snprintf(buf, sizeof(buf), "%" PRId64, v);
 		rc = w_store(d, &w, buf, (size_t)n,
-			     w.cur ? kvs_item_expiry(w.cur) : 0);
+			     w.found ? w.cur.expire_ms : 0);
 	}
 	w_end(d, &w);
 	if (rc == 0 && result)

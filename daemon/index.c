@@ -108,11 +108,11 @@ static void unplace(struct kvs_bucket *b, uint8_t *ovf, unsigned int lg,
 
 static uint64_t item_hash(struct kvd_index *x, uint64_t ent)
 {
-	const struct kvs_item *it = kvs_item_at(&x->map, ent);
+	struct kvs_iref r;
 
-	if (!it)
+	if (kvs_item_ref(&x->map, ent, &r))
 		kvd_die("event=bad_entry ent=%llx", (unsigned long long)ent);
-	return kvs_hash(x->hdr->hash_seed, kvs_item_key(it), it->klen);
+	return kvs_hash(x->hdr->hash_seed, r.key, r.klen);
 }
 
 static int grow(struct kvd_index *x, uint32_t si)
@@ -225,11 +225,10 @@ void kvd_index_unlock(struct kvd_index *x, uint32_t shard)
 	pthread_mutex_unlock(&x->priv[shard].lock);
 }
 
-const struct kvs_item *kvd_index_find(struct kvd_index *x, uint64_t hash,
-				      const void *key, size_t klen,
-				      struct kvs_pos *pos)
+bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
+		    size_t klen, struct kvs_pos *pos, struct kvs_iref *r)
 {
-	return kvs_lookup(&x->map, hash, key, klen, pos);
+	return kvs_lookup(&x->map, hash, key, klen, pos, r);
 }
 
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)

@@ -38,9 +38,8 @@ void kvd_index_lock(struct kvd_index *x, uint32_t shard);
 void kvd_index_unlock(struct kvd_index *x, uint32_t shard);
 
 /* Lookup under the shard lock; @pos says where, for replace/remove. */
-const struct kvs_item *kvd_index_find(struct kvd_index *x, uint64_t hash,
-				      const void *key, size_t klen,
-				      struct kvs_pos *pos);
+bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
+		    size_t klen, struct kvs_pos *pos, struct kvs_iref *r);
 
 /*
  * kvd_index_insert - publish the item at @item_off under a key that is

@@ -121,25 +121,24 @@ int kvc_key_check(const struct kvshm *c, const void *key, size_t klen)
 	return 0;
 }
 
-/* Find the live item for @key inside a section; NULL if absent/expired. */
-static const struct kvs_item *find(struct kvshm *c, struct kvc_tls *t,
-				   const void *key, size_t klen)
+/* Find the live item for @key inside a section; false if absent/expired. */
+static bool find(struct kvshm *c, struct kvc_tls *t, const void *key,
+		 size_t klen, struct kvs_iref *r)
 {
 	uint64_t h = kvs_hash(c->hdr->hash_seed, key, klen);
-	const struct kvs_item *it = kvs_lookup(&c->map, h, key, klen, NULL);
+	bool hit = kvs_lookup(&c->map, h, key, klen, NULL, r);
 
+	if (hit && r->expire_ms && kvs_iref_expired(r, kvs_now_ms()))
+		hit = false;
 	count(&t->slot->gets);
-	if (it && (it->flags & KVS_ITEM_EXPIRES) &&
-	    kvs_item_expired(it, kvs_now_ms()))
-		it = NULL;
-	count(it ? &t->slot->hits : &t->slot->misses);
-	return it;
+	count(hit ? &t->slot->hits : &t->slot->misses);
+	return hit;
 }
 
 int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	      void *buf, size_t cap, size_t *vlen)
 {
-	const struct kvs_item *it;
+	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
 
@@ -147,16 +146,15 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	it = find(c, t, key, klen);
-	if (!it) {
+	if (!find(c, t, key, klen, &r)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		if (vlen)
-			*vlen = it->vlen;
-		if (it->vlen > cap)
+			*vlen = r.vlen;
+		if (r.vlen > cap)
 			rc = KVSHM_ETOOSMALL;
-		else if (it->vlen)
-			memcpy(buf, kvs_item_val(it), it->vlen);
+		else if (r.vlen)
+			memcpy(buf, r.val, r.vlen);
 	}
 	section_exit(t);
 	return rc;
@@ -165,7 +163,7 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 		    void **val, size_t *vlen)
 {
-	const struct kvs_item *it;
+	struct kvs_iref r;
 	struct kvc_tls *t;
 	char *p = NULL;
 	size_t n = 0;
@@ -176,16 +174,15 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 	*val = NULL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	it = find(c, t, key, klen);
-	if (!it) {
+	if (!find(c, t, key, klen, &r)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		/* malloc inside the section is fine: it only delays
 		 * reclamation a little, and never blocks on the daemon. */
-		n = it->vlen;
+		n = r.vlen;
 		p = malloc(n + 1);
 		if (p) {
-			memcpy(p, kvs_item_val(it), n);
+			memcpy(p, r.val, n);
 			p[n] = '\0';
 		} else {
 			errno = ENOMEM;
@@ -203,6 +200,7 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 
 int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
 {
+	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
 
@@ -210,14 +208,14 @@ int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
 		return rc;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	rc = find(c, t, key, klen) ? 0 : KVSHM_ENOTFOUND;
+	rc = find(c, t, key, klen, &r) ? 0 : KVSHM_ENOTFOUND;
 	section_exit(t);
 	return rc;
 }
 
 int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 {
-	const struct kvs_item *it;
+	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
 
@@ -225,14 +223,12 @@ int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	it = find(c, t, key, klen);
-	if (!it) {
+	if (!find(c, t, key, klen, &r)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
-		int64_t exp = kvs_item_expiry(it), left;
+		int64_t left = r.expire_ms - kvs_now_ms();
 
-		left = exp - kvs_now_ms();
-		*ttl_ms = exp == 0 ? -1 : (left < 1 ? 1 : left);
+		*ttl_ms = r.expire_ms == 0 ? -1 : (left < 1 ? 1 : left);
 	}
 	section_exit(t);
 	return rc;
@@ -261,7 +257,7 @@ void kvshm_read_unlock(kvshm_t *c)
 int kvshm_view(kvshm_t *c, const void *key, size_t klen,
 	       const void **val, size_t *vlen)
 {
-	const struct kvs_item *it;
+	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
 
@@ -270,12 +266,11 @@ int kvshm_view(kvshm_t *c, const void *key, size_t klen,
 	t = pthread_getspecific(c->key);
 	if (!t || t->depth == 0)
 		return KVSHM_EINVAL;
-	it = find(c, t, key, klen);
-	if (!it)
+	if (!find(c, t, key, klen, &r))
 		return KVSHM_ENOTFOUND;
-	*val = kvs_item_val(it);
+	*val = r.val;
 	if (vlen)
-		*vlen = it->vlen;
+		*vlen = r.vlen;
 	return 0;
 }
 
@@ -323,16 +318,14 @@ static int collect_shard(struct kvshm *c, uint32_t s, const char *pat,
 
 			for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
 				uint64_t e = kvs_load_acquire(&v.b[b].ent[i]);
-				const struct kvs_item *it;
+				struct kvs_iref r;
 
-				if (!kvs_ent_off(e) || !(it = kvs_item_at(&c->map, e)))
+				if (!kvs_ent_off(e) || kvs_item_ref(&c->map, e, &r))
 					continue;
-				if (kvs_item_expired(it, now) ||
-				    (pat && !kvs_glob_match(pat, plen,
-							    kvs_item_key(it),
-							    it->klen)))
+				if (kvs_iref_expired(&r, now) ||
+				    (pat && !kvs_glob_match(pat, plen, r.key, r.klen)))
 					continue;
-				if (keybuf_add(kb, kvs_item_key(it), it->klen)) {
+				if (keybuf_add(kb, r.key, r.klen)) {
 					errno = ENOMEM;
 					rc = KVSHM_ESYS;
 					break;

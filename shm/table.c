@@ -46,30 +46,41 @@ int kvs_shard_array(const struct kvs_map *m, uint32_t shard,
 	return kvs_barray_decode(m, kvs_load_acquire(&s->barray), v);
 }
 
-const struct kvs_item *kvs_item_at(const struct kvs_map *m, uint64_t ent)
+int kvs_item_ref(const struct kvs_map *m, uint64_t ent, struct kvs_iref *r)
 {
-	const struct kvs_item *it;
 	kvs_off_t off = kvs_ent_off(ent);
+	const struct kvs_item *it = KVS_PTR(m, off, struct kvs_item);
+	size_t extra;
 
-	it = KVS_PTR(m, off, struct kvs_item);
 	if (!it)
-		return NULL;
-	/* The whole item must lie inside the segment too. */
-	if (!kvs_ptr(m, off, kvs_item_size(it->klen, it->vlen, it->flags), 8))
-		return NULL;
-	return it;
+		return -1;
+	/* One load per field; everything below uses the loaded values. */
+	r->vlen = kvs_load_relaxed(&it->vlen);
+	r->klen = kvs_load_relaxed(&it->klen);
+	r->flags = kvs_load_relaxed(&it->flags);
+	extra = kvs_item_extra(r->flags);
+	if (!kvs_ptr(m, off, kvs_item_size(r->klen, r->vlen, r->flags), 8))
+		return -1;
+	r->expire_ms = 0;
+	if (extra) {
+		memcpy(&r->expire_ms, it + 1, sizeof(r->expire_ms));
+		kvs_barrier();		/* keep the copy: never re-read it */
+	}
+	r->it = it;
+	r->key = (const char *)(it + 1) + extra;
+	r->val = r->key + r->klen;
+	return 0;
 }
 
-const struct kvs_item *kvs_lookup(const struct kvs_map *m, uint64_t hash,
-				  const void *key, size_t klen,
-				  struct kvs_pos *pos)
+bool kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
+		size_t klen, struct kvs_pos *pos, struct kvs_iref *r)
 {
 	struct kvs_barray_view v;
 	uint16_t tag = kvs_hash_tag(hash);
 	uint64_t home, probe, nprobe;
 
 	if (kvs_shard_array(m, kvs_hash_shard(hash, m->hdr->shard_bits), &v))
-		return NULL;
+		return false;
 	home = kvs_hash_bucket(hash, v.mask);
 	nprobe = v.mask + 1 < KVS_MAX_PROBE ? v.mask + 1 : KVS_MAX_PROBE;
 	for (probe = 0; probe < nprobe; probe++) {
@@ -80,25 +91,23 @@ const struct kvs_item *kvs_lookup(const struct kvs_map *m, uint64_t hash,
 
 		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
 			uint64_t e = kvs_load_acquire(&bk->ent[i]);
-			const struct kvs_item *it;
 
 			if (i == 0)
 				e0 = e;
 			if (kvs_ent_off(e) == 0 || kvs_ent_tag(e) != tag)
 				continue;
-			it = kvs_item_at(m, e);
-			if (!it || it->klen != klen ||
-			    memcmp(kvs_item_key(it), key, klen) != 0)
+			if (kvs_item_ref(m, e, r) || r->klen != klen ||
+			    memcmp(r->key, key, klen) != 0)
 				continue;
 			if (pos) {
 				pos->bucket = bi;
 				pos->slot = i;
 				pos->ent = e;
 			}
-			return it;
+			return true;
 		}
 		if (!(e0 & KVS_ENT_OVF))
 			break;
 	}
-	return NULL;
+	return false;
 }

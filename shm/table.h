@@ -13,8 +13,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
-
 #include "layout.h"
 
 /* A bucket array as published: pointer and mask taken from one load. */
@@ -31,30 +29,34 @@ struct kvs_pos {
 	uint64_t ent;			/* the entry word as loaded */
 };
 
+/*
+ * struct kvs_iref - an item as one reader saw it: its header fields read
+ * exactly once, checked against the segment bounds, and the key and value
+ * pointers derived from that one reading. Callers use these fields, never
+ * the item header again, so a header that changed after the check (memory
+ * reused under a misbehaving reader) can never widen a copy.
+ */
+struct kvs_iref {
+	const struct kvs_item *it;
+	const char *key;
+	const char *val;
+	uint32_t vlen;
+	uint16_t klen;
+	uint8_t flags;
+	int64_t expire_ms;		/* absolute, 0 = none */
+};
+
 int kvs_shard_array(const struct kvs_map *m, uint32_t shard,
 		    struct kvs_barray_view *v);
 int kvs_barray_decode(const struct kvs_map *m, uint64_t barray,
 		      struct kvs_barray_view *v);
-const struct kvs_item *kvs_item_at(const struct kvs_map *m, uint64_t ent);
-const struct kvs_item *kvs_lookup(const struct kvs_map *m, uint64_t hash,
-				  const void *key, size_t klen,
-				  struct kvs_pos *pos);
+int kvs_item_ref(const struct kvs_map *m, uint64_t ent, struct kvs_iref *r);
+bool kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
+		size_t klen, struct kvs_pos *pos, struct kvs_iref *r);
 
-/* kvs_item_expiry - absolute expiry in ms, or 0 for none. */
-static inline int64_t kvs_item_expiry(const struct kvs_item *it)
+static inline bool kvs_iref_expired(const struct kvs_iref *r, int64_t now_ms)
 {
-	int64_t exp = 0;
-
-	if (it->flags & KVS_ITEM_EXPIRES)
-		memcpy(&exp, it + 1, sizeof(exp));
-	return exp;
-}
-
-static inline bool kvs_item_expired(const struct kvs_item *it, int64_t now_ms)
-{
-	int64_t exp = kvs_item_expiry(it);
-
-	return exp != 0 && exp <= now_ms;
+	return r->expire_ms != 0 && r->expire_ms <= now_ms;
 }
 
 #endif /* KVS_TABLE_H */

@@ -49,13 +49,12 @@ static uint64_t hash_of(const char *key)
 /* Reader-side lookup, as a client does it. */
 static const char *get(const char *key, char *buf)
 {
-	const struct kvs_item *it = kvs_lookup(&x.map, hash_of(key), key,
-					       strlen(key), NULL);
+	struct kvs_iref r;
 
-	if (!it)
+	if (!kvs_lookup(&x.map, hash_of(key), key, strlen(key), NULL, &r))
 		return NULL;
-	memcpy(buf, kvs_item_val(it), it->vlen);
-	buf[it->vlen] = '\0';
+	memcpy(buf, r.val, r.vlen);
+	buf[r.vlen] = '\0';
 	return buf;
 }
 
@@ -63,10 +62,11 @@ static void set(const char *key, const char *val)
 {
 	uint64_t h = hash_of(key);
 	uint32_t s = kvd_index_shard(&x, h);
+	struct kvs_iref r;
 	struct kvs_pos pos;
 
 	kvd_index_lock(&x, s);
-	if (kvd_index_find(&x, h, key, strlen(key), &pos))
+	if (kvd_index_find(&x, h, key, strlen(key), &pos, &r))
 		kvd_index_replace(&x, h, &pos, make_item(key, val));
 	else if (kvd_index_insert(&x, h, make_item(key, val)))
 		bail_out("insert failed");
@@ -77,11 +77,12 @@ static int del(const char *key)
 {
 	uint64_t h = hash_of(key);
 	uint32_t s = kvd_index_shard(&x, h);
+	struct kvs_iref r;
 	struct kvs_pos pos;
 	int found;
 
 	kvd_index_lock(&x, s);
-	found = kvd_index_find(&x, h, key, strlen(key), &pos) != NULL;
+	found = kvd_index_find(&x, h, key, strlen(key), &pos, &r);
 	if (found)
 		kvd_index_remove(&x, h, &pos);
 	kvd_index_unlock(&x, s);
