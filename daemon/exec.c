@@ -22,7 +22,12 @@
 #include "hash.h"
 #include "kvshmd.h"
 
-#define ALLOC_WAIT_MS	200	/* a writer waits this long for reclamation */
+/*
+ * A write that finds the heap full waits this long for memory that is
+ * already retired to come back. The wait runs on the server thread, so it
+ * is short, and skipped while a reader is stalled (it would not help).
+ */
+#define ALLOC_WAIT_MS	20
 
 /* A write in progress: the key's shard is locked from begin to end. */
 struct wctx {
@@ -90,7 +95,8 @@ static kvs_off_t item_build(struct kvd *d, const void *key, size_t klen,
 	char *p;
 
 	off = kva_alloc(d->heap, size);
-	if (!off && kvd_reclaim_sync(d->rc, ALLOC_WAIT_MS) == 0)
+	if (!off && kvd_reclaim_stalled(d->rc) == 0 &&
+	    kvd_reclaim_sync(d->rc, ALLOC_WAIT_MS) == 0)
 		off = kva_alloc(d->heap, size);
 	if (!off)
 		return 0;
@@ -224,8 +230,9 @@ int kvd_exec_persist(struct kvd *d, const void *key, size_t klen)
 }
 
 /*
- * parse_int - a value INCR accepts: optional '-', then 1..19 digits, the
- * whole value, in int64_t range. Nothing else (no spaces, no '+'), as Redis.
+ * parse_int - a value INCR accepts: optional '-', then 1..19 digits with
+ * no leading zero, the whole value, in int64_t range. Nothing else (no
+ * spaces, no '+'), as Redis.
  */
 static int parse_int(const char *p, size_t len, int64_t *out)
 {
@@ -240,6 +247,10 @@ static int parse_int(const char *p, size_t len, int64_t *out)
 		if (p[i] < '0' || p[i] > '9')
 			return -EDOM;
 	if (len == (size_t)(p[0] == '-'))
+		return -EDOM;
+	/* As Redis: "0" is the only number that starts with 0 ("-0", "007"
+	 * are not integers). */
+	if (p[p[0] == '-'] == '0' && len > 1)
 		return -EDOM;
 	memcpy(buf, p, len);
 	buf[len] = '\0';

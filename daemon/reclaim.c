@@ -234,8 +234,6 @@ int kvd_reclaim_init(struct kvd_reclaim **rp, struct kvs_header *hdr,
 
 void kvd_reclaim_destroy(struct kvd_reclaim *r)
 {
-	size_t i;
-
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->lock);
@@ -243,10 +241,11 @@ void kvd_reclaim_destroy(struct kvd_reclaim *r)
 	pthread_cond_broadcast(&r->wake);
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->thread, NULL);
-	/* The segments are about to go: no reader can be inside them any
-	 * more that matters, so what is pending goes back unconditionally. */
-	for (i = 0; i < r->npending; i++)
-		kva_free(r->heap, r->pending[i]);
+	/*
+	 * What is still pending is not freed: kva_free() writes a free-list
+	 * link into the chunk, and readers of the abandoned segment may still
+	 * be inside it. The segment goes away with its last mapping.
+	 */
 	free(r->pending);
 	free(r->info);
 	pthread_cond_destroy(&r->done);
@@ -297,6 +296,16 @@ int kvd_reclaim_sync(struct kvd_reclaim *r, int timeout_ms)
 		rc = pthread_cond_timedwait(&r->done, &r->lock, &ts);
 	pthread_mutex_unlock(&r->lock);
 	return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+uint64_t kvd_reclaim_stalled(struct kvd_reclaim *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->stalled;
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }
 
 int kvd_slot_assign(struct kvd_reclaim *r, pid_t pid, uint32_t *idx)

@@ -33,7 +33,9 @@ struct kvd_reclaim_stats {
 int kvd_reclaim_init(struct kvd_reclaim **r, struct kvs_header *hdr,
 		     struct kvs_slot *slots, uint32_t nslots,
 		     struct kva *heap, bool membarrier);
-void kvd_reclaim_destroy(struct kvd_reclaim *r);	/* frees what is pending */
+/* Stop the reclaim thread. Pending objects are not freed: at exit the
+ * segment is abandoned, and readers may still be inside it. */
+void kvd_reclaim_destroy(struct kvd_reclaim *r);
 
 /* kvd_retire - free @off (from @heap) after a grace period. */
 void kvd_retire(struct kvd_reclaim *r, kvs_off_t off);
@@ -43,6 +45,9 @@ void kvd_retire(struct kvd_reclaim *r, kvs_off_t off);
  * freed. Return: 0, or -ETIMEDOUT after @timeout_ms (a stalled reader).
  */
 int kvd_reclaim_sync(struct kvd_reclaim *r, int timeout_ms);
+
+/* Reader slots now stuck in a section for over a second. */
+uint64_t kvd_reclaim_stalled(struct kvd_reclaim *r);
 
 /* Reader slots: assigned per client connection, released at its close. */
 int kvd_slot_assign(struct kvd_reclaim *r, pid_t pid, uint32_t *idx);

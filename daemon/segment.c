@@ -225,8 +225,16 @@ void kvd_segment_publish(struct kvd *d)
 	header_publish(d);
 }
 
+/*
+ * kvd_segment_destroy - at stop: tell attached readers the segment is gone
+ * (superseded: their reads fail with KVSHM_EDAEMON instead of returning
+ * stale data forever), then unmap and unlink. Clients keep their own
+ * mappings; nothing in them is freed or rewritten.
+ */
 void kvd_segment_destroy(struct kvd *d)
 {
+	if (d->hdr && d->hdr->magic == KVS_MAGIC)
+		kvs_store_release(&d->hdr->superseded, 1);
 	if (d->seg.base) {
 		munmap(d->seg.base, d->seg.size);
 		shm_unlink(d->seg.shm_name);

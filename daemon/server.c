@@ -8,8 +8,13 @@
  * written it stops reading (backpressure). A frame over the size limit
  * gets an error reply and the connection is closed after it, since the
  * stream cannot be resynchronised; a malformed frame gets -EPROTO.
- * When a connection closes, the reader slots it was given are released:
- * that is how a client process that died mid-read stops pinning memory.
+ * Reader slots given to a connection are released when it says BYE
+ * (kvshm_close) or when its process has exited: that is how a client that
+ * died mid-read stops pinning memory. A connection that closes while its
+ * process lives on (a bug, or a descriptor closed behind the library's
+ * back) leaves its slots assigned as an orphan, watched through a pidfd in
+ * the same epoll set, and released when the process exits: a thread of it
+ * may still be reading through them.
  *
  * SIGTERM and SIGINT arrive through a signalfd and end the loop.
  */
@@ -21,8 +26,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -33,8 +40,12 @@
 #define READ_CHUNK	65536
 #define MAX_EVENTS	64
 
+enum ev_kind { EV_CONN = 1, EV_ORPHAN };
+
 struct conn {
+	enum ev_kind kind;		/* EV_CONN; first, for epoll dispatch */
 	int fd;
+	int pidfd;			/* the peer process, or -1 */
 	pid_t pid;
 	uid_t uid;
 	char *rbuf;
@@ -44,8 +55,18 @@ struct conn {
 	uint32_t *slots;
 	size_t nslots, slots_cap;
 	bool closing;			/* close once @out is written */
+	bool bye;			/* the handle closed: slots are free */
 	bool want_out;			/* EPOLLOUT registered */
 	struct conn *prev, *next;	/* server's list of connections */
+};
+
+/* Slots of a closed connection whose process still runs. */
+struct orphan {
+	enum ev_kind kind;		/* EV_ORPHAN */
+	int pidfd;
+	uint32_t *slots;
+	size_t nslots;
+	struct orphan *next;
 };
 
 struct server {
@@ -53,15 +74,93 @@ struct server {
 	int lfd, sfd, efd;
 	size_t max_payload;
 	struct conn *conns;
+	struct orphan *orphans;
 	bool stop;
 };
 
-static void conn_free(struct server *sv, struct conn *c)
+static int pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+#else
+	return -1;
+#endif
+}
+
+/* Has the process behind @pidfd exited (zombie included)? */
+static bool pidfd_exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+static void release_slots(struct server *sv, uint32_t *slots, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < c->nslots; i++)
-		kvd_slot_release(sv->d->rc, c->slots[i]);
+	for (i = 0; i < n; i++)
+		kvd_slot_release(sv->d->rc, slots[i]);
+}
+
+static void orphan_free(struct server *sv, struct orphan *o)
+{
+	struct orphan **pp;
+
+	for (pp = &sv->orphans; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	epoll_ctl(sv->efd, EPOLL_CTL_DEL, o->pidfd, NULL);
+	close(o->pidfd);
+	free(o->slots);
+	free(o);
+}
+
+/* Keep @c's slots until its process exits; false if that cannot be done. */
+static bool orphan_slots(struct server *sv, struct conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct orphan *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return false;
+	o->kind = EV_ORPHAN;
+	o->pidfd = c->pidfd;
+	o->slots = c->slots;
+	o->nslots = c->nslots;
+	ev.data.ptr = o;
+	if (epoll_ctl(sv->efd, EPOLL_CTL_ADD, o->pidfd, &ev) < 0) {
+		free(o);
+		return false;
+	}
+	kvd_log(LOG_WARNING, "event=conn_closed_without_bye pid=%d slots=%zu "
+		"action=keep_until_exit", (int)c->pid, c->nslots);
+	o->next = sv->orphans;
+	sv->orphans = o;
+	c->pidfd = -1;
+	c->slots = NULL;
+	c->nslots = 0;
+	return true;
+}
+
+/*
+ * conn_free - close @c. Its reader slots are released if the handle said
+ * BYE or the process is gone, kept as an orphan otherwise; at shutdown
+ * (@stopping) they are left alone, since the segment is being abandoned
+ * and its readers must not see their epochs cleared.
+ */
+static void conn_free(struct server *sv, struct conn *c, bool stopping)
+{
+	if (!stopping && c->nslots) {
+		if (c->bye || c->pidfd < 0 || pidfd_exited(c->pidfd) ||
+		    !orphan_slots(sv, c))
+			release_slots(sv, c->slots, c->nslots);
+	}
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -137,6 +236,10 @@ static void dispatch(struct server *sv, struct conn *c,
 	case KVS_OP_PING:
 		rc = kvs_rd_done(&r);
 		break;
+	case KVS_OP_BYE:
+		if (kvs_rd_done(&r) == 0)
+			c->bye = true;
+		return;				/* no reply */
 	case KVS_OP_SLOT:
 		if ((rc = kvs_rd_done(&r)) < 0 || (rc = op_slot(sv, c, &u32)) < 0)
 			break;
@@ -316,10 +419,13 @@ static void on_accept(struct server *sv)
 			close(fd);
 			continue;
 		}
+		c->kind = EV_CONN;
 		c->fd = fd;
+		c->pidfd = -1;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 			c->pid = cred.pid;
 			c->uid = cred.uid;
+			c->pidfd = pidfd_of(cred.pid);
 		}
 		ev.data.ptr = c;
 		if (epoll_ctl(sv->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -456,6 +562,13 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 				sv.stop = true;
 				continue;
 			}
+			if (*(enum ev_kind *)evs[i].data.ptr == EV_ORPHAN) {
+				struct orphan *o = evs[i].data.ptr;
+
+				release_slots(&sv, o->slots, o->nslots);
+				orphan_free(&sv, o);
+				continue;
+			}
 			c = evs[i].data.ptr;
 			if (c->want_out)
 				rc = flush_out(&sv, c);
@@ -464,13 +577,15 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 			else
 				rc = 0;
 			if (rc < 0)
-				conn_free(&sv, c);
+				conn_free(&sv, c, false);
 		}
 	}
 	rc = 0;
 out:
 	while (sv.conns)
-		conn_free(&sv, sv.conns);
+		conn_free(&sv, sv.conns, true);
+	while (sv.orphans)
+		orphan_free(&sv, sv.orphans);
 	if (sv.efd >= 0)
 		close(sv.efd);
 	if (sv.sfd >= 0)

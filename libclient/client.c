@@ -27,6 +27,19 @@
 #define DEFAULT_TIMEOUT_MS	5000
 #define MAX_REPLY		(64U << 20)
 
+unsigned long kvc_fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+	__atomic_add_fetch(&kvc_fork_gen, 1, __ATOMIC_RELAXED);
+}
+
+static void atfork_init(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
 static int name_valid(const char *name)
 {
 	size_t i, n = strlen(name);
@@ -219,10 +232,10 @@ int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep)
 	struct kvs_frame_hdr want;
 	int rc;
 
-	if (c->fd < 0 || c->broken) {
+	if (c->fd < 0 || c->broken || kvc_forked(c)) {
 		c->req.len = 0;
 		c->req.err = 0;
-		return KVSHM_EDAEMON;
+		return kvc_forked(c) ? KVSHM_EINVAL : KVSHM_EDAEMON;
 	}
 	rc = kvs_frame_end(&c->req);
 	if (rc < 0) {
@@ -233,6 +246,8 @@ int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep)
 	memcpy(&want, c->req.p, sizeof(want));
 	rc = send_all(c->fd, c->req.p, c->req.len);
 	c->req.len = 0;
+	if (rc < 0)
+		c->out_torn = true;
 	if (rc < 0 || recv_all(c->fd, (char *)&rep->h, sizeof(rep->h)) < 0) {
 		KVC_DEBUG("op %u: channel failed: %s", op, strerror(errno));
 		channel_break(c);
@@ -314,12 +329,14 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 		return KVSHM_EINVAL;
 	if (opts && opts->timeout_ms < 0)
 		return KVSHM_EINVAL;
+	pthread_once(&atfork_once, atfork_init);
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		errno = ENOMEM;
 		return KVSHM_ESYS;
 	}
 	c->fd = -1;
+	c->fork_gen = __atomic_load_n(&kvc_fork_gen, __ATOMIC_RELAXED);
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms :
 			DEFAULT_TIMEOUT_MS;
 	strcpy(c->name, name);
@@ -384,20 +401,45 @@ err_free:
 	return rc;
 }
 
+/*
+ * Tell the daemon our slots are free; best effort, no reply. Also after a
+ * reply timed out: what we sent is still whole frames, so the daemon reads
+ * BYE after the request it was slow to answer. Not after a torn send.
+ */
+static void say_bye(struct kvshm *c)
+{
+	if (c->fd < 0 || c->out_torn)
+		return;
+	c->req.len = 0;
+	kvs_frame_begin(&c->req, KVS_OP_BYE, 0, kvc_next_id(c), 0);
+	if (kvs_frame_end(&c->req) == 0)
+		send_all(c->fd, c->req.p, c->req.len);
+	c->req.len = 0;
+}
+
 void kvshm_close(kvshm_t *c)
 {
 	struct kvc_tls *t, *next;
+	bool inherited;
 
 	if (!c)
 		return;
+	inherited = kvc_forked(c);
 	pthread_key_delete(c->key);	/* no destructor runs after this */
 	for (t = c->recs; t; t = next) {
 		next = t->next;
-		if (t->depth)
+		/* An inherited handle's slots are the parent's: hands off. */
+		if (t->depth && !inherited)
 			kvs_read_exit(t->slot);
 		free(t);
 	}
-	/* Closing the socket is what releases our slots in the daemon. */
+	/*
+	 * BYE releases our slots at once; without it the daemon keeps them
+	 * until this process exits. A child closing an inherited handle
+	 * closes only its own copy of the socket and says nothing.
+	 */
+	if (!inherited)
+		say_bye(c);
 	channel_close(c);
 	kvs_wbuf_free(&c->req);
 	free(c->rbuf);

@@ -39,6 +39,7 @@ struct kvshm {
 	uint64_t generation;
 	int timeout_ms;
 	pthread_key_t key;
+	unsigned long fork_gen;		/* kvc_fork_gen at open */
 	char name[KVS_NAME_MAX + 1];
 
 	pthread_mutex_t tls_lock;	/* protects recs */
@@ -47,6 +48,7 @@ struct kvshm {
 	pthread_mutex_t io_lock;	/* protects everything below */
 	int fd;				/* open until kvshm_close() */
 	bool broken;			/* stream out of step: no more requests */
+	bool out_torn;			/* a request was sent only in part */
 	uint32_t next_id;
 	struct kvs_wbuf req;
 	char *rbuf;
@@ -58,6 +60,20 @@ struct kvc_reply {
 	struct kvs_frame_hdr h;
 	struct kvs_rd rd;
 };
+
+/*
+ * fork(): a child's copy of a handle shares the parent's socket and reader
+ * slots, so it must never use them. A pthread_atfork() child handler bumps
+ * kvc_fork_gen; a handle whose fork_gen differs was inherited, and every
+ * call on it but kvshm_close() fails with KVSHM_EINVAL. One load of a
+ * global on the read path, no system call.
+ */
+extern unsigned long kvc_fork_gen;
+
+static inline bool kvc_forked(const struct kvshm *c)
+{
+	return __atomic_load_n(&kvc_fork_gen, __ATOMIC_RELAXED) != c->fork_gen;
+}
 
 int kvc_errno_to_code(int neg_errno);
 void kvc_debug(const char *func, const char *fmt, ...)

@@ -87,6 +87,8 @@ static int section_enter(struct kvshm *c, struct kvc_tls **tp)
 	struct kvc_tls *t;
 	int rc = 0;
 
+	if (kvc_forked(c))
+		return KVSHM_EINVAL;
 	t = kvc_tls_get(c, &rc);
 	if (!t)
 		return rc;
@@ -264,7 +266,7 @@ int kvshm_view(kvshm_t *c, const void *key, size_t klen,
 	if ((rc = kvc_key_check(c, key, klen)) || !val)
 		return rc ? rc : KVSHM_EINVAL;
 	t = pthread_getspecific(c->key);
-	if (!t || t->depth == 0)
+	if (!t || t->depth == 0 || kvc_forked(c))
 		return KVSHM_EINVAL;
 	if (!find(c, t, key, klen, &r))
 		return KVSHM_ENOTFOUND;

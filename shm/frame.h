@@ -27,6 +27,8 @@ enum kvs_op {
 	KVS_OP_PING	= 2,	/* -> (nothing) */
 	KVS_OP_SLOT	= 3,	/* -> u32 reader slot index */
 	KVS_OP_STATS	= 4,	/* -> blob text */
+	KVS_OP_BYE	= 5,	/* no reply: the handle is closing, its
+				 * reader slots may be released now */
 	KVS_OP_SET	= 10,	/* blob key, blob val, i64 ttl_ms; flags */
 	KVS_OP_DEL	= 11,	/* blob key */
 	KVS_OP_EXPIRE	= 12,	/* blob key, i64 ttl_ms */

@@ -68,7 +68,7 @@ int main(void)
 	int i, n, rc, codes_ok = 1;
 	char *stats;
 
-	plan_tests(60);
+	plan_tests(66);
 
 	ok(kvshm_open(&c, "no-such-cache-here", NULL) == KVSHM_EDAEMON,
 	   "opening a name no daemon serves gives KVSHM_EDAEMON");
@@ -150,6 +150,11 @@ int main(void)
 	ok(kvshm_incr(c, S("m"), 1, &r) == KVSHM_EOVERFLOW &&
 	   kvshm_get(c, S("m"), buf, sizeof(buf), &vlen) == 0 && vlen == 19,
 	   "overflowing INT64_MAX is KVSHM_EOVERFLOW and changes nothing");
+	kvshm_set(c, S("z"), S("007"), 0, 0);
+	rc = kvshm_incr(c, S("z"), 1, &r);
+	kvshm_set(c, S("z"), S("-0"), 0, 0);
+	ok(rc == KVSHM_ENOTINT && kvshm_incr(c, S("z"), 1, &r) == KVSHM_ENOTINT,
+	   "leading zeros and -0 are not integers, as in Redis");
 	kvshm_set(c, S("e"), S("10"), 100000, 0);
 	ok(kvshm_incr(c, S("e"), 5, &r) == 0 && r == 15 &&
 	   kvshm_ttl(c, S("e"), &ttl) == 0 && ttl > 0, "incr keeps the key's expiry");
@@ -223,6 +228,36 @@ int main(void)
 	ok(codes_ok && strcmp(kvshm_strerror(-1), "unknown kvshm error") == 0,
 	   "every code has a message and others are unknown");
 
+	/* fork(): the child must not use the parent's handle. */
+	kvshm_set(c, S("forked"), S("parent"), 0, 0);
+	ok(kvshm_read_lock(c) == 0 &&
+	   kvshm_view(c, S("forked"), &view, &vlen) == 0, "the parent holds a view");
+	fflush(stdout);
+	{
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			int bad = kvshm_get(c, S("forked"), buf, sizeof(buf),
+					    &vlen) != KVSHM_EINVAL ||
+				  kvshm_set(c, S("k"), S("v"), 0, 0) != KVSHM_EINVAL;
+
+			kvshm_close(c);		/* must not end the parent's section */
+			_exit(bad);
+		}
+		waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "a child's reads and writes on an inherited handle are KVSHM_EINVAL");
+	}
+	for (i = 0; i < 3000; i++)	/* spans many grace periods */
+		kvshm_set(c, S("forked"), S("churn!"), 0, 0);
+	ok(vlen == 6 && memcmp(view, "parent", 6) == 0,
+	   "a child closing the inherited handle leaves the parent's section intact");
+	kvshm_read_unlock(c);
+	ok(kvshm_get(c, S("forked"), buf, sizeof(buf), &vlen) == 0 && vlen == 6 &&
+	   memcmp(buf, "churn!", 6) == 0,
+	   "the parent's handle works after the child closed its copy");
+
 	ok(run_second_daemon(d.name) == 1,
 	   "a second kvshmd on a served name refuses with a clear message");
 	ok(kvshm_ping(c) == 0, "the first daemon still serves");
@@ -232,6 +267,8 @@ int main(void)
 	ok(!shm_exists(d.name), "its shared-memory objects are removed");
 	ok(kvshm_set(c2, S("k"), S("v"), 0, 0) == KVSHM_EDAEMON,
 	   "a write after the daemon stopped is KVSHM_EDAEMON, not a hang");
+	ok(kvshm_get(c2, S("nx"), buf, sizeof(buf), &vlen) == KVSHM_EDAEMON,
+	   "a read after a clean stop is KVSHM_EDAEMON, not stale data");
 	kvshm_close(c2);
 	kvshm_close(c);
 	free(big);

@@ -88,7 +88,7 @@ int main(void)
 	pid_t child;
 	char b;
 
-	plan_tests(18);
+	plan_tests(21);
 	start_kvshmd(&d, "reclaim", args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -170,6 +170,46 @@ int main(void)
 		kvshm_close(t);
 		ok(wait_stat(c, "reader_slots_used", slots - 1),
 		   "closing it releases the slot");
+	}
+	/*
+	 * A process whose connection closes without kvshm_close() (here: it
+	 * closes every descriptor behind the library's back) keeps its slot
+	 * until it exits: one of its threads may still be reading.
+	 */
+	{
+		long long slots = stat_of(c, "reader_slots_used");
+		int go[2], done[2], fd;
+		pid_t pid;
+
+		if (pipe(go) || pipe(done))
+			bail_out("pipe");
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			kvshm_t *cc;
+
+			if (kvshm_open(&cc, d.name, NULL) ||
+			    kvshm_get(cc, "held", 4, buf, VLEN, &vlen))
+				_exit(1);
+			for (fd = 3; fd < 1024; fd++)
+				if (fd != go[0] && fd != done[1])
+					close(fd);
+			if (write(done[1], "C", 1) != 1 ||
+			    read(go[0], &b, 1) != 1)
+				_exit(1);
+			_exit(kvshm_get(cc, "held", 4, buf, VLEN, &vlen) ? 1 : 0);
+		}
+		ok(read(done[0], &b, 1) == 1 &&
+		   wait_stat(c, "connections", 1) &&
+		   stat_of(c, "reader_slots_used") == slots + 1,
+		   "a live process whose socket closed without BYE keeps its slot");
+		if (write(go[1], "G", 1) != 1)
+			diag("could not signal the child");
+		waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "it still reads through that slot");
+		ok(wait_stat(c, "reader_slots_used", slots),
+		   "the slot is released when the process exits");
 	}
 	kvshm_close(c);
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
