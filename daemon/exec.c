@@ -21,6 +21,7 @@
 #include "frame.h"
 #include "hash.h"
 #include "kvshmd.h"
+#include "log.h"
 
 /*
  * A write that finds the heap full waits this long for memory that is
@@ -288,5 +289,205 @@ int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
 	w_end(d, &w);
 	if (rc == 0 && result)
 		*result = v;
+	return rc;
+}
+
+/*
+ * MSET: all or nothing.
+ *
+ * Every pair is checked and every new item built before anything is
+ * published, and the shards involved are locked together (in ascending
+ * order, so two batches never deadlock): no other writer sees half a
+ * batch, and a batch that fails on a limit or on memory changes nothing.
+ * Readers do not lock, so while the batch is being published a reader may
+ * see some of its keys new and others still old; each key on its own is
+ * always either its old or its new value. A key given twice takes its
+ * last value.
+ */
+struct mset_ent {
+	uint32_t idx;			/* position in the request */
+	uint32_t shard;
+	uint64_t hash;
+	kvs_off_t item;			/* built, not yet published */
+	bool skip;			/* a later pair sets the same key */
+	bool found;			/* the key is live now */
+	bool inserted;
+};
+
+static int mset_cmp(const void *a, const void *b)
+{
+	const struct mset_ent *x = a, *y = b;
+
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static bool same_key(const struct kvd_kv *a, const struct kvd_kv *b)
+{
+	return a->klen == b->klen && memcmp(a->key, b->key, a->klen) == 0;
+}
+
+/* Mark every pair that a later pair of the same key overrides. */
+static void mset_dedupe(const struct kvd_kv *kv, struct mset_ent *e, uint32_t n)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n && e[j].shard == e[i].shard &&
+		     e[j].hash == e[i].hash; j++)
+			if (same_key(&kv[e[i].idx], &kv[e[j].idx]))
+				e[i].skip = true;
+}
+
+static void mset_lock(struct kvd *d, const struct mset_ent *e, uint32_t n,
+		      bool lock)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i && e[i].shard == e[i - 1].shard)
+			continue;
+		if (lock)
+			kvd_index_lock(&d->index, e[i].shard);
+		else
+			kvd_index_unlock(&d->index, e[i].shard);
+	}
+}
+
+/* Look every key up; drop expired ones; count new keys per shard. */
+static int mset_prepare(struct kvd *d, const struct kvd_kv *kv,
+			struct mset_ent *e, uint32_t n, int64_t now)
+{
+	uint64_t fresh = 0;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct kvd_kv *p = &kv[e[i].idx];
+		struct kvs_iref cur;
+		struct kvs_pos pos;
+
+		if (e[i].skip)
+			continue;
+		e[i].found = kvd_index_find(&d->index, e[i].hash, p->key,
+					    p->klen, &pos, &cur);
+		if (e[i].found && kvs_iref_expired(&cur, now)) {
+			kvd_index_remove(&d->index, e[i].hash, &pos);
+			emit(d, KVD_EV_EXPIRE, p->key, p->klen, NULL, 0, 0);
+			e[i].found = false;
+		}
+		fresh += !e[i].found;
+		if (i + 1 == n || e[i + 1].shard != e[i].shard) {
+			if (kvd_index_reserve(&d->index, e[i].shard, fresh) < 0)
+				return -ENOMEM;
+			fresh = 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const struct kvd_kv *p = &kv[e[i].idx];
+
+		if (e[i].skip)
+			continue;
+		e[i].item = item_build(d, p->key, p->klen, p->val, p->vlen,
+				       expiry_of(now, p->ttl_ms));
+		if (!e[i].item)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Undo a failed batch: nothing of it is visible to writers afterwards. */
+static void mset_undo(struct kvd *d, const struct kvd_kv *kv,
+		      struct mset_ent *e, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct kvd_kv *p = &kv[e[i].idx];
+		struct kvs_iref cur;
+		struct kvs_pos pos;
+
+		if (e[i].inserted && kvd_index_find(&d->index, e[i].hash, p->key,
+						    p->klen, &pos, &cur))
+			kvd_index_remove(&d->index, e[i].hash, &pos);
+		else if (e[i].item)
+			kva_free(d->heap, e[i].item);	/* never published */
+	}
+}
+
+static int mset_publish(struct kvd *d, const struct kvd_kv *kv,
+			struct mset_ent *e, uint32_t n, int64_t now)
+{
+	uint32_t i;
+
+	/* New keys first: only an insert can fail (a shard that must grow
+	 * again and finds no memory), and only inserts are undone. */
+	for (i = 0; i < n; i++) {
+		if (e[i].skip || e[i].found)
+			continue;
+		if (kvd_index_insert(&d->index, e[i].hash, e[i].item) < 0)
+			return -ENOMEM;
+		e[i].inserted = true;
+	}
+	for (i = 0; i < n; i++) {
+		const struct kvd_kv *p = &kv[e[i].idx];
+		struct kvs_iref cur;
+		struct kvs_pos pos;
+
+		if (e[i].skip || !e[i].found)
+			continue;
+		/* Look up again: an insert above may have grown the shard. */
+		if (!kvd_index_find(&d->index, e[i].hash, p->key, p->klen, &pos,
+				    &cur))
+			kvd_die("event=mset_lost_key");
+		kvd_index_replace(&d->index, e[i].hash, &pos, e[i].item);
+	}
+	for (i = 0; i < n; i++) {
+		const struct kvd_kv *p = &kv[e[i].idx];
+
+		if (!e[i].skip)
+			emit(d, KVD_EV_SET, p->key, p->klen, p->val, p->vlen,
+			     expiry_of(now, p->ttl_ms));
+	}
+	return 0;
+}
+
+int kvd_exec_mset(struct kvd *d, const struct kvd_kv *kv, uint32_t n)
+{
+	struct mset_ent *e;
+	int64_t now;
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if ((rc = check_key(d, kv[i].klen)) < 0)
+			return rc;
+		if (kv[i].vlen > d->cfg.max_value)
+			return -E2BIG;
+		if (kv[i].ttl_ms < 0)
+			return -EINVAL;
+	}
+	kvd_stats_inc(&d->stats.cmd_mset);
+	e = calloc(n, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		e[i].idx = i;
+		e[i].hash = kvs_hash(d->hdr->hash_seed, kv[i].key, kv[i].klen);
+		e[i].shard = kvd_index_shard(&d->index, e[i].hash);
+	}
+	qsort(e, n, sizeof(*e), mset_cmp);
+	mset_dedupe(kv, e, n);
+	now = kvs_now_ms();
+	mset_lock(d, e, n, true);
+	rc = mset_prepare(d, kv, e, n, now);
+	if (rc == 0)
+		rc = mset_publish(d, kv, e, n, now);
+	if (rc < 0)
+		mset_undo(d, kv, e, n);
+	mset_lock(d, e, n, false);
+	free(e);
 	return rc;
 }

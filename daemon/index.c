@@ -231,12 +231,23 @@ bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
 	return kvs_lookup(&x->map, hash, key, klen, pos, r);
 }
 
+int kvd_index_reserve(struct kvd_index *x, uint32_t si, uint64_t extra)
+{
+	struct kvd_shard *s = &x->priv[si];
+
+	while (s->count + extra >
+	       ((uint64_t)KVS_BUCKET_ENTRIES << s->log) / LOAD_DEN * LOAD_NUM)
+		if (grow(x, si) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 {
 	uint32_t si = kvd_index_shard(x, hash);
 	struct kvd_shard *s = &x->priv[si];
 	uint64_t ent = kvs_ent_make(kvs_hash_tag(hash), item_off);
-	uint64_t cap = (KVS_BUCKET_ENTRIES << s->log) / LOAD_DEN * LOAD_NUM;
+	uint64_t cap = ((uint64_t)KVS_BUCKET_ENTRIES << s->log) / LOAD_DEN * LOAD_NUM;
 	int rc, tries;
 
 	if (s->count + 1 > cap && grow(x, si) < 0)

@@ -48,6 +48,12 @@ bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
  */
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off);
 
+/*
+ * kvd_index_reserve - grow shard @shard now so that @extra more keys fit
+ * under its load limit. Return: 0 or -ENOMEM.
+ */
+int kvd_index_reserve(struct kvd_index *x, uint32_t shard, uint64_t extra);
+
 /* Swap the entry at @pos to @item_off (same key) and retire the old item. */
 void kvd_index_replace(struct kvd_index *x, uint64_t hash,
 		       const struct kvs_pos *pos, kvs_off_t item_off);

@@ -78,6 +78,15 @@ int kvd_exec_persist(struct kvd *d, const void *key, size_t klen);
 int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
 		  int64_t delta, int64_t *result);
 
+struct kvd_kv {
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	int64_t ttl_ms;
+};
+int kvd_exec_mset(struct kvd *d, const struct kvd_kv *kv, uint32_t n);
+
 /* server.c */
 int kvd_server_run(struct kvd *d, int ready_fd);
 

@@ -204,6 +204,31 @@ static int op_slot(struct server *sv, struct conn *c, uint32_t *idx)
 	return rc;
 }
 
+/* MSET: decode every pair (pointers into the frame), then run it. */
+static int op_mset(struct kvd *d, struct kvs_rd *r)
+{
+	uint32_t i, n = kvs_get_u32(r);
+	struct kvd_kv *kv;
+	int rc;
+
+	/* Each pair takes at least 16 bytes: bound n before allocating. */
+	if (r->err || n == 0 || n > r->left / 16)
+		return -EPROTO;
+	kv = calloc(n, sizeof(*kv));
+	if (!kv)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		kv[i].key = kvs_get_blob(r, &kv[i].klen);
+		kv[i].val = kvs_get_blob(r, &kv[i].vlen);
+		kv[i].ttl_ms = kvs_get_i64(r);
+	}
+	rc = kvs_rd_done(r);
+	if (rc == 0)
+		rc = kvd_exec_mset(d, kv, n);
+	free(kv);
+	return rc;
+}
+
 /* Decode and execute one request; append its reply to c->out. */
 static void dispatch(struct server *sv, struct conn *c,
 		     const struct kvs_frame_hdr *h, const char *payload)
@@ -280,6 +305,9 @@ static void dispatch(struct server *sv, struct conn *c,
 		i64 = kvs_get_i64(&r);
 		if ((rc = kvs_rd_done(&r)) == 0)
 			rc = kvd_exec_expire(d, key, klen, i64);
+		break;
+	case KVS_OP_MSET:
+		rc = op_mset(d, &r);
 		break;
 	case KVS_OP_INCR:
 		key = kvs_get_blob(&r, &klen);
@@ -509,7 +537,7 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 	struct epoll_event ev, evs[MAX_EVENTS];
 	int rc, i, n;
 
-	sv.max_payload = (size_t)d->cfg.max_key + d->cfg.max_value + 64;
+	sv.max_payload = kvs_max_payload(d->cfg.max_key, d->cfg.max_value);
 	rc = listen_on(&sv);
 	if (rc < 0)
 		return rc;

@@ -122,6 +122,7 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "cmd_incr %" PRIu64 "\n", rd(&st->cmd_incr));
 	add(&t, "cmd_expire %" PRIu64 "\n", rd(&st->cmd_expire));
 	add(&t, "cmd_persist %" PRIu64 "\n", rd(&st->cmd_persist));
+	add(&t, "cmd_mset %" PRIu64 "\n", rd(&st->cmd_mset));
 	add(&t, "evictions %" PRIu64 "\n", rd(&st->ev[KVD_EV_EVICT]));
 	add(&t, "expirations %" PRIu64 "\n", rd(&st->ev[KVD_EV_EXPIRE]));
 	add(&t, "grace_periods %" PRIu64 "\n", rs.grace_periods);

@@ -225,6 +225,36 @@ int kvshm_persist(kvshm_t *c, const void *key, size_t klen);
 int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
 	       int64_t *result);
 
+/*
+ * struct kvshm_kv - one pair for kvshm_mset(). The caller owns the
+ * buffers; nothing is kept after the call returns.
+ */
+struct kvshm_kv {
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	int64_t ttl_ms;		/* 0 = no expiry; negative is KVSHM_EINVAL */
+};
+
+/*
+ * kvshm_mset - store @n pairs in one request, all or nothing.
+ *
+ * The daemon checks every pair and builds every item before it publishes
+ * any, with all the shards involved locked together: another writer never
+ * sees half a batch, and a batch refused for a limit or for memory stores
+ * nothing. A reader may see some keys of a batch new and others still old
+ * while it is being published (each key is always either its old or its
+ * new value). A key given twice takes its last value. The whole request,
+ * keys and values with 16 bytes of framing each, may be up to 16 MiB (or
+ * one key and value of the daemon's limits, if larger).
+ *
+ * Return: 0, KVSHM_EINVAL (@n is 0, a NULL buffer, an empty key, a
+ * negative TTL), KVSHM_ETOOBIG (a key or value over the limit, or the
+ * request over its size), KVSHM_ENOMEM, KVSHM_EDAEMON, KVSHM_EPROTO.
+ */
+int kvshm_mset(kvshm_t *c, const struct kvshm_kv *kv, size_t n);
+
 /* kvshm_ping - round trip to the daemon. Return: 0, KVSHM_EDAEMON,
  * KVSHM_EPROTO, KVSHM_EINVAL (NULL handle). */
 int kvshm_ping(kvshm_t *c);

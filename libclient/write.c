@@ -87,3 +87,35 @@ int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
 		*result = r;
 	return rc;
 }
+
+int kvshm_mset(kvshm_t *c, const struct kvshm_kv *kv, size_t n)
+{
+	size_t i, bytes = 4;
+	struct kvc_reply rep;
+	int rc;
+
+	if (!c || !kv || n == 0 || n > UINT32_MAX)
+		return KVSHM_EINVAL;
+	for (i = 0; i < n; i++) {
+		if ((rc = kvc_key_check(c, kv[i].key, kv[i].klen)))
+			return rc;
+		if ((!kv[i].val && kv[i].vlen) || kv[i].ttl_ms < 0)
+			return KVSHM_EINVAL;
+		if (kv[i].vlen > c->hdr->max_value)
+			return KVSHM_ETOOBIG;
+		bytes += 16 + kv[i].klen + kv[i].vlen;
+	}
+	if (bytes > kvs_max_payload(c->hdr->max_key, c->hdr->max_value))
+		return KVSHM_ETOOBIG;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_MSET, 0, kvc_next_id(c), 0);
+	kvs_put_u32(&c->req, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		kvs_put_blob(&c->req, kv[i].key, kv[i].klen);
+		kvs_put_blob(&c->req, kv[i].val, kv[i].vlen);
+		kvs_put_i64(&c->req, kv[i].ttl_ms);
+	}
+	rc = kvc_call(c, KVS_OP_MSET, &rep);
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}

@@ -34,12 +34,26 @@ enum kvs_op {
 	KVS_OP_EXPIRE	= 12,	/* blob key, i64 ttl_ms */
 	KVS_OP_PERSIST	= 13,	/* blob key */
 	KVS_OP_INCR	= 14,	/* blob key, i64 delta -> i64 result */
+	KVS_OP_MSET	= 15,	/* u32 n, n x (blob key, blob val, i64 ttl_ms) */
 	KVS_OP_REPLY	= 0x8000,
 };
 
 /* SET flags (frame header flags field). */
 #define KVS_SET_NX	0x1
 #define KVS_SET_XX	0x2
+
+/*
+ * Largest payload either side accepts: one key and value of the daemon's
+ * limits, or a batch of up to KVS_BATCH_MAX bytes, whichever is larger.
+ */
+#define KVS_BATCH_MAX	(16U << 20)
+
+static inline size_t kvs_max_payload(uint32_t max_key, uint32_t max_value)
+{
+	size_t one = (size_t)max_key + max_value + 64;
+
+	return one > KVS_BATCH_MAX ? one : KVS_BATCH_MAX;
+}
 
 struct kvs_frame_hdr {
 	uint32_t len;		/* payload bytes after this header */
