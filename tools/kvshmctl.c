@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -56,7 +57,7 @@ enum {
 /* The parsed command line; strings point into argv. */
 struct args {
 	const char *cmd;
-	const char *pos[2];	/* positional arguments, at most two */
+	const char **pos;	/* positional arguments (argc slots) */
 	int npos;
 	int64_t num;		/* the numeric argument of expire, incr */
 	int64_t ttl_ms;		/* set --ttl, 0 = no expiry */
@@ -502,6 +503,29 @@ static int cmd_keys(kvshm_t *c, const struct args *a)
 	return 0;
 }
 
+static int cmd_mset(kvshm_t *c, const struct args *a)
+{
+	struct kvshm_kv *kv;
+	int i, n = a->npos / 2, rc;
+
+	kv = calloc((size_t)n, sizeof(*kv));
+	if (!kv)
+		return fail(a->cmd, KVSHM_ESYS, ENOMEM);
+	for (i = 0; i < n; i++) {
+		kv[i].key = a->pos[2 * i];
+		kv[i].klen = strlen(a->pos[2 * i]);
+		kv[i].val = a->pos[2 * i + 1];
+		kv[i].vlen = strlen(a->pos[2 * i + 1]);
+		kv[i].ttl_ms = a->ttl_ms;
+	}
+	rc = kvshm_mset(c, kv, (size_t)n);
+	free(kv);
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	puts("OK");
+	return 0;
+}
+
 static const struct command commands[] = {
 	/* name, args min..max, options, synopsis, numeric 2nd arg, run */
 	{ "ping",    0, 0, 0, "", NULL, cmd_ping },
@@ -516,6 +540,8 @@ static const struct command commands[] = {
 	{ "persist", 1, 1, 0, "KEY", NULL, cmd_persist },
 	{ "incr",    1, 2, 0, "KEY [DELTA]", "DELTA", cmd_incr },
 	{ "keys",    0, 1, 0, "[PATTERN]", NULL, cmd_keys },
+	{ "mset",    2, INT_MAX, CO_TTL, "KEY VALUE [KEY VALUE]... [--ttl MS]",
+	  NULL, cmd_mset },
 };
 
 static const struct command *find_command(const char *name)
@@ -633,6 +659,9 @@ static void parse_command_args(const struct command *cmd, struct args *a,
 	if (a->npos < cmd->min_args)
 		usage_error("%s: missing arguments, expected %s %s",
 			    cmd->name, cmd->name, cmd->synopsis);
+	if (cmd->run == cmd_mset && a->npos % 2)
+		usage_error("%s: KEY VALUE pairs expected, got an odd count",
+			    cmd->name);
 	if (cmd->num_name && a->npos > 1 &&
 	    parse_i64(a->pos[1], INT64_MIN, INT64_MAX, &a->num) != 0)
 		usage_error("%s: bad %s '%s', expected a decimal integer",
@@ -652,6 +681,7 @@ int main(int argc, char **argv)
 	const char *name = "default";
 	const struct command *cmd;
 	struct args a = { 0 };
+	const char **pos = calloc((size_t)argc + 1, sizeof(*pos));
 	kvshm_t *c = NULL;
 	int64_t timeout;
 	int opt, rc, status;
@@ -683,7 +713,12 @@ int main(int argc, char **argv)
 	cmd = find_command(argv[optind]);
 	if (!cmd)
 		usage_error("unknown command '%s'", argv[optind]);
+	if (!pos) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return EXIT_FAIL;
+	}
 	a.cmd = cmd->name;
+	a.pos = pos;
 	parse_command_args(cmd, &a, argc - optind, argv + optind);
 
 	rc = kvshm_open(&c, name, &oo);
@@ -699,6 +734,7 @@ int main(int argc, char **argv)
 	}
 	status = cmd->run(c, &a);
 	kvshm_close(c);
+	free(pos);
 	if (finish_stdout(cmd->name) != 0)
 		status = EXIT_FAIL;
 	return status;

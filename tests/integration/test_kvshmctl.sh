@@ -54,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-plan=27
+plan=29
 echo "1..$plan"
 t=0
 
@@ -191,6 +191,16 @@ ctl keys 'kt:*'
 [ "$rc" -eq 0 ] &&
 	[ "$(sort "$dir/out")" = "$(printf 'kt:a\nkt:b\nkt:c')" ]
 ok $? "keys with a pattern lists exactly the matching keys"
+
+ctl mset m:1 one m:2 two --ttl 60000
+rc1=$rc out1=$out
+ctl get m:2
+[ "$rc1" -eq 0 ] && [ "$out1" = OK ] && [ "$rc" -eq 0 ] && [ "$out" = two ]
+ok $? "mset stores every pair and prints OK"
+
+ctl mset m:3 three m:4
+fails_with 2 && ! "$CTL" --name "$name" get m:3 >/dev/null 2>&1
+ok $? "mset with an odd argument count is a usage error and stores nothing"
 
 ctl set "$(head -c 1024 /dev/zero | tr '\0' k)" v
 [ "$rc" -eq 0 ] && [ "$out" = OK ]
