@@ -89,8 +89,8 @@ const char *kvshm_strerror(int code);
  * @opts: NULL for defaults.
  *
  * Maps the data segment read-only, maps the reader area, and connects to
- * the daemon's socket (the write channel; its closing also releases this
- * process's reader slots in the daemon).
+ * the daemon's socket (the write channel). The reader slots the handle's
+ * threads get are released by kvshm_close(), or when the process exits.
  *
  * Return: 0, KVSHM_EINVAL (bad name), KVSHM_EDAEMON (no daemon serves
  * @name, or it does not answer), KVSHM_EVERSION (the segment was made by
@@ -103,6 +103,8 @@ int kvshm_open(kvshm_t **c, const char *name,
 /*
  * kvshm_close - detach and free @c. NULL is ignored.
  * No other thread may be using @c. Views obtained from @c become invalid.
+ * In a child that inherited @c across fork(), it frees only the child's
+ * copies and leaves the parent's handle undisturbed.
  */
 void kvshm_close(kvshm_t *c);
 

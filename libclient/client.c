@@ -455,7 +455,7 @@ int kvshm_ping(kvshm_t *c)
 	struct kvc_reply rep;
 	int rc;
 
-	if (!c)
+	if (!c || kvc_forked(c))
 		return KVSHM_EINVAL;
 	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, KVS_OP_PING, 0, kvc_next_id(c), 0);
@@ -471,7 +471,7 @@ int kvshm_stats(kvshm_t *c, char **text)
 	size_t len;
 	int rc;
 
-	if (!c || !text)
+	if (!c || !text || kvc_forked(c))
 		return KVSHM_EINVAL;
 	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, KVS_OP_STATS, 0, kvc_next_id(c), 0);

@@ -249,7 +249,7 @@ void kvshm_read_unlock(kvshm_t *c)
 {
 	struct kvc_tls *t;
 
-	if (!c)
+	if (!c || kvc_forked(c))
 		return;
 	t = pthread_getspecific(c->key);
 	if (t && t->depth)

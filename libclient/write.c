@@ -22,6 +22,8 @@ static int key_op(struct kvshm *c, uint16_t op, uint16_t flags,
 	struct kvc_reply rep;
 	int rc;
 
+	if (c && kvc_forked(c))
+		return KVSHM_EINVAL;	/* before io_lock: it may be held */
 	if ((rc = kvc_key_check(c, key, klen)))
 		return rc;
 	pthread_mutex_lock(&c->io_lock);
@@ -44,7 +46,7 @@ static int key_op(struct kvshm *c, uint16_t op, uint16_t flags,
 int kvshm_set(kvshm_t *c, const void *key, size_t klen,
 	      const void *val, size_t vlen, int64_t ttl_ms, unsigned flags)
 {
-	if (!c || (!val && vlen) || ttl_ms < 0 ||
+	if (!c || kvc_forked(c) || (!val && vlen) || ttl_ms < 0 ||
 	    (flags & ~(unsigned)(KVSHM_NX | KVSHM_XX)) ||
 	    flags == (KVSHM_NX | KVSHM_XX))
 		return KVSHM_EINVAL;
@@ -94,7 +96,7 @@ int kvshm_mset(kvshm_t *c, const struct kvshm_kv *kv, size_t n)
 	struct kvc_reply rep;
 	int rc;
 
-	if (!c || !kv || n == 0 || n > UINT32_MAX)
+	if (!c || !kv || n == 0 || n > UINT32_MAX || kvc_forked(c))
 		return KVSHM_EINVAL;
 	for (i = 0; i < n; i++) {
 		if ((rc = kvc_key_check(c, kv[i].key, kv[i].klen)))
