@@ -28,6 +28,7 @@
 #define MAX_REPLY		(64U << 20)
 
 unsigned long kvc_fork_gen;
+static uint64_t kvc_next_handle_id;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void on_fork_child(void)
@@ -337,6 +338,7 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 	}
 	c->fd = -1;
 	c->fork_gen = __atomic_load_n(&kvc_fork_gen, __ATOMIC_RELAXED);
+	c->id = __atomic_add_fetch(&kvc_next_handle_id, 1, __ATOMIC_RELAXED);
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms :
 			DEFAULT_TIMEOUT_MS;
 	strcpy(c->name, name);

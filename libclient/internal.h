@@ -40,6 +40,7 @@ struct kvshm {
 	int timeout_ms;
 	pthread_key_t key;
 	unsigned long fork_gen;		/* kvc_fork_gen at open */
+	uint64_t id;			/* unique per handle, never reused */
 	char name[KVS_NAME_MAX + 1];
 
 	pthread_mutex_t tls_lock;	/* protects recs */

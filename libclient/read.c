@@ -37,13 +37,29 @@ static int request_slot(struct kvshm *c, uint32_t *idx)
 	return rc;
 }
 
+/*
+ * This thread's record for the handle it used last: one compare on the
+ * read path instead of pthread_getspecific(). Handle ids are never reused,
+ * so an entry left by a closed handle can never match a new one.
+ */
+static __thread struct {
+	uint64_t id;
+	struct kvc_tls *t;
+} tls_last;
+
 struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 {
-	struct kvc_tls *t = pthread_getspecific(c->key);
+	struct kvc_tls *t;
 	uint32_t idx;
 
-	if (t)
+	if (tls_last.id == c->id)
+		return tls_last.t;
+	t = pthread_getspecific(c->key);
+	if (t) {
+		tls_last.id = c->id;
+		tls_last.t = t;
 		return t;
+	}
 	pthread_mutex_lock(&c->tls_lock);
 	for (t = c->recs; t; t = t->next)
 		if (!t->in_use)
@@ -78,6 +94,8 @@ struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 		*rc = KVSHM_ESYS;
 		return NULL;
 	}
+	tls_last.id = c->id;
+	tls_last.t = t;
 	return t;
 }
 

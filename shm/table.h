@@ -11,8 +11,13 @@
 #ifndef KVS_TABLE_H
 #define KVS_TABLE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "hash.h"
 #include "layout.h"
 
 /* A bucket array as published: pointer and mask taken from one load. */
@@ -46,13 +51,117 @@ struct kvs_iref {
 	int64_t expire_ms;		/* absolute, 0 = none */
 };
 
-int kvs_shard_array(const struct kvs_map *m, uint32_t shard,
-		    struct kvs_barray_view *v);
-int kvs_barray_decode(const struct kvs_map *m, uint64_t barray,
-		      struct kvs_barray_view *v);
-int kvs_item_ref(const struct kvs_map *m, uint64_t ent, struct kvs_iref *r);
-bool kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
-		size_t klen, struct kvs_pos *pos, struct kvs_iref *r);
+
+/*
+ * The lookup is inline: it is the whole read path, and in one function
+ * with its caller it is short enough for the CPU to overlap the cache
+ * misses of consecutive GETs (a call per step costs about 3x the
+ * throughput of a private table; measured with tools/kvshm-bench).
+ *
+ * A lookup loads the shard's published bucket array once (acquire), probes
+ * from the key's home bucket while the bucket's ovf bit says "keep going",
+ * and compares tags, then keys. Every offset found in shared memory goes
+ * through kvs_ptr() before use: a stale or corrupt entry yields "not
+ * found", never a wild read. Nothing here writes to shared memory.
+ */
+static inline int kvs_barray_decode(const struct kvs_map *m, uint64_t barray,
+		      struct kvs_barray_view *v)
+{
+	unsigned int lg = barray & KVS_BARRAY_LOG_MASK;
+	kvs_off_t off = barray & ~KVS_BARRAY_LOG_MASK;
+
+	if (lg > 40)
+		return -EINVAL;
+	v->b = kvs_ptr(m, off, sizeof(struct kvs_bucket) << lg, KVS_CACHELINE);
+	if (!v->b)
+		return -EINVAL;
+	v->mask = (1ULL << lg) - 1;
+	v->off = off;
+	return 0;
+}
+
+static inline int kvs_shard_array(const struct kvs_map *m, uint32_t shard,
+		    struct kvs_barray_view *v)
+{
+	const struct kvs_header *h = m->hdr;
+	const struct kvs_shard *s;
+
+	if (shard >= h->nshards)
+		return -EINVAL;
+	s = kvs_ptr(m, h->shards_off + (uint64_t)shard * sizeof(*s), sizeof(*s),
+		    KVS_CACHELINE);
+	if (!s)
+		return -EINVAL;
+	return kvs_barray_decode(m, kvs_load_acquire(&s->barray), v);
+}
+
+static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
+			       struct kvs_iref *r)
+{
+	kvs_off_t off = kvs_ent_off(ent);
+	const struct kvs_item *it = KVS_PTR(m, off, struct kvs_item);
+	size_t extra;
+
+	if (!it)
+		return -1;
+	/* One load per field; everything below uses the loaded values. */
+	r->vlen = kvs_load_relaxed(&it->vlen);
+	r->klen = kvs_load_relaxed(&it->klen);
+	r->flags = kvs_load_relaxed(&it->flags);
+	extra = kvs_item_extra(r->flags);
+	if (!kvs_ptr(m, off, kvs_item_size(r->klen, r->vlen, r->flags), 8))
+		return -1;
+	r->expire_ms = 0;
+	if (extra) {
+		memcpy(&r->expire_ms, it + 1, sizeof(r->expire_ms));
+		kvs_barrier();		/* keep the copy: never re-read it */
+	}
+	r->it = it;
+	r->key = (const char *)(it + 1) + extra;
+	r->val = r->key + r->klen;
+	return 0;
+}
+
+static inline bool kvs_lookup(const struct kvs_map *m, uint64_t hash,
+			      const void *key, size_t klen, struct kvs_pos *pos,
+			      struct kvs_iref *r)
+{
+	struct kvs_barray_view v;
+	uint16_t tag = kvs_hash_tag(hash);
+	uint64_t home, probe, nprobe;
+
+	if (kvs_shard_array(m, kvs_hash_shard(hash, m->hdr->shard_bits), &v))
+		return false;
+	home = kvs_hash_bucket(hash, v.mask);
+	nprobe = v.mask + 1 < KVS_MAX_PROBE ? v.mask + 1 : KVS_MAX_PROBE;
+	for (probe = 0; probe < nprobe; probe++) {
+		uint64_t bi = (home + probe) & v.mask;
+		const struct kvs_bucket *bk = &v.b[bi];
+		uint64_t e0 = 0;
+		unsigned int i;
+
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e = kvs_load_acquire(&bk->ent[i]);
+
+			if (i == 0)
+				e0 = e;
+			if (kvs_ent_off(e) == 0 || kvs_ent_tag(e) != tag)
+				continue;
+			if (kvs_item_ref(m, e, r) || r->klen != klen ||
+			    memcmp(r->key, key, klen) != 0)
+				continue;
+			if (pos) {
+				pos->bucket = bi;
+				pos->slot = i;
+				pos->ent = e;
+			}
+			return true;
+		}
+		if (!(e0 & KVS_ENT_OVF))
+			break;
+	}
+	return false;
+}
 
 static inline bool kvs_iref_expired(const struct kvs_iref *r, int64_t now_ms)
 {
