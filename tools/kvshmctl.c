@@ -3,8 +3,8 @@
  * kvshmctl.c - the kvshm admin and scripting command line tool.
  *
  * kvshmctl [--name NAME] [--timeout MS] COMMAND [ARGS] attaches to the cache
- * served under NAME, runs one command (ping, info, stats, get, set, del, ttl,
- * expire, persist, incr, keys) and detaches. It is an ordinary client: it
+ * served under NAME, runs one command (ping, info, stats, get, set, mset,
+ * del, ttl, expire, persist, incr, keys) and detaches. It is an ordinary client: it
  * must never hold knowledge of the shared-memory layout or of the write
  * channel's protocol, and uses nothing but the public API of <kvshm.h>.
  *
@@ -88,12 +88,14 @@ static void usage(FILE *f)
 	      "  -V, --version   show the version and exit\n"
 	      "\n"
 	      "Commands:\n"
-	      "  ping                print PONG once the daemon serves\n"
+	      "  ping                print PONG if the daemon answers\n"
 	      "  info                short human summary\n"
 	      "  stats [--json]      every daemon counter\n"
 	      "  get KEY             print the value\n"
 	      "  set KEY VALUE [--ttl MS] [--nx|--xx]\n"
 	      "                      store VALUE, print OK\n"
+	      "  mset KEY VALUE [KEY VALUE]... [--ttl MS]\n"
+	      "                      store every pair or none, print OK\n"
 	      "  del KEY             delete KEY, print 1\n"
 	      "  ttl KEY             milliseconds left, -1 if none\n"
 	      "  expire KEY MS       expire KEY in MS (<= 0 deletes)\n"
