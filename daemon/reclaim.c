@@ -55,7 +55,7 @@ struct kvd_reclaim {
 	uint64_t slots_used;
 	uint64_t grace_periods;
 	uint64_t stalled;
-	uint64_t rel_gets, rel_hits, rel_misses;
+	uint64_t rel_hits, rel_misses;
 };
 
 static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
@@ -337,10 +337,8 @@ void kvd_slot_release(struct kvd_reclaim *r, uint32_t i)
 	pthread_mutex_lock(&r->lock);
 	if (i < r->nslots && r->info[i].assigned) {
 		s = &r->slots[i];
-		r->rel_gets += kvs_load_relaxed(&s->gets);
 		r->rel_hits += kvs_load_relaxed(&s->hits);
 		r->rel_misses += kvs_load_relaxed(&s->misses);
-		kvs_store_relaxed(&s->gets, 0);
 		kvs_store_relaxed(&s->hits, 0);
 		kvs_store_relaxed(&s->misses, 0);
 		kvs_store_relaxed(&s->owner_pid, 0);
@@ -362,15 +360,14 @@ void kvd_reclaim_get_stats(struct kvd_reclaim *r, struct kvd_reclaim_stats *st)
 	st->retired_pending = r->npending + r->in_flight;
 	st->slots_used = r->slots_used;
 	st->stalled_readers = r->stalled;
-	st->gets = r->rel_gets;
 	st->hits = r->rel_hits;
 	st->misses = r->rel_misses;
 	for (i = 0; i < r->nslots; i++) {
 		if (!r->info[i].assigned)
 			continue;
-		st->gets += kvs_load_relaxed(&r->slots[i].gets);
 		st->hits += kvs_load_relaxed(&r->slots[i].hits);
 		st->misses += kvs_load_relaxed(&r->slots[i].misses);
 	}
+	st->gets = st->hits + st->misses;
 	pthread_mutex_unlock(&r->lock);
 }

@@ -45,7 +45,7 @@ static int request_slot(struct kvshm *c, uint32_t *idx)
 static __thread struct {
 	uint64_t id;
 	struct kvc_tls *t;
-} tls_last;
+} tls_last __attribute__((tls_model("initial-exec")));
 
 struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 {
@@ -150,7 +150,6 @@ static bool find(struct kvshm *c, struct kvc_tls *t, const void *key,
 
 	if (hit && r->expire_ms && kvs_iref_expired(r, kvs_now_ms()))
 		hit = false;
-	count(&t->slot->gets);
 	count(hit ? &t->slot->hits : &t->slot->misses);
 	return hit;
 }

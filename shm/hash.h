@@ -8,6 +8,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * xxhash.h is the whole library: with XXH_INLINE_ALL the hash of a short
+ * key compiles into the caller (the read path) instead of a call through
+ * the PLT into libxxhash. The symbols it defines are static.
+ */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 static inline uint64_t kvs_hash(uint64_t seed, const void *key, size_t klen)

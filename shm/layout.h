@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	1
+#define KVS_LAYOUT_VERSION	2
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -213,11 +213,11 @@ struct kvs_slot {
 	uint64_t epoch;		/* owner: global_epoch at section entry,
 				 * 0 at exit (release); kvshmd: acquire
 				 * load in grace periods */
-	uint64_t gets;		/* owner: relaxed single-writer counters; */
-	uint64_t hits;		/* kvshmd: relaxed loads for stats */
-	uint64_t misses;
+	uint64_t hits;		/* owner: relaxed single-writer counters; */
+	uint64_t misses;	/* kvshmd: relaxed loads for stats (gets is
+				 * their sum) */
 	uint32_t owner_pid;	/* kvshmd at assignment, before its reply */
-	char pad[KVS_CACHELINE - 36];
+	char pad[KVS_CACHELINE - 28];
 };
 _Static_assert(sizeof(struct kvs_slot) == KVS_CACHELINE, "slot is one line");
 

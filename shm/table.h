@@ -145,7 +145,8 @@ static inline bool kvs_lookup(const struct kvs_map *m, uint64_t hash,
 
 			if (i == 0)
 				e0 = e;
-			if (kvs_ent_off(e) == 0 || kvs_ent_tag(e) != tag)
+			/* Tag first: one compare rejects nearly every entry. */
+			if (kvs_ent_tag(e) != tag || kvs_ent_off(e) == 0)
 				continue;
 			if (kvs_item_ref(m, e, r) || r->klen != klen ||
 			    memcmp(r->key, key, klen) != 0)
