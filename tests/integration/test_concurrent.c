@@ -6,9 +6,20 @@
  * value that was really written. Writers own disjoint keys and check they
  * read their own writes; at the end kvshmctl must see what they wrote.
  *
+ * Meanwhile the parent keeps starting short-lived readers and SIGKILLs each
+ * at a random moment, often inside a read section: reclamation must go on,
+ * and once everything is deleted used memory returns exactly to its
+ * baseline (taken after a first fill and delete, so that the bucket arrays
+ * have already grown).
+ *
+ * Built twice: as test_concurrent (membarrier read sections when the kernel
+ * has them) and, with -DKVSHM_TEST_FENCED, as test_concurrent_fenced (the
+ * daemon with KVSHMD_NO_MEMBARRIER=1, readers with full fences).
+ *
  * Runs ~2 s by default; KVSHM_TORTURE_SECS=N runs longer.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +34,7 @@
 #include "../lib/daemon.h"
 #include "../tap.h"
 
-#define NR_READERS	4
+#define NR_READERS	8
 #define NR_WRITERS	3
 #define NKEYS		6000		/* enough to grow every shard */
 #define MAXV		3000
@@ -186,6 +197,54 @@ static int ctl_get_ok(unsigned int k)
 	return strcmp(out, want) == 0;
 }
 
+/* Set or delete every key; 0 if all went well. */
+static int fill_or_clear(kvshm_t *c, bool fill)
+{
+	unsigned int rnd = 1, k;
+	char key[32], *v = malloc(MAXV);
+	int bad = 0;
+
+	for (k = 0; k < NKEYS; k++) {
+		size_t klen = key_of(key, k), vlen;
+		int rc;
+
+		if (fill) {
+			vlen = make_value(v, k, 9, 0, &rnd);
+			bad |= kvshm_set(c, key, klen, v, vlen, 0, 0) != 0;
+		} else {
+			rc = kvshm_del(c, key, klen);
+			bad |= rc != 0 && rc != KVSHM_ENOTFOUND;
+		}
+	}
+	free(v);
+	return bad;
+}
+
+/* Start readers and kill them at random moments until the run ends. */
+static int kill_readers(void)
+{
+	double end = now_s() + secs;
+	unsigned int rnd = 42;
+	int kills = 0;
+
+	while (now_s() < end) {
+		struct timespec ts = { 0, (long)(1 + rand_r(&rnd) % 20) * 1000000L };
+		pid_t p;
+
+		fflush(stdout);
+		p = fork();
+		if (p == 0) {
+			secs = 1e9;		/* read until killed */
+			_exit(reader_main(99));
+		}
+		nanosleep(&ts, NULL);
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		kills++;
+	}
+	return kills;
+}
+
 int main(void)
 {
 	static const char *const args[] = { "--memory", "64M", "--shards", "16",
@@ -193,13 +252,35 @@ int main(void)
 	pid_t pid[NR_READERS + NR_WRITERS];
 	struct test_daemon d;
 	const char *env = getenv("KVSHM_TORTURE_SECS");
-	int i, st, ctl_ok = 1;
+	long long baseline;
+	int i, st, kills, ctl_ok = 1;
+	kvshm_t *c;
 
 	if (env && atof(env) > 0)
 		secs = atof(env);
-	plan_tests(NR_READERS + NR_WRITERS + 3);
+#ifdef KVSHM_TEST_FENCED
+	setenv("KVSHMD_NO_MEMBARRIER", "1", 1);
+	setenv("KVSHM_FENCED", "1", 1);
+#endif
+	plan_tests(NR_READERS + NR_WRITERS + 10);
 	start_kvshmd(&d, "conc", args);
 	name = d.name;
+	if (kvshm_open(&c, name, NULL))
+		bail_out("cannot open");
+	{
+		char *text = NULL;
+		const char *want = getenv("KVSHMD_NO_MEMBARRIER") ?
+				   "\nmembarrier fenced\n" : "\nmembarrier ";
+
+		ok(kvshm_stats(c, &text) == 0 && strstr(text, want),
+		   "stats report the read-section mode (%s)",
+		   getenv("KVSHMD_NO_MEMBARRIER") ? "fenced" : "as the kernel allows");
+		free(text);
+	}
+	ok(fill_or_clear(c, true) == 0 && fill_or_clear(c, false) == 0 &&
+	   wait_stat(c, "retired_pending", 0),
+	   "a first fill and delete of every key settles");
+	baseline = stat_of(c, "memory_used");
 
 	for (i = 0; i < NR_READERS + NR_WRITERS; i++) {
 		pid[i] = fork();
@@ -209,6 +290,7 @@ int main(void)
 			_exit(i < NR_READERS ? reader_main(i) :
 			      writer_main(i - NR_READERS));
 	}
+	kills = kill_readers();
 	for (i = 0; i < NR_READERS + NR_WRITERS; i++) {
 		waitpid(pid[i], &st, 0);
 		if (i < NR_READERS)
@@ -223,6 +305,17 @@ int main(void)
 		if (!ctl_get_ok((unsigned)i))
 			ctl_ok = 0;
 	ok(ctl_ok, "kvshmctl reads the final values the library wrote");
+	ok(kills > 0, "%d readers were SIGKILLed at random moments", kills);
+	ok(wait_stat(c, "readers_stalled", 0) &&
+	   wait_stat(c, "reader_slots_used", 0),
+	   "every killed reader's slot was released");
+	ok(fill_or_clear(c, false) == 0 && kvshm_exists(c, "key:1", 5) ==
+	   KVSHM_ENOTFOUND, "deleting every key succeeds");
+	ok(wait_stat(c, "retired_pending", 0),
+	   "reclamation drains: nothing is left pinned");
+	ok(stat_of(c, "memory_used") == baseline,
+	   "used memory returns exactly to its baseline (%lld)", baseline);
+	kvshm_close(c);
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
 	ok(!shm_exists(d.name), "its shared-memory objects are gone");
 	return exit_status();

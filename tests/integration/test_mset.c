@@ -13,21 +13,6 @@
 #include "../lib/daemon.h"
 #include "../tap.h"
 
-static long long stat_of(kvshm_t *c, const char *name)
-{
-	char *text, *p, key[64];
-	long long v = -1;
-
-	if (kvshm_stats(c, &text))
-		return -1;
-	snprintf(key, sizeof(key), "\n%s ", name);
-	p = strstr(text, key);
-	if (p)
-		v = atoll(p + strlen(key));
-	free(text);
-	return v;
-}
-
 static int has(kvshm_t *c, const char *key, const char *want)
 {
 	char buf[64];

@@ -26,39 +26,11 @@
 
 #define VLEN	1000
 
-static long long stat_of(kvshm_t *c, const char *name)
-{
-	char *text, *p, key[64];
-	long long v = -1;
-
-	if (kvshm_stats(c, &text))
-		return -1;
-	snprintf(key, sizeof(key), "\n%s ", name);
-	p = strstr(text, key);
-	if (p)
-		v = atoll(p + strlen(key));
-	free(text);
-	return v;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
-}
-
-/* Poll until stat @name == @want; 20 s at most. */
-static int wait_stat(kvshm_t *c, const char *name, long long want)
-{
-	int i;
-
-	for (i = 0; i < 2000; i++) {
-		if (stat_of(c, name) == want)
-			return 1;
-		sleep_ms(10);
-	}
-	return 0;
 }
 
 static void churn(kvshm_t *c, int rounds)

@@ -104,6 +104,33 @@ void start_kvshmd(struct test_daemon *d, const char *tag,
 	bail_out("kvshmd %s did not come up", d->name);
 }
 
+long long stat_of(kvshm_t *c, const char *name)
+{
+	char *text, *p, key[64];
+	long long v = -1;
+
+	if (kvshm_stats(c, &text))
+		return -1;
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(text, key);
+	if (p)
+		v = atoll(p + strlen(key));
+	free(text);
+	return v;
+}
+
+int wait_stat(kvshm_t *c, const char *name, long long want)
+{
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (stat_of(c, name) == want)
+			return 1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
 int stop_kvshmd(struct test_daemon *d)
 {
 	char cmd[400];

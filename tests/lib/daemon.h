@@ -29,6 +29,13 @@ int stop_kvshmd(struct test_daemon *d);
 /* Path of a built program, e.g. "tools/kvshmctl". Static buffer. */
 const char *build_path(const char *rel);
 
+/* A counter from kvshm_stats() by name; -1 if absent or on error. */
+struct kvshm;
+long long stat_of(struct kvshm *c, const char *name);
+
+/* Poll until stat @name == @want; 0 if it never did within 20 s. */
+int wait_stat(struct kvshm *c, const char *name, long long want);
+
 /* Does /dev/shm/kvshm-NAME (and .rw) exist? */
 int shm_exists(const char *name);
 
