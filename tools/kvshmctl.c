@@ -732,6 +732,7 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, PROG ": cannot attach to '%s': %s\n",
 				name, kvshm_strerror(rc));
+		free(pos);
 		return EXIT_FAIL;
 	}
 	status = cmd->run(c, &a);
