@@ -160,8 +160,8 @@ struct kvs_item {
 	uint32_t vlen;			/* const after publication */
 	uint16_t klen;			/* const */
 	uint8_t flags;			/* const: KVS_ITEM_* */
-	uint8_t cls;			/* kvshmd's allocator class; readers
-					 * ignore it */
+	uint8_t cls;			/* reserved, 0 (kvshmd keeps size
+					 * classes per heap page, privately) */
 	uint32_t hint;			/* reserved for the access-hint index;
 					 * 0 = none */
 };
@@ -175,16 +175,6 @@ static inline size_t kvs_item_extra(uint8_t flags)
 static inline size_t kvs_item_size(size_t klen, size_t vlen, uint8_t flags)
 {
 	return sizeof(struct kvs_item) + kvs_item_extra(flags) + klen + vlen;
-}
-
-static inline const char *kvs_item_key(const struct kvs_item *it)
-{
-	return (const char *)(it + 1) + kvs_item_extra(it->flags);
-}
-
-static inline const char *kvs_item_val(const struct kvs_item *it)
-{
-	return kvs_item_key(it) + it->klen;
 }
 
 /*
