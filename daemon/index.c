@@ -21,6 +21,7 @@
 
 #include "atomic.h"
 #include "hash.h"
+#include "hints.h"
 #include "index.h"
 #include "log.h"
 
@@ -242,25 +243,38 @@ int kvd_index_reserve(struct kvd_index *x, uint32_t si, uint64_t extra)
 	return 0;
 }
 
+/* The item's header, writable: only while it is unpublished. */
+static struct kvs_item *item_w(struct kvd_index *x, kvs_off_t off)
+{
+	return (struct kvs_item *)(x->map.base + off);
+}
+
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 {
 	uint32_t si = kvd_index_shard(x, hash);
 	struct kvd_shard *s = &x->priv[si];
 	uint64_t ent = kvs_ent_make(kvs_hash_tag(hash), item_off);
 	uint64_t cap = ((uint64_t)KVS_BUCKET_ENTRIES << s->log) / LOAD_DEN * LOAD_NUM;
+	uint32_t hint = 0;
 	int rc, tries;
 
 	if (s->count + 1 > cap && grow(x, si) < 0)
 		return -ENOMEM;
+	if (x->hints)
+		hint = kvd_hint_alloc(x->hints,
+				      kvs_load_relaxed(&x->hdr->clock_s));
+	item_w(x, item_off)->hint = hint;
 	for (tries = 0; tries < 4; tries++) {
 		rc = place(s->b, s->ovf, s->log, hash, ent);
-		if (rc == 0)
+		if (rc == 0 || grow(x, si) < 0)
 			break;
-		if (grow(x, si) < 0)
-			return -ENOMEM;
 	}
-	if (rc)
+	if (rc) {
+		if (hint)		/* never visible: back at once */
+			kvd_hint_free(x->hints, hint);
+		item_w(x, item_off)->hint = 0;
 		return -ENOMEM;
+	}
 	s->count++;
 	kvs_store_relaxed(&x->shards[si].count, s->count);
 	return 0;
@@ -273,6 +287,8 @@ void kvd_index_replace(struct kvd_index *x, uint64_t hash,
 	uint64_t *e = &s->b[pos->bucket].ent[pos->slot];
 	uint64_t old = *e;
 
+	/* The key keeps its access history across a replacement. */
+	item_w(x, item_off)->hint = item_w(x, kvs_ent_off(old))->hint;
 	kvs_store_release(e, kvs_ent_make(kvs_hash_tag(hash), item_off) |
 			  (old & KVS_ENT_OVF));
 	kvd_retire(x->rc, kvs_ent_off(old));
@@ -288,6 +304,7 @@ void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 
 	kvs_store_release(e, old & KVS_ENT_OVF);
 	unplace(s->b, s->ovf, s->log, hash, pos->bucket);
+	kvd_retire_hint(x->rc, item_w(x, kvs_ent_off(old))->hint);
 	kvd_retire(x->rc, kvs_ent_off(old));
 	s->count--;
 	kvs_store_relaxed(&x->shards[si].count, s->count);

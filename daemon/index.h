@@ -27,6 +27,7 @@ struct kvd_index {
 	uint32_t nshards;
 	struct kva *heap;
 	struct kvd_reclaim *rc;
+	struct kvd_hints *hints;	/* NULL: items get no hint word */
 };
 
 int kvd_index_init(struct kvd_index *x, char *base, uint64_t size,

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "alloc.h"
+#include "hints.h"
 #include "hooks.h"
 #include "index.h"
 #include "layout.h"
@@ -52,6 +53,7 @@ struct kvd {
 	struct kva *heap;
 	struct kvd_reclaim *rc;
 	struct kvd_index index;
+	struct kvd_hints hints;
 	struct kvd_hooks hooks;
 	struct kvd_stats stats;
 	bool membarrier;
@@ -60,6 +62,7 @@ struct kvd {
 
 /* segment.c */
 int kvd_name_valid(const char *name);
+uint32_t kvd_nhints(const struct kvd_config *c);
 void kvd_layout(const struct kvd_config *c, uint64_t *shards_off,
 		uint64_t *heap_off, uint64_t *size);
 void kvd_header_init(struct kvs_header *h, const struct kvd_config *c,

@@ -322,6 +322,10 @@ int main(int argc, char **argv)
 	rc = kvd_index_init(&d.index, d.seg.base, d.seg.size, d.heap, d.rc);
 	if (rc < 0)
 		goto err_reclaim;
+	kvd_hints_init(&d.hints, kvs_rw_hints(d.seg.rw, d.cfg.max_readers),
+		       d.hdr->nhints);
+	kvd_reclaim_set_hints(d.rc, &d.hints);
+	d.index.hints = &d.hints;
 	kvd_stats_attach(&d.stats, &d.hooks);
 	kvd_segment_publish(&d);
 
@@ -330,6 +334,7 @@ int main(int argc, char **argv)
 	kvd_index_destroy(&d.index);
 err_reclaim:
 	kvd_reclaim_destroy(d.rc);
+	kvd_hints_destroy(&d.hints);
 err_heap:
 	kva_destroy(d.heap);
 err_seg:

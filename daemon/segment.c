@@ -122,6 +122,18 @@ static uint64_t random_u64(void)
 	return v ? v : 1;
 }
 
+/*
+ * One access-hint word per 64 heap bytes: a word for every key down to
+ * 64-byte items (most items with a value of 40 bytes or more); smaller
+ * items get "no hint" once the words run out.
+ */
+uint32_t kvd_nhints(const struct kvd_config *c)
+{
+	uint64_t n = c->memory / 64;
+
+	return n > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)n;
+}
+
 void kvd_layout(const struct kvd_config *c, uint64_t *shards_off,
 		uint64_t *heap_off, uint64_t *size)
 {
@@ -153,6 +165,8 @@ void kvd_header_init(struct kvs_header *h, const struct kvd_config *c,
 	h->max_value = c->max_value;
 	h->daemon_pid = getpid();
 	h->start_time_ms = (uint64_t)kvs_now_ms();
+	h->nhints = kvd_nhints(c);
+	h->clock_s = (uint32_t)(kvs_now_ms() / 1000);
 	memcpy(h->socket_path, c->socket_path, sizeof(h->socket_path));
 	h->global_epoch = 1;
 }
@@ -165,6 +179,7 @@ static void header_publish(struct kvd *d)
 	rh->layout_version = KVS_LAYOUT_VERSION;
 	rh->generation = d->hdr->generation;
 	rh->nslots = d->cfg.max_readers;
+	rh->nhints = d->hdr->nhints;
 	kvs_store_release(&rh->magic, KVS_RW_MAGIC);
 	kvs_store_release(&d->hdr->magic, KVS_MAGIC);
 }
@@ -192,7 +207,7 @@ int kvd_segment_create(struct kvd *d)
 	supersede_old(d);
 
 	kvd_layout(c, &shards_off, &heap_off, &d->seg.size);
-	d->seg.rw_size = kvs_rw_size(c->max_readers);
+	d->seg.rw_size = kvs_rw_size(c->max_readers, kvd_nhints(c));
 
 	rc = shm_make(d->seg.shm_name, 0640, d->seg.size, &d->seg.base);
 	if (rc < 0) {

@@ -33,6 +33,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "atomic.h"
+#include "clock.h"
 #include "frame.h"
 #include "kvshmd.h"
 #include "log.h"
@@ -565,7 +567,10 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 	}
 
 	while (!sv.stop) {
-		n = epoll_wait(sv.efd, evs, MAX_EVENTS, -1);
+		/* The readers' coarse clock for access hints (shm/hint.h). */
+		kvs_store_relaxed(&d->hdr->clock_s,
+				  (uint32_t)(kvs_now_ms() / 1000));
+		n = epoll_wait(sv.efd, evs, MAX_EVENTS, 1000);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

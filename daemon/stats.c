@@ -109,6 +109,8 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "max_key %u\n", d->cfg.max_key);
 	add(&t, "max_value %u\n", d->cfg.max_value);
 	add(&t, "reader_slots %u\n", d->cfg.max_readers);
+	add(&t, "hint_words %u\n", d->hdr->nhints ? d->hdr->nhints - 1 : 0);
+	add(&t, "hint_words_used %u\n", kvd_hints_used(&d->hints));
 	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
 	add(&t, "readers_stalled %" PRIu64 "\n", rs.stalled_readers);
 	add(&t, "membarrier %s\n", d->membarrier ? "expedited" : "fenced");

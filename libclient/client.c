@@ -135,8 +135,8 @@ static int rw_check(const struct kvshm *c)
 		return KVSHM_EVERSION;
 	if (rh->generation != c->generation)
 		return KVSHM_EDAEMON;		/* a daemon is replacing it */
-	if (rh->nslots != c->hdr->nslots ||
-	    c->rw_size < kvs_rw_size(rh->nslots))
+	if (rh->nslots != c->hdr->nslots || rh->nhints != c->hdr->nhints ||
+	    c->rw_size < kvs_rw_size(rh->nslots, rh->nhints))
 		return KVSHM_EVERSION;
 	return 0;
 }
@@ -366,6 +366,8 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 	if (rc)
 		goto err_rw;
 	c->slots = kvs_rw_slots(c->rw);
+	c->hints = kvs_rw_hints(c->rw, c->hdr->nslots);
+	c->nhints = c->hdr->nhints;
 
 	rc = connect_daemon(c);
 	if (rc)

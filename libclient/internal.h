@@ -24,6 +24,7 @@ struct kvc_tls {
 	struct kvshm *c;
 	struct kvs_slot *slot;
 	unsigned int depth;
+	uint32_t rnd;			/* xorshift state for hint counters */
 	bool in_use;
 	struct kvc_tls *next;
 };
@@ -35,6 +36,8 @@ struct kvshm {
 	void *rw;
 	size_t rw_size;
 	struct kvs_slot *slots;
+	uint32_t *hints;		/* access-hint words, nhints */
+	uint32_t nhints;
 	bool fenced;			/* full fence after the epoch store */
 	uint64_t generation;
 	int timeout_ms;

@@ -17,6 +17,7 @@
 #include "epoch.h"
 #include "glob.h"
 #include "hash.h"
+#include "hint.h"
 #include "internal.h"
 #include "table.h"
 
@@ -80,6 +81,7 @@ struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 		}
 		t->c = c;
 		t->slot = &c->slots[idx];
+		t->rnd = (uint32_t)(idx * 2654435761U) | 1;
 		t->in_use = true;
 		pthread_mutex_lock(&c->tls_lock);
 		t->next = c->recs;
@@ -141,6 +143,26 @@ int kvc_key_check(const struct kvshm *c, const void *key, size_t klen)
 	return 0;
 }
 
+/*
+ * Leave the access hint of a key just read (shm/hint.h): stored only when
+ * the word changes, so a hot key's line is not written on every read.
+ */
+static void touch(struct kvshm *c, struct kvc_tls *t, uint32_t idx)
+{
+	uint32_t *w, old, nw;
+
+	if (idx == 0 || idx >= c->nhints)
+		return;
+	t->rnd ^= t->rnd << 13;
+	t->rnd ^= t->rnd >> 17;
+	t->rnd ^= t->rnd << 5;
+	w = &c->hints[idx];
+	old = kvs_load_relaxed(w);
+	nw = kvs_hint_touch(old, kvs_load_relaxed(&c->hdr->clock_s), t->rnd);
+	if (nw != old)
+		kvs_store_relaxed(w, nw);
+}
+
 /* Find the live item for @key inside a section; false if absent/expired. */
 static bool find(struct kvshm *c, struct kvc_tls *t, const void *key,
 		 size_t klen, struct kvs_iref *r)
@@ -151,6 +173,8 @@ static bool find(struct kvshm *c, struct kvc_tls *t, const void *key,
 	if (hit && r->expire_ms && kvs_iref_expired(r, kvs_now_ms()))
 		hit = false;
 	count(hit ? &t->slot->hits : &t->slot->misses);
+	if (hit)
+		touch(c, t, r->hint);
 	return hit;
 }
 

@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	2
+#define KVS_LAYOUT_VERSION	3
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -75,7 +75,10 @@ struct kvs_header {
 	uint32_t max_value;		/* const: longest value accepted */
 	int32_t daemon_pid;		/* const */
 	uint64_t start_time_ms;		/* const: CLOCK_REALTIME at start */
-	uint64_t reserved1[3];
+	uint32_t nhints;		/* const: access-hint words in the rw
+					 * area; index 0 means "no hint" */
+	uint32_t reserved0;
+	uint64_t reserved1[2];
 	/* lines 2-3 */
 	char socket_path[KVS_SOCKPATH_MAX]; /* const: NUL-terminated */
 	char pad0[128 - KVS_SOCKPATH_MAX];
@@ -84,7 +87,12 @@ struct kvs_header {
 	uint64_t global_epoch;		/* kvshmd: release store per grace
 					 * period (starts at 1); readers:
 					 * acquire load at section entry */
-	char pad1[KVS_CACHELINE - 8];
+	uint32_t clock_s;		/* kvshmd: relaxed store of CLOCK_REALTIME
+					 * seconds, about once a second; readers:
+					 * relaxed load on a hit, for the access
+					 * hint (same line as global_epoch, which
+					 * a reader loads anyway) */
+	char pad1[KVS_CACHELINE - 12];
 };
 _Static_assert(sizeof(struct kvs_header) == 5 * KVS_CACHELINE,
 	       "shared layout changed: bump KVS_LAYOUT_VERSION");
@@ -162,8 +170,8 @@ struct kvs_item {
 	uint8_t flags;			/* const: KVS_ITEM_* */
 	uint8_t cls;			/* reserved, 0 (kvshmd keeps size
 					 * classes per heap page, privately) */
-	uint32_t hint;			/* reserved for the access-hint index;
-					 * 0 = none */
+	uint32_t hint;			/* const: index of this key's access-hint
+					 * word in the rw area; 0 = none */
 };
 _Static_assert(sizeof(struct kvs_item) == 12, "item header is 12 bytes");
 
@@ -178,7 +186,8 @@ static inline size_t kvs_item_size(size_t klen, size_t vlen, uint8_t flags)
 }
 
 /*
- * Reader area (/kvshm-NAME.rw): a header line, then nslots reader slots.
+ * Reader area (/kvshm-NAME.rw): a header line, nslots reader slots, then
+ * nhints 32-bit access-hint words (see shm/hint.h).
  */
 struct kvs_rw_header {
 	alignas(KVS_CACHELINE)
@@ -186,7 +195,8 @@ struct kvs_rw_header {
 	uint32_t layout_version;	/* const */
 	uint64_t generation;		/* const: equals the data header's */
 	uint32_t nslots;		/* const */
-	char pad[KVS_CACHELINE - 20];
+	uint32_t nhints;		/* const */
+	char pad[KVS_CACHELINE - 24];
 };
 _Static_assert(sizeof(struct kvs_rw_header) == KVS_CACHELINE, "rw header");
 
@@ -216,9 +226,16 @@ static inline struct kvs_slot *kvs_rw_slots(void *rw_base)
 	return (struct kvs_slot *)((char *)rw_base + sizeof(struct kvs_rw_header));
 }
 
-static inline size_t kvs_rw_size(uint32_t nslots)
+static inline uint32_t *kvs_rw_hints(void *rw_base, uint32_t nslots)
 {
-	return sizeof(struct kvs_rw_header) + (size_t)nslots * sizeof(struct kvs_slot);
+	return (uint32_t *)(kvs_rw_slots(rw_base) + nslots);
+}
+
+static inline size_t kvs_rw_size(uint32_t nslots, uint32_t nhints)
+{
+	return sizeof(struct kvs_rw_header) +
+	       (size_t)nslots * sizeof(struct kvs_slot) +
+	       (size_t)nhints * sizeof(uint32_t);
 }
 
 /*

@@ -48,6 +48,7 @@ struct kvs_iref {
 	uint32_t vlen;
 	uint16_t klen;
 	uint8_t flags;
+	uint32_t hint;			/* access-hint index, 0 = none */
 	int64_t expire_ms;		/* absolute, 0 = none */
 };
 
@@ -108,6 +109,7 @@ static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
 	r->vlen = kvs_load_relaxed(&it->vlen);
 	r->klen = kvs_load_relaxed(&it->klen);
 	r->flags = kvs_load_relaxed(&it->flags);
+	r->hint = kvs_load_relaxed(&it->hint);
 	extra = kvs_item_extra(r->flags);
 	if (!kvs_ptr(m, off, kvs_item_size(r->klen, r->vlen, r->flags), 8))
 		return -1;

@@ -101,12 +101,12 @@ int main(void)
 	plan_tests(12);
 	kvd_layout(&cfg, &shards_off, &heap_off, &size);
 	base = aligned_alloc(KVA_PAGE_SIZE, size);
-	rw = calloc(1, kvs_rw_size(cfg.max_readers));
+	rw = calloc(1, kvs_rw_size(cfg.max_readers, 0));
 	if (!base || !rw)
 		bail_out("no memory");
 	memset(base, 0, size);
 	hdr = (struct kvs_header *)base;
-	kvd_header_init(hdr, &cfg, kvs_rw_size(cfg.max_readers), false);
+	kvd_header_init(hdr, &cfg, kvs_rw_size(cfg.max_readers, 0), false);
 	ok(kva_init(&heap, base, hdr->heap_off, hdr->heap_size) == 0 &&
 	   kvd_reclaim_init(&rc, hdr, kvs_rw_slots(rw), cfg.max_readers, heap,
 			    false) == 0 &&

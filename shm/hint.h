@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/hint.h - the access hint: one 32-bit word per key in the rw area,
+ * left by readers for kvshmd's eviction policies.
+ *
+ *	bits  0..7   logarithmic access counter (Redis-style LFU): starts at
+ *		     KVS_HINT_FREQ_INIT, grows with probability
+ *		     1 / ((f - INIT) * KVS_HINT_LOG_FACTOR + 1), saturates at 255
+ *	bit   8      visited (CLOCK/SIEVE-style policies clear it)
+ *	bits 16..31  last access, CLOCK_REALTIME seconds mod 65536
+ *
+ * Writers: any reader of the key (relaxed store, and only when the word
+ * would change, so hot keys do not bounce the line between cores) and
+ * kvshmd (initial value when it gives a key a word; decay and clearing
+ * the visited bit, by its policies). Readers of the word: kvshmd's
+ * policies. Races between writers lose an update at worst: a hint skews
+ * eviction, it never affects data.
+ */
+#ifndef KVS_HINT_H
+#define KVS_HINT_H
+
+#include <stdint.h>
+
+#define KVS_HINT_FREQ_MASK	0xffU
+#define KVS_HINT_VISITED	0x100U
+#define KVS_HINT_TIME_SHIFT	16
+#define KVS_HINT_FREQ_INIT	5
+#define KVS_HINT_LOG_FACTOR	10
+
+static inline uint32_t kvs_hint_make(uint32_t freq, uint32_t now_s)
+{
+	return (now_s << KVS_HINT_TIME_SHIFT) | (freq & KVS_HINT_FREQ_MASK);
+}
+
+static inline uint32_t kvs_hint_freq(uint32_t w)
+{
+	return w & KVS_HINT_FREQ_MASK;
+}
+
+static inline uint32_t kvs_hint_time(uint32_t w)
+{
+	return w >> KVS_HINT_TIME_SHIFT;
+}
+
+/*
+ * kvs_hint_touch - the word after one more access at @now_s, given a
+ * uniform random @rnd. Equal to @old when nothing would change (visited
+ * already set, same second, counter not incremented this time).
+ */
+static inline uint32_t kvs_hint_touch(uint32_t old, uint32_t now_s, uint32_t rnd)
+{
+	uint32_t f = old & KVS_HINT_FREQ_MASK;
+	uint32_t w = (old & 0xfe00U) | KVS_HINT_VISITED |
+		     ((now_s & 0xffffU) << KVS_HINT_TIME_SHIFT) | f;
+
+	if (f < 255) {
+		uint32_t base = f > KVS_HINT_FREQ_INIT ? f - KVS_HINT_FREQ_INIT : 0;
+
+		/* true with probability 1 / (base * factor + 1) */
+		if ((uint64_t)rnd * (base * KVS_HINT_LOG_FACTOR + 1) < (1ULL << 32))
+			w++;
+	}
+	return w;
+}
+
+#endif /* KVS_HINT_H */
