@@ -292,6 +292,126 @@ int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
 	return rc;
 }
 
+/* Copy the live value of @w into @out (the shard lock keeps it alive). */
+static int copy_out(const struct wctx *w, struct kvd_blob *out)
+{
+	out->had = w->found;
+	out->len = w->found ? w->cur.vlen : 0;
+	out->p = malloc(out->len + 1);
+	if (!out->p)
+		return -ENOMEM;
+	if (out->len)
+		memcpy(out->p, w->cur.val, out->len);
+	return 0;
+}
+
+/*
+ * APPEND: add @val to the end of the value (a missing key starts empty),
+ * keeping the key's expiry, as Redis does. The result must fit the value
+ * limit.
+ */
+int kvd_exec_append(struct kvd *d, const void *key, size_t klen,
+		    const void *val, size_t vlen, uint64_t *newlen)
+{
+	struct wctx w;
+	char *buf;
+	size_t old, n;
+	int rc;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	if (vlen > d->cfg.max_value)
+		return -E2BIG;
+	kvd_stats_inc(&d->stats.cmd_append);
+	w_begin(d, &w, key, klen);
+	old = w.found ? w.cur.vlen : 0;
+	n = old + vlen;
+	if (n > d->cfg.max_value) {
+		rc = -E2BIG;
+	} else if (!(buf = malloc(n ? n : 1))) {
+		rc = -ENOMEM;
+	} else {
+		if (old)
+			memcpy(buf, w.cur.val, old);
+		if (vlen)
+			memcpy(buf + old, val, vlen);
+		rc = w_store(d, &w, buf, n, w.found ? w.cur.expire_ms : 0);
+		free(buf);
+	}
+	w_end(d, &w);
+	if (rc == 0 && newlen)
+		*newlen = n;
+	return rc;
+}
+
+/* GETDEL: delete the key and return the value it had. */
+int kvd_exec_getdel(struct kvd *d, const void *key, size_t klen,
+		    struct kvd_blob *out)
+{
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	kvd_stats_inc(&d->stats.cmd_getdel);
+	w_begin(d, &w, key, klen);
+	if (!w.found) {
+		rc = -ENOENT;
+	} else if ((rc = copy_out(&w, out)) == 0) {
+		kvd_index_remove(&d->index, w.hash, &w.pos);
+		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
+	}
+	w_end(d, &w);
+	return rc;
+}
+
+/* GETSET: store a new value (and TTL, 0 = none) and return the old one. */
+int kvd_exec_getset(struct kvd *d, const void *key, size_t klen,
+		    const void *val, size_t vlen, int64_t ttl_ms,
+		    struct kvd_blob *out)
+{
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_key(d, klen)) < 0)
+		return rc;
+	if (vlen > d->cfg.max_value)
+		return -E2BIG;
+	if (ttl_ms < 0)
+		return -EINVAL;
+	kvd_stats_inc(&d->stats.cmd_getset);
+	w_begin(d, &w, key, klen);
+	rc = copy_out(&w, out);
+	if (rc == 0)
+		rc = w_store(d, &w, val, vlen, expiry_of(w.now, ttl_ms));
+	if (rc < 0) {
+		free(out->p);
+		out->p = NULL;
+	}
+	w_end(d, &w);
+	return rc;
+}
+
+/*
+ * FLUSH: remove every key, one shard at a time under its lock. Not atomic
+ * across shards: a write to a shard already flushed survives the flush,
+ * as a write just after it would.
+ */
+int kvd_exec_flush(struct kvd *d, uint64_t *removed)
+{
+	uint32_t s;
+	uint64_t n = 0;
+
+	kvd_stats_inc(&d->stats.cmd_flush);
+	for (s = 0; s < d->index.nshards; s++) {
+		kvd_index_lock(&d->index, s);
+		n += kvd_index_clear(&d->index, s);
+		kvd_index_unlock(&d->index, s);
+	}
+	*removed = n;
+	return 0;
+}
+
 /*
  * MSET: all or nothing.
  *

@@ -310,6 +310,35 @@ void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 	kvs_store_relaxed(&x->shards[si].count, s->count);
 }
 
+uint64_t kvd_index_clear(struct kvd_index *x, uint32_t si)
+{
+	struct kvd_shard *s = &x->priv[si];
+	uint64_t bi, n = 0, nb = 1ULL << s->log;
+	unsigned int i;
+
+	for (bi = 0; bi < nb; bi++) {
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e = s->b[bi].ent[i];
+
+			if (!kvs_ent_off(e))
+				continue;
+			/* Keep ovf in ent[0] until the counters say so. */
+			kvs_store_release(&s->b[bi].ent[i], e & KVS_ENT_OVF);
+			kvd_retire_hint(x->rc, item_w(x, kvs_ent_off(e))->hint);
+			kvd_retire(x->rc, kvs_ent_off(e));
+			n++;
+		}
+	}
+	/* Every key is gone: no bucket is passed by any key any more. */
+	for (bi = 0; bi < nb; bi++) {
+		s->ovf[bi] = 0;
+		kvs_store_release(&s->b[bi].ent[0], s->b[bi].ent[0] & ~KVS_ENT_OVF);
+	}
+	s->count = 0;
+	kvs_store_relaxed(&x->shards[si].count, 0);
+	return n;
+}
+
 uint64_t kvd_index_count(struct kvd_index *x)
 {
 	uint64_t n = 0;

@@ -63,6 +63,9 @@ void kvd_index_replace(struct kvd_index *x, uint64_t hash,
 void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 		      const struct kvs_pos *pos);
 
+/* Remove (retire) every key of shard @shard; return how many. */
+uint64_t kvd_index_clear(struct kvd_index *x, uint32_t shard);
+
 uint64_t kvd_index_count(struct kvd_index *x);	/* all shards, approximate */
 
 #endif /* KVD_INDEX_H */

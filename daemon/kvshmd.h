@@ -81,6 +81,24 @@ int kvd_exec_persist(struct kvd *d, const void *key, size_t klen);
 int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
 		  int64_t delta, int64_t *result);
 
+/*
+ * For ops that return the old value: exec copies it into @out (malloc()ed,
+ * the server frees it) while the shard lock still keeps it alive.
+ */
+struct kvd_blob {
+	char *p;
+	size_t len;
+	bool had;
+};
+int kvd_exec_append(struct kvd *d, const void *key, size_t klen,
+		    const void *val, size_t vlen, uint64_t *newlen);
+int kvd_exec_getdel(struct kvd *d, const void *key, size_t klen,
+		    struct kvd_blob *out);
+int kvd_exec_getset(struct kvd *d, const void *key, size_t klen,
+		    const void *val, size_t vlen, int64_t ttl_ms,
+		    struct kvd_blob *out);
+int kvd_exec_flush(struct kvd *d, uint64_t *removed);
+
 struct kvd_kv {
 	const void *key;
 	size_t klen;

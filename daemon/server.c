@@ -311,6 +311,52 @@ static void dispatch(struct server *sv, struct conn *c,
 	case KVS_OP_MSET:
 		rc = op_mset(d, &r);
 		break;
+	case KVS_OP_APPEND: {
+		uint64_t n = 0;
+
+		key = kvs_get_blob(&r, &klen);
+		val = kvs_get_blob(&r, &vlen);
+		if ((rc = kvs_rd_done(&r)) < 0 ||
+		    (rc = kvd_exec_append(d, key, klen, val, vlen, &n)) < 0)
+			break;
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_u64(&c->out, n);
+		kvs_frame_end(&c->out);
+		return;
+	}
+	case KVS_OP_GETDEL:
+	case KVS_OP_GETSET: {
+		struct kvd_blob old = { 0 };
+
+		key = kvs_get_blob(&r, &klen);
+		if (h->op == KVS_OP_GETSET) {
+			val = kvs_get_blob(&r, &vlen);
+			i64 = kvs_get_i64(&r);
+		}
+		if ((rc = kvs_rd_done(&r)) < 0)
+			break;
+		rc = h->op == KVS_OP_GETDEL ?
+			kvd_exec_getdel(d, key, klen, &old) :
+			kvd_exec_getset(d, key, klen, val, vlen, i64, &old);
+		if (rc < 0)
+			break;
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_u32(&c->out, old.had);
+		kvs_put_blob(&c->out, old.p, old.len);
+		kvs_frame_end(&c->out);
+		free(old.p);
+		return;
+	}
+	case KVS_OP_FLUSH: {
+		uint64_t n = 0;
+
+		if ((rc = kvs_rd_done(&r)) < 0 || (rc = kvd_exec_flush(d, &n)) < 0)
+			break;
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_u64(&c->out, n);
+		kvs_frame_end(&c->out);
+		return;
+	}
 	case KVS_OP_INCR:
 		key = kvs_get_blob(&r, &klen);
 		i64 = kvs_get_i64(&r);

@@ -125,6 +125,10 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "cmd_expire %" PRIu64 "\n", rd(&st->cmd_expire));
 	add(&t, "cmd_persist %" PRIu64 "\n", rd(&st->cmd_persist));
 	add(&t, "cmd_mset %" PRIu64 "\n", rd(&st->cmd_mset));
+	add(&t, "cmd_append %" PRIu64 "\n", rd(&st->cmd_append));
+	add(&t, "cmd_getdel %" PRIu64 "\n", rd(&st->cmd_getdel));
+	add(&t, "cmd_getset %" PRIu64 "\n", rd(&st->cmd_getset));
+	add(&t, "cmd_flush %" PRIu64 "\n", rd(&st->cmd_flush));
 	add(&t, "evictions %" PRIu64 "\n", rd(&st->ev[KVD_EV_EVICT]));
 	add(&t, "expirations %" PRIu64 "\n", rd(&st->ev[KVD_EV_EXPIRE]));
 	add(&t, "grace_periods %" PRIu64 "\n", rs.grace_periods);

@@ -257,6 +257,75 @@ struct kvshm_kv {
  */
 int kvshm_mset(kvshm_t *c, const struct kvshm_kv *kv, size_t n);
 
+/*
+ * kvshm_append - append @val to the value of @key (a missing key starts
+ * empty), keeping its expiry, as Redis's APPEND.
+ * @newlen: set to the value's new length (may be NULL).
+ * Return: 0, KVSHM_ETOOBIG (the result would exceed the value limit; the
+ * value is unchanged), KVSHM_ENOMEM, or as kvshm_del() (never
+ * KVSHM_ENOTFOUND).
+ */
+int kvshm_append(kvshm_t *c, const void *key, size_t klen,
+		 const void *val, size_t vlen, size_t *newlen);
+
+/*
+ * kvshm_getdel - delete @key and return the value it had, in one step.
+ * @old: set to a malloc()ed copy of the old value, NUL-terminated (not
+ *       counted in *@olen); the caller frees it.
+ * Return: 0, KVSHM_ENOTFOUND (nothing deleted), or as kvshm_del().
+ */
+int kvshm_getdel(kvshm_t *c, const void *key, size_t klen,
+		 void **old, size_t *olen);
+
+/*
+ * kvshm_getset - store @val under @key (with @ttl_ms, 0 = none) and return
+ * the value it replaced, in one step.
+ * @old: set to a malloc()ed, NUL-terminated copy of the old value, or to
+ *       NULL if the key was absent; the caller frees it.
+ * Return: 0, or as kvshm_set() (KVSHM_EINVAL for a negative TTL).
+ */
+int kvshm_getset(kvshm_t *c, const void *key, size_t klen,
+		 const void *val, size_t vlen, int64_t ttl_ms,
+		 void **old, size_t *olen);
+
+/*
+ * kvshm_flush - delete every key. Shard by shard: a write that lands on a
+ * shard already flushed while the flush runs survives it.
+ * @removed: set to the number of keys deleted (may be NULL).
+ * Return: 0, KVSHM_EDAEMON, KVSHM_EPROTO, KVSHM_EINVAL.
+ */
+int kvshm_flush(kvshm_t *c, uint64_t *removed);
+
+/*
+ * kvshm_strlen - the length of @key's value, read from shared memory (no
+ * system call). Return: 0, KVSHM_ENOTFOUND, or as kvshm_get().
+ */
+int kvshm_strlen(kvshm_t *c, const void *key, size_t klen, size_t *len);
+
+/*
+ * struct kvshm_getv - one key of kvshm_mget(): the caller fills key, klen,
+ * buf and cap; kvshm_mget() sets vlen and rc.
+ */
+struct kvshm_getv {
+	const void *key;
+	size_t klen;
+	void *buf;		/* caller-owned, @cap bytes (NULL if 0) */
+	size_t cap;
+	size_t vlen;		/* out: the value's length (also on ETOOSMALL) */
+	int rc;			/* out: 0, KVSHM_ENOTFOUND, KVSHM_ETOOSMALL,
+				 * KVSHM_EINVAL or KVSHM_ETOOBIG for this key */
+};
+
+/*
+ * kvshm_mget - read @n keys in one read section, from shared memory (no
+ * system call). Each key's outcome is in its own rc; keys are read one
+ * after another, so a batch being published by a writer meanwhile may be
+ * seen in part (see kvshm_mset()).
+ * Return: 0 when every key was looked up (whatever each found), or a
+ * handle-level error as kvshm_read_lock() (then no rc is set).
+ */
+int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n);
+
 /* kvshm_ping - round trip to the daemon. Return: 0, KVSHM_EDAEMON,
  * KVSHM_EPROTO, KVSHM_EINVAL (NULL handle). */
 int kvshm_ping(kvshm_t *c);

@@ -277,6 +277,55 @@ int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 	return rc;
 }
 
+int kvshm_strlen(kvshm_t *c, const void *key, size_t klen, size_t *len)
+{
+	struct kvs_iref r;
+	struct kvc_tls *t;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)) || !len)
+		return rc ? rc : KVSHM_EINVAL;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	if (find(c, t, key, klen, &r))
+		*len = r.vlen;
+	else
+		rc = KVSHM_ENOTFOUND;
+	section_exit(t);
+	return rc;
+}
+
+int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n)
+{
+	struct kvs_iref r;
+	struct kvc_tls *t;
+	size_t i;
+	int rc;
+
+	if (!c || (!v && n))
+		return KVSHM_EINVAL;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		v[i].vlen = 0;
+		if ((v[i].rc = kvc_key_check(c, v[i].key, v[i].klen)))
+			continue;
+		if (!v[i].buf && v[i].cap) {
+			v[i].rc = KVSHM_EINVAL;
+		} else if (!find(c, t, v[i].key, v[i].klen, &r)) {
+			v[i].rc = KVSHM_ENOTFOUND;
+		} else {
+			v[i].vlen = r.vlen;
+			if (r.vlen > v[i].cap)
+				v[i].rc = KVSHM_ETOOSMALL;
+			else if (r.vlen)
+				memcpy(v[i].buf, r.val, r.vlen);
+		}
+	}
+	section_exit(t);
+	return 0;
+}
+
 int kvshm_read_lock(kvshm_t *c)
 {
 	struct kvc_tls *t;

@@ -8,6 +8,8 @@
  * trip; the daemon checks everything again, since it trusts no client.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -118,6 +120,139 @@ int kvshm_mset(kvshm_t *c, const struct kvshm_kv *kv, size_t n)
 		kvs_put_i64(&c->req, kv[i].ttl_ms);
 	}
 	rc = kvc_call(c, KVS_OP_MSET, &rep);
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+/* A request whose reply is (u32 had, blob old): decode into malloc()ed *old. */
+static int old_value_reply(struct kvc_reply *rep, void **old, size_t *olen)
+{
+	const void *p;
+	uint32_t had = kvs_get_u32(&rep->rd);
+	size_t n;
+	char *copy;
+
+	p = kvs_get_blob(&rep->rd, &n);
+	if (kvs_rd_done(&rep->rd) < 0)
+		return KVSHM_EPROTO;
+	if (!had) {
+		*old = NULL;
+		if (olen)
+			*olen = 0;
+		return 0;
+	}
+	copy = malloc(n + 1);
+	if (!copy) {
+		errno = ENOMEM;
+		return KVSHM_ESYS;
+	}
+	memcpy(copy, p, n);
+	copy[n] = '\0';
+	*old = copy;
+	if (olen)
+		*olen = n;
+	return 0;
+}
+
+/*
+ * Frame and run one request on @key (then the value if @val_too, then
+ * *@i64 if non-NULL); on success decode the old value into *@old.
+ */
+static int key_old_op(struct kvshm *c, uint16_t op, const void *key,
+		      size_t klen, const void *val, size_t vlen, bool val_too,
+		      const int64_t *i64, void **old, size_t *olen)
+{
+	struct kvc_reply rep;
+	int rc;
+
+	if (c && kvc_forked(c))
+		return KVSHM_EINVAL;
+	if ((rc = kvc_key_check(c, key, klen)))
+		return rc;
+	if (!old || (!val && vlen))
+		return KVSHM_EINVAL;
+	if (vlen > c->hdr->max_value)
+		return KVSHM_ETOOBIG;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, op, 0, kvc_next_id(c), 0);
+	kvs_put_blob(&c->req, key, klen);
+	if (val_too)
+		kvs_put_blob(&c->req, val, vlen);
+	if (i64)
+		kvs_put_i64(&c->req, *i64);
+	rc = kvc_call(c, op, &rep);
+	if (rc == 0)
+		rc = old_value_reply(&rep, old, olen);
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+int kvshm_getdel(kvshm_t *c, const void *key, size_t klen,
+		 void **old, size_t *olen)
+{
+	return key_old_op(c, KVS_OP_GETDEL, key, klen, NULL, 0, false, NULL,
+			  old, olen);
+}
+
+int kvshm_getset(kvshm_t *c, const void *key, size_t klen,
+		 const void *val, size_t vlen, int64_t ttl_ms,
+		 void **old, size_t *olen)
+{
+	if (ttl_ms < 0)
+		return KVSHM_EINVAL;
+	return key_old_op(c, KVS_OP_GETSET, key, klen, val, vlen, true,
+			  &ttl_ms, old, olen);
+}
+
+int kvshm_append(kvshm_t *c, const void *key, size_t klen,
+		 const void *val, size_t vlen, size_t *newlen)
+{
+	struct kvc_reply rep;
+	uint64_t n;
+	int rc;
+
+	if (c && kvc_forked(c))
+		return KVSHM_EINVAL;
+	if ((rc = kvc_key_check(c, key, klen)))
+		return rc;
+	if (!val && vlen)
+		return KVSHM_EINVAL;
+	if (vlen > c->hdr->max_value)
+		return KVSHM_ETOOBIG;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_APPEND, 0, kvc_next_id(c), 0);
+	kvs_put_blob(&c->req, key, klen);
+	kvs_put_blob(&c->req, val, vlen);
+	rc = kvc_call(c, KVS_OP_APPEND, &rep);
+	if (rc == 0) {
+		n = kvs_get_u64(&rep.rd);
+		if (kvs_rd_done(&rep.rd) < 0)
+			rc = KVSHM_EPROTO;
+		else if (newlen)
+			*newlen = (size_t)n;
+	}
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+int kvshm_flush(kvshm_t *c, uint64_t *removed)
+{
+	struct kvc_reply rep;
+	uint64_t n;
+	int rc;
+
+	if (!c || kvc_forked(c))
+		return KVSHM_EINVAL;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_FLUSH, 0, kvc_next_id(c), 0);
+	rc = kvc_call(c, KVS_OP_FLUSH, &rep);
+	if (rc == 0) {
+		n = kvs_get_u64(&rep.rd);
+		if (kvs_rd_done(&rep.rd) < 0)
+			rc = KVSHM_EPROTO;
+		else if (removed)
+			*removed = n;
+	}
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }

@@ -35,6 +35,11 @@ enum kvs_op {
 	KVS_OP_PERSIST	= 13,	/* blob key */
 	KVS_OP_INCR	= 14,	/* blob key, i64 delta -> i64 result */
 	KVS_OP_MSET	= 15,	/* u32 n, n x (blob key, blob val, i64 ttl_ms) */
+	KVS_OP_APPEND	= 16,	/* blob key, blob val -> u64 new length */
+	KVS_OP_GETDEL	= 17,	/* blob key -> u32 1, blob old value */
+	KVS_OP_GETSET	= 18,	/* blob key, blob val, i64 ttl_ms -> u32 had,
+				 * blob old value (empty if !had) */
+	KVS_OP_FLUSH	= 19,	/* -> u64 keys removed */
 	KVS_OP_REPLY	= 0x8000,
 };
 
