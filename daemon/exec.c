@@ -481,7 +481,7 @@ static void mset_lock(struct kvd *d, const struct mset_ent *e, uint32_t n,
 static int mset_prepare(struct kvd *d, const struct kvd_kv *kv,
 			struct mset_ent *e, uint32_t n, int64_t now)
 {
-	uint64_t fresh = 0;
+	uint64_t fresh = 0, total_fresh = 0;
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
@@ -499,12 +499,15 @@ static int mset_prepare(struct kvd *d, const struct kvd_kv *kv,
 			e[i].found = false;
 		}
 		fresh += !e[i].found;
+		total_fresh += !e[i].found;
 		if (i + 1 == n || e[i + 1].shard != e[i].shard) {
 			if (kvd_index_reserve(&d->index, e[i].shard, fresh) < 0)
 				return -ENOMEM;
 			fresh = 0;
 		}
 	}
+	if (!kvd_index_room(&d->index, total_fresh))
+		return -ENOMEM;		/* over --max-entries */
 	for (i = 0; i < n; i++) {
 		const struct kvd_kv *p = &kv[e[i].idx];
 

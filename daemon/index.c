@@ -258,6 +258,8 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 	uint32_t hint = 0;
 	int rc, tries;
 
+	if (!kvd_index_room(x, 1))
+		return -ENOMEM;
 	if (s->count + 1 > cap && grow(x, si) < 0)
 		return -ENOMEM;
 	if (x->hints)
@@ -277,6 +279,7 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 	}
 	s->count++;
 	kvs_store_relaxed(&x->shards[si].count, s->count);
+	__atomic_add_fetch(&x->total, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -308,6 +311,7 @@ void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 	kvd_retire(x->rc, kvs_ent_off(old));
 	s->count--;
 	kvs_store_relaxed(&x->shards[si].count, s->count);
+	__atomic_sub_fetch(&x->total, 1, __ATOMIC_RELAXED);
 }
 
 uint64_t kvd_index_clear(struct kvd_index *x, uint32_t si)
@@ -336,7 +340,15 @@ uint64_t kvd_index_clear(struct kvd_index *x, uint32_t si)
 	}
 	s->count = 0;
 	kvs_store_relaxed(&x->shards[si].count, 0);
+	__atomic_sub_fetch(&x->total, n, __ATOMIC_RELAXED);
 	return n;
+}
+
+bool kvd_index_room(struct kvd_index *x, uint64_t extra)
+{
+	return x->max_entries == 0 ||
+	       __atomic_load_n(&x->total, __ATOMIC_RELAXED) + extra <=
+	       x->max_entries;
 }
 
 uint64_t kvd_index_count(struct kvd_index *x)

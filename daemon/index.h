@@ -28,6 +28,9 @@ struct kvd_index {
 	struct kva *heap;
 	struct kvd_reclaim *rc;
 	struct kvd_hints *hints;	/* NULL: items get no hint word */
+	uint64_t max_entries;		/* 0 = no limit */
+	uint64_t total;			/* keys in all shards; atomic, since
+					 * shards are locked independently */
 };
 
 int kvd_index_init(struct kvd_index *x, char *base, uint64_t size,
@@ -45,7 +48,8 @@ bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
 /*
  * kvd_index_insert - publish the item at @item_off under a key that is
  * absent (the caller checked). Grows the shard if needed.
- * Return: 0 or -ENOMEM (nothing published; the caller still owns the item).
+ * Return: 0 or -ENOMEM (heap full, or max_entries keys already stored;
+ * nothing published: the caller still owns the item).
  */
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off);
 
@@ -67,5 +71,8 @@ void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 uint64_t kvd_index_clear(struct kvd_index *x, uint32_t shard);
 
 uint64_t kvd_index_count(struct kvd_index *x);	/* all shards, approximate */
+
+/* Would @extra more keys fit under max_entries? */
+bool kvd_index_room(struct kvd_index *x, uint64_t extra);
 
 #endif /* KVD_INDEX_H */

@@ -38,6 +38,8 @@ static void usage(FILE *f)
 "  --max-key BYTES      longest key, 1..65535 (default: 1024)\n"
 "  --max-value SIZE     longest value, up to 512M (default: 1M)\n"
 "  --max-readers N      reader slots, 16..65536 (default: 4096)\n"
+"  --max-entries N      most keys stored at once, 0 = no limit but\n"
+"                       memory (default: 0)\n"
 "  --eviction POLICY    noeviction (the only policy in this release)\n"
 "  --foreground         do not detach; log to stderr\n"
 "  -h, --help           show this help and exit\n"
@@ -99,7 +101,7 @@ static int bad_opt(const char *opt, const char *val, const char *why)
 
 enum {
 	OPT_NAME = 256, OPT_DATA_DIR, OPT_SOCKET, OPT_MEMORY, OPT_SHARDS,
-	OPT_MAX_KEY, OPT_MAX_VALUE, OPT_MAX_READERS, OPT_EVICTION,
+	OPT_MAX_KEY, OPT_MAX_VALUE, OPT_MAX_READERS, OPT_MAX_ENTRIES, OPT_EVICTION,
 	OPT_FOREGROUND,
 };
 
@@ -112,6 +114,7 @@ static const struct option options[] = {
 	{ "max-key",	 required_argument, NULL, OPT_MAX_KEY },
 	{ "max-value",	 required_argument, NULL, OPT_MAX_VALUE },
 	{ "max-readers", required_argument, NULL, OPT_MAX_READERS },
+	{ "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
 	{ "eviction",	 required_argument, NULL, OPT_EVICTION },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
 	{ "help",	 no_argument,	    NULL, 'h' },
@@ -174,6 +177,12 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 			if (parse_uint(optarg, 16, 65536, &v) < 0)
 				return bad_opt("--max-readers", optarg, "16..65536");
 			c->max_readers = (uint32_t)v;
+			break;
+		case OPT_MAX_ENTRIES:
+			if (parse_uint(optarg, 0, UINT64_MAX >> 1, &v) < 0)
+				return bad_opt("--max-entries", optarg,
+					       "a count, 0 for no limit");
+			c->max_entries = v;
 			break;
 		case OPT_EVICTION:
 			if (strcmp(optarg, "noeviction") != 0)
@@ -326,6 +335,7 @@ int main(int argc, char **argv)
 		       d.hdr->nhints);
 	kvd_reclaim_set_hints(d.rc, &d.hints);
 	d.index.hints = &d.hints;
+	d.index.max_entries = d.cfg.max_entries;
 	kvd_stats_attach(&d.stats, &d.hooks);
 	kvd_segment_publish(&d);
 

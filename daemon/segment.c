@@ -166,6 +166,7 @@ void kvd_header_init(struct kvs_header *h, const struct kvd_config *c,
 	h->daemon_pid = getpid();
 	h->start_time_ms = (uint64_t)kvs_now_ms();
 	h->nhints = kvd_nhints(c);
+	h->max_entries = c->max_entries;
 	h->clock_s = (uint32_t)(kvs_now_ms() / 1000);
 	memcpy(h->socket_path, c->socket_path, sizeof(h->socket_path));
 	h->global_epoch = 1;

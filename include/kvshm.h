@@ -326,6 +326,25 @@ struct kvshm_getv {
  */
 int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n);
 
+/*
+ * struct kvshm_limits - the daemon's limits, as kvshm_limits() reads them.
+ */
+struct kvshm_limits {
+	size_t max_key;		/* longest key, bytes */
+	size_t max_value;	/* longest value, bytes */
+	uint64_t max_entries;	/* most keys stored at once; 0 = no limit
+				 * but memory */
+	uint64_t memory;	/* heap bytes (--memory) */
+};
+
+/*
+ * kvshm_limits - the limits of the daemon serving @c, from the mapped
+ * segment (no system call). Writes beyond them fail with KVSHM_ETOOBIG
+ * (key, value) or KVSHM_ENOMEM (entries, memory) and change nothing.
+ * Return: 0 or KVSHM_EINVAL.
+ */
+int kvshm_limits(kvshm_t *c, struct kvshm_limits *l);
+
 /* kvshm_ping - round trip to the daemon. Return: 0, KVSHM_EDAEMON,
  * KVSHM_EPROTO, KVSHM_EINVAL (NULL handle). */
 int kvshm_ping(kvshm_t *c);

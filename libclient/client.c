@@ -454,6 +454,17 @@ void kvshm_close(kvshm_t *c)
 	free(c);
 }
 
+int kvshm_limits(kvshm_t *c, struct kvshm_limits *l)
+{
+	if (!c || !l)
+		return KVSHM_EINVAL;
+	l->max_key = c->hdr->max_key;
+	l->max_value = c->hdr->max_value;
+	l->max_entries = c->hdr->max_entries;
+	l->memory = c->hdr->heap_size;
+	return 0;
+}
+
 int kvshm_ping(kvshm_t *c)
 {
 	struct kvc_reply rep;

@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	3
+#define KVS_LAYOUT_VERSION	4
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -78,7 +78,9 @@ struct kvs_header {
 	uint32_t nhints;		/* const: access-hint words in the rw
 					 * area; index 0 means "no hint" */
 	uint32_t reserved0;
-	uint64_t reserved1[2];
+	uint64_t max_entries;		/* const: keys allowed, 0 = no limit
+					 * but memory */
+	uint64_t reserved1;
 	/* lines 2-3 */
 	char socket_path[KVS_SOCKPATH_MAX]; /* const: NUL-terminated */
 	char pad0[128 - KVS_SOCKPATH_MAX];

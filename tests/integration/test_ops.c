@@ -26,7 +26,10 @@ static int has(kvshm_t *c, const char *key, const char *want)
 
 int main(void)
 {
-	static const char *const args[] = { "--max-value", "16", NULL };
+	static const char *const args[] = { "--max-value", "16",
+					     "--max-entries", "510", NULL };
+	struct kvshm_limits lim;
+	struct kvshm_kv two[2] = { { "e1", 2, "x", 1, 0 }, { "e2", 2, "x", 1, 0 } };
 	char b1[8], b2[8], b3[2];
 	struct kvshm_getv v[4] = {
 		{ "m1", 2, b1, sizeof(b1), 0, 0 },
@@ -42,7 +45,7 @@ int main(void)
 	kvshm_t *c;
 	int i;
 
-	plan_tests(22);
+	plan_tests(25);
 	start_kvshmd(&d, "ops", args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -97,7 +100,24 @@ int main(void)
 		snprintf(k, sizeof(k), "f%d", i);
 		kvshm_set(c, S(k), S("x"), 0, 0);
 	}
-	ok(kvshm_flush(c, &removed) == 0 && removed == 503,
+	ok(kvshm_limits(c, &lim) == 0 && lim.max_value == 16 &&
+	   lim.max_entries == 510 && lim.max_key == 1024 && lim.memory == 64 << 20,
+	   "kvshm_limits reads the daemon's limits");
+	for (i = 500; i < 507; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "f%d", i);
+		kvshm_set(c, S(k), S("x"), 0, 0);
+	}
+	ok(stat_of(c, "keys") == 510 &&
+	   kvshm_set(c, S("over"), S("x"), 0, 0) == KVSHM_ENOMEM &&
+	   kvshm_exists(c, S("over")) == KVSHM_ENOTFOUND,
+	   "a new key past --max-entries is KVSHM_ENOMEM and stores nothing");
+	ok(kvshm_set(c, S("f1"), S("y"), 0, 0) == 0 &&
+	   kvshm_mset(c, two, 2) == KVSHM_ENOMEM &&
+	   kvshm_exists(c, S("e1")) == KVSHM_ENOTFOUND,
+	   "replacing a key still works; a batch of new keys past it is refused whole");
+	ok(kvshm_flush(c, &removed) == 0 && removed == 510,
 	   "flush deletes every key (%llu)", (unsigned long long)removed);
 	ok(stat_of(c, "keys") == 0 && kvshm_exists(c, S("f1")) == KVSHM_ENOTFOUND &&
 	   kvshm_exists(c, S("m1")) == KVSHM_ENOTFOUND, "nothing is left");
