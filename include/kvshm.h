@@ -366,6 +366,42 @@ int kvshm_keys(kvshm_t *c, const char *pattern,
 	       int (*cb)(const void *key, size_t klen, void *arg), void *arg);
 
 /*
+ * struct kvshm_scan_opts - what kvshm_scan() returns; zero-initialise.
+ * Filters combine (a key must pass all of them).
+ */
+struct kvshm_scan_opts {
+	const char *pattern;	/* glob as kvshm_keys(), NULL = any */
+	const void *prefix;	/* keys starting with these bytes */
+	size_t prefix_len;	/* 0 = any */
+	const void *min;	/* keys >= min (bytewise), NULL = no bound */
+	size_t min_len;
+	const void *max;	/* keys < max (bytewise), NULL = no bound */
+	size_t max_len;
+	size_t limit;		/* keys per call at most; 0 = no limit */
+};
+
+/*
+ * kvshm_scan - walk the keys in pieces, lock-free, while writes go on.
+ * @cursor: 0 to start; set after each call to where the next call goes
+ *          on, and to 0 when the walk is complete. A cursor is only
+ *          meaningful for the cache it came from.
+ * @opts:   filters and the per-call limit; NULL for all keys, no limit.
+ * @cb:     called outside any read section with a copy of each key; a
+ *          non-zero return stops the call and is returned (the cursor is
+ *          then not updated).
+ *
+ * Every key present for the whole walk is returned at least once; if a
+ * part of the table grew between two calls, its keys may be returned
+ * again. Keys are not ordered (sort them yourself). Each call holds one
+ * read section per shard it reads, never across @cb.
+ *
+ * Return: 0, @cb's non-zero value, KVSHM_EINVAL (NULL @cursor or @cb, a
+ * cursor from another cache), or as kvshm_keys().
+ */
+int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
+	       int (*cb)(const void *key, size_t klen, void *arg), void *arg);
+
+/*
  * kvshm_stats - the daemon's counters as text.
  * @text: set to a malloc()ed, NUL-terminated list of "name value" lines
  *        (names are [a-z0-9_], values decimal integers or words); the

@@ -392,62 +392,114 @@ static int keybuf_add(struct keybuf *kb, const char *key, uint32_t klen)
 	return 0;
 }
 
-/* Copy the matching keys of shard @s into @kb, inside one section. */
-static int collect_shard(struct kvshm *c, uint32_t s, const char *pat,
-			 size_t plen, struct keybuf *kb)
+/*
+ * Scan cursor: shard:16 | log2 of the shard's array size:6 | bucket:38 |
+ * slot:3, the next entry to look at. 0 starts a walk; KVC_SCAN_DONE (what
+ * the caller sees as 0 again) ends it. Inside one published bucket array a
+ * key never moves (deletions do not shift others), so positions are exact;
+ * if the shard grew since the cursor was made (its size no longer matches)
+ * the walk restarts that shard: keys may repeat, none is skipped.
+ */
+#define CUR_SHARD_SHIFT	47
+#define CUR_LOG_SHIFT	41
+#define CUR_POS_MASK	((1ULL << CUR_LOG_SHIFT) - 1)
+
+static bool scan_match(const struct kvshm_scan_opts *o, const struct kvs_iref *r)
+{
+	size_t n;
+	int cmp;
+
+	if (o->prefix_len && (r->klen < o->prefix_len ||
+			      memcmp(r->key, o->prefix, o->prefix_len) != 0))
+		return false;
+	if (o->min) {
+		n = r->klen < o->min_len ? r->klen : o->min_len;
+		cmp = memcmp(r->key, o->min, n);
+		if (cmp < 0 || (cmp == 0 && r->klen < o->min_len))
+			return false;
+	}
+	if (o->max) {
+		n = r->klen < o->max_len ? r->klen : o->max_len;
+		cmp = memcmp(r->key, o->max, n);
+		if (cmp > 0 || (cmp == 0 && r->klen >= o->max_len))
+			return false;
+	}
+	return !o->pattern ||
+	       kvs_glob_match(o->pattern, strlen(o->pattern), r->key, r->klen);
+}
+
+/*
+ * Copy matching keys of shard @s from cursor @cur into @kb, inside one
+ * read section, until *@got reaches @want (0: no limit). *@next is set to
+ * the position to go on from within this shard, or UINT64_MAX when the
+ * shard is done. Return: 0 or a KVSHM_E* code.
+ */
+static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
+		      const struct kvshm_scan_opts *o, size_t want,
+		      struct keybuf *kb, size_t *got, uint64_t *next)
 {
 	struct kvs_barray_view v;
 	struct kvc_tls *t;
 	int64_t now = kvs_now_ms();
-	uint64_t b;
+	uint64_t pos = 0, b, lg;
+	unsigned int i;
 	int rc;
 
+	*next = UINT64_MAX;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (kvs_shard_array(&c->map, s, &v) == 0) {
-		for (b = 0; b <= v.mask && rc == 0; b++) {
-			unsigned int i;
+	if (kvs_shard_array(&c->map, s, &v) != 0)
+		goto out;
+	lg = (uint64_t)__builtin_ctzll(v.mask + 1);
+	if (((cur >> CUR_LOG_SHIFT) & 0x3f) == lg)
+		pos = cur & CUR_POS_MASK;	/* same array: resume exactly */
+	for (b = pos >> 3; b <= v.mask; b++) {
+		for (i = b == pos >> 3 ? pos & 7 : 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e = kvs_load_acquire(&v.b[b].ent[i]);
+			struct kvs_iref r;
 
-			for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
-				uint64_t e = kvs_load_acquire(&v.b[b].ent[i]);
-				struct kvs_iref r;
-
-				if (!kvs_ent_off(e) || kvs_item_ref(&c->map, e, &r))
-					continue;
-				if (kvs_iref_expired(&r, now) ||
-				    (pat && !kvs_glob_match(pat, plen, r.key, r.klen)))
-					continue;
-				if (keybuf_add(kb, r.key, r.klen)) {
-					errno = ENOMEM;
-					rc = KVSHM_ESYS;
-					break;
-				}
+			if (want && *got == want) {
+				*next = (lg << CUR_LOG_SHIFT) | (b << 3) | i;
+				goto out;
 			}
+			if (!kvs_ent_off(e) || kvs_item_ref(&c->map, e, &r) ||
+			    kvs_iref_expired(&r, now) || !scan_match(o, &r))
+				continue;
+			if (keybuf_add(kb, r.key, r.klen)) {
+				errno = ENOMEM;
+				rc = KVSHM_ESYS;
+				goto out;
+			}
+			(*got)++;
 		}
 	}
+out:
 	section_exit(t);
 	return rc;
 }
 
-int kvshm_keys(kvshm_t *c, const char *pattern,
+int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
 	       int (*cb)(const void *key, size_t klen, void *arg), void *arg)
 {
+	static const struct kvshm_scan_opts none;
+	const struct kvshm_scan_opts *o = opts ? opts : &none;
 	struct keybuf kb = { 0 };
-	size_t plen = 0;
+	uint64_t cur, next = 0;
 	uint32_t s;
+	size_t got = 0;
 	int rc = 0;
 
-	if (!c || !cb)
+	if (!c || !cursor || !cb || (o->prefix_len && !o->prefix))
 		return KVSHM_EINVAL;
-	if (pattern && strcmp(pattern, "*") != 0)
-		plen = strlen(pattern);
-	else
-		pattern = NULL;
-	for (s = 0; s < c->hdr->nshards && rc == 0; s++) {
+	cur = *cursor;
+	s = (uint32_t)(cur >> CUR_SHARD_SHIFT);
+	if (s >= c->hdr->nshards)
+		return KVSHM_EINVAL;	/* not a cursor of this cache */
+	for (; s < c->hdr->nshards && rc == 0; s++, cur = 0) {
 		size_t pos = 0;
 
 		kb.len = 0;
-		rc = collect_shard(c, s, pattern, plen, &kb);
+		rc = scan_shard(c, s, cur, o, o->limit, &kb, &got, &next);
 		while (rc == 0 && pos < kb.len) {
 			uint32_t klen;
 
@@ -455,7 +507,29 @@ int kvshm_keys(kvshm_t *c, const char *pattern,
 			rc = cb(kb.p + pos + sizeof(klen), klen, arg);
 			pos += sizeof(klen) + klen;
 		}
+		if (next != UINT64_MAX)
+			break;			/* limit reached inside s */
 	}
 	free(kb.p);
+	if (rc == 0) {
+		if (s >= c->hdr->nshards)
+			*cursor = 0;		/* the walk is complete */
+		else if (next != UINT64_MAX)
+			*cursor = ((uint64_t)s << CUR_SHARD_SHIFT) | next;
+		else
+			*cursor = (uint64_t)s << CUR_SHARD_SHIFT;
+	}
 	return rc;
+}
+
+int kvshm_keys(kvshm_t *c, const char *pattern,
+	       int (*cb)(const void *key, size_t klen, void *arg), void *arg)
+{
+	struct kvshm_scan_opts o = { 0 };
+	uint64_t cursor = 0;
+
+	if (pattern && strcmp(pattern, "*") != 0)
+		o.pattern = pattern;
+	/* No limit: one call walks every shard, each in one read section. */
+	return kvshm_scan(c, &cursor, &o, cb, arg);
 }

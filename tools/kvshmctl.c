@@ -3,10 +3,11 @@
  * kvshmctl.c - the kvshm admin and scripting command line tool.
  *
  * kvshmctl [--name NAME] [--timeout MS] COMMAND [ARGS] attaches to the cache
- * served under NAME, runs one command (ping, info, stats, get, set, mset,
- * del, ttl, expire, persist, incr, keys) and detaches. It is an ordinary client: it
- * must never hold knowledge of the shared-memory layout or of the write
- * channel's protocol, and uses nothing but the public API of <kvshm.h>.
+ * served under NAME, runs one command (ping, info, stats, get, mget, set,
+ * mset, getset, append, strlen, del, getdel, ttl, expire, persist, incr,
+ * keys, flush) and detaches. It is an ordinary client: it must never hold
+ * knowledge of the shared-memory layout or of the write channel's
+ * protocol, and uses nothing but the public API of <kvshm.h>.
  *
  * Exit status, as scripts rely on it: 0 success; 1 the operation failed,
  * with exactly one line "kvshmctl: COMMAND: MESSAGE" on stderr (MESSAGE is
@@ -92,16 +93,25 @@ static void usage(FILE *f)
 	      "  info                short human summary\n"
 	      "  stats [--json]      every daemon counter\n"
 	      "  get KEY             print the value\n"
+	      "  mget KEY [KEY]...   print each value on its own line, an empty\n"
+	      "                      line for a missing key\n"
 	      "  set KEY VALUE [--ttl MS] [--nx|--xx]\n"
 	      "                      store VALUE, print OK\n"
 	      "  mset KEY VALUE [KEY VALUE]... [--ttl MS]\n"
 	      "                      store every pair or none, print OK\n"
+	      "  getset KEY VALUE [--ttl MS]\n"
+	      "                      store VALUE, print the old value,\n"
+	      "                      nothing if there was none\n"
+	      "  append KEY VALUE    append VALUE, print the new length\n"
+	      "  strlen KEY          print the length of the value\n"
 	      "  del KEY             delete KEY, print 1\n"
+	      "  getdel KEY          delete KEY, print the value it had\n"
 	      "  ttl KEY             milliseconds left, -1 if none\n"
 	      "  expire KEY MS       expire KEY in MS (<= 0 deletes)\n"
 	      "  persist KEY         remove KEY's expiry\n"
 	      "  incr KEY [DELTA]    add DELTA (default 1), print it\n"
 	      "  keys [PATTERN]      list keys matching a glob\n"
+	      "  flush               delete every key, print how many\n"
 	      "\n"
 	      "Exit status: 0 success, 1 operation failed, 2 usage error.\n",
 	      f);
@@ -528,15 +538,156 @@ static int cmd_mset(kvshm_t *c, const struct args *a)
 	return 0;
 }
 
+static int cmd_append(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0], *val = a->pos[1];
+	size_t newlen = 0;
+	int rc = kvshm_append(c, key, strlen(key), val, strlen(val), &newlen);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	printf("%zu\n", newlen);
+	return 0;
+}
+
+static int cmd_getdel(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	void *old = NULL;
+	size_t olen = 0;
+	int rc = kvshm_getdel(c, key, strlen(key), &old, &olen);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	fwrite(old, 1, olen, stdout);
+	putchar('\n');
+	free(old);
+	return 0;
+}
+
+/* getset - nothing at all on stdout if the key was absent (redis: nil). */
+static int cmd_getset(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0], *val = a->pos[1];
+	void *old = NULL;
+	size_t olen = 0;
+	int rc = kvshm_getset(c, key, strlen(key), val, strlen(val),
+			      a->ttl_ms, &old, &olen);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	if (old) {
+		fwrite(old, 1, olen, stdout);
+		putchar('\n');
+		free(old);
+	}
+	return 0;
+}
+
+static int cmd_strlen(kvshm_t *c, const struct args *a)
+{
+	const char *key = a->pos[0];
+	size_t len = 0;
+	int rc = kvshm_strlen(c, key, strlen(key), &len);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	printf("%zu\n", len);
+	return 0;
+}
+
+static int cmd_flush(kvshm_t *c, const struct args *a)
+{
+	uint64_t removed = 0;
+	int rc = kvshm_flush(c, &removed);
+
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, errno);
+	printf("%" PRIu64 "\n", removed);
+	return 0;
+}
+
+/* What mget starts each key's buffer at; a longer value is read again. */
+#define MGET_CAP	256
+
+/*
+ * mget - one kvshm_mget() into a MGET_CAP buffer per key; a key whose value
+ * did not fit is read again with kvshm_get_alloc() (so it may be newer than
+ * the rest of the batch). A missing key prints an empty line; a bad key
+ * (empty, over the limit) fails the whole command before any output.
+ */
+static int cmd_mget(kvshm_t *c, const struct args *a)
+{
+	size_t i, n = (size_t)a->npos;
+	struct kvshm_getv *v;
+	int rc = KVSHM_OK, err = 0;
+
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return fail(a->cmd, KVSHM_ESYS, ENOMEM);
+	for (i = 0; i < n; i++) {
+		v[i].key = a->pos[i];
+		v[i].klen = strlen(a->pos[i]);
+		v[i].cap = MGET_CAP;
+		v[i].buf = malloc(MGET_CAP);
+		if (!v[i].buf) {
+			rc = KVSHM_ESYS;
+			err = ENOMEM;
+			goto out;
+		}
+	}
+	rc = kvshm_mget(c, v, n);
+	err = errno;
+	if (rc != KVSHM_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (v[i].rc == KVSHM_ETOOSMALL) {
+			void *big = NULL;
+			size_t blen = 0;
+
+			v[i].rc = kvshm_get_alloc(c, v[i].key, v[i].klen,
+						  &big, &blen);
+			err = errno;
+			if (v[i].rc == KVSHM_OK) {
+				free(v[i].buf);
+				v[i].buf = big;
+				v[i].cap = blen;
+				v[i].vlen = blen;
+			}
+		}
+		if (v[i].rc != KVSHM_OK && v[i].rc != KVSHM_ENOTFOUND) {
+			rc = v[i].rc;
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (v[i].rc == KVSHM_OK)
+			fwrite(v[i].buf, 1, v[i].vlen, stdout);
+		putchar('\n');
+	}
+out:
+	for (i = 0; i < n; i++)
+		free(v[i].buf);
+	free(v);
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, err);
+	return 0;
+}
+
 static const struct command commands[] = {
 	/* name, args min..max, options, synopsis, numeric 2nd arg, run */
 	{ "ping",    0, 0, 0, "", NULL, cmd_ping },
 	{ "info",    0, 0, 0, "", NULL, cmd_info },
 	{ "stats",   0, 0, CO_JSON, "[--json]", NULL, cmd_stats },
 	{ "get",     1, 1, 0, "KEY", NULL, cmd_get },
+	{ "mget",    1, INT_MAX, 0, "KEY [KEY]...", NULL, cmd_mget },
 	{ "set",     2, 2, CO_TTL | CO_NX | CO_XX,
 	  "KEY VALUE [--ttl MS] [--nx|--xx]", NULL, cmd_set },
+	{ "getset",  2, 2, CO_TTL, "KEY VALUE [--ttl MS]", NULL, cmd_getset },
+	{ "append",  2, 2, 0, "KEY VALUE", NULL, cmd_append },
+	{ "strlen",  1, 1, 0, "KEY", NULL, cmd_strlen },
 	{ "del",     1, 1, 0, "KEY", NULL, cmd_del },
+	{ "getdel",  1, 1, 0, "KEY", NULL, cmd_getdel },
 	{ "ttl",     1, 1, 0, "KEY", NULL, cmd_ttl },
 	{ "expire",  2, 2, 0, "KEY MS", "MS", cmd_expire },
 	{ "persist", 1, 1, 0, "KEY", NULL, cmd_persist },
@@ -544,6 +695,7 @@ static const struct command commands[] = {
 	{ "keys",    0, 1, 0, "[PATTERN]", NULL, cmd_keys },
 	{ "mset",    2, INT_MAX, CO_TTL, "KEY VALUE [KEY VALUE]... [--ttl MS]",
 	  NULL, cmd_mset },
+	{ "flush",   0, 0, 0, "", NULL, cmd_flush },
 };
 
 static const struct command *find_command(const char *name)

@@ -54,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-plan=29
+plan=40
 echo "1..$plan"
 t=0
 
@@ -209,6 +209,74 @@ ok $? "a key of exactly the daemon's limit (1024 bytes) is stored"
 ctl set "$(head -c 1025 /dev/zero | tr '\0' k)" v
 fails_with 1
 ok $? "a 1025-byte key, over the limit, exits 1 with one line on stderr"
+
+ctl append ap:new hello
+rc1=$rc out1=$out
+ctl get ap:new
+[ "$rc1" -eq 0 ] && [ "$out1" = 5 ] && [ "$rc" -eq 0 ] && [ "$out" = hello ]
+ok $? "append to a new key prints its length, and get shows the value"
+
+ctl append ap:new ', world'
+rc1=$rc out1=$out
+ctl get ap:new
+[ "$rc1" -eq 0 ] && [ "$out1" = 12 ] && [ "$rc" -eq 0 ] &&
+	[ "$out" = 'hello, world' ]
+ok $? "append to an existing key prints the new length and extends it"
+
+ctl strlen ap:new
+[ "$rc" -eq 0 ] && [ "$out" = 12 ]
+ok $? "strlen prints the length of the value"
+
+ctl set gd:key "$value"
+ctl getdel gd:key
+rc1=$rc
+printf '%s\n' "$value" | cmp -s - "$dir/out"
+cmp1=$?
+ctl get gd:key
+[ "$rc1" -eq 0 ] && [ "$cmp1" -eq 0 ] && fails_with 1
+ok $? "getdel prints the value byte for byte, then get exits 1"
+
+ctl getdel gd:key
+fails_with 1
+ok $? "getdel of a missing key exits 1 with one line on stderr"
+
+ctl getset gs:key first
+rc1=$rc
+[ ! -s "$dir/out" ]
+empty1=$?
+ctl get gs:key
+[ "$rc1" -eq 0 ] && [ "$empty1" -eq 0 ] && [ "$rc" -eq 0 ] &&
+	[ "$out" = first ]
+ok $? "getset of a missing key prints nothing, exits 0 and stores the value"
+
+ctl getset gs:key second
+rc1=$rc out1=$out
+ctl get gs:key
+[ "$rc1" -eq 0 ] && [ "$out1" = first ] && [ "$rc" -eq 0 ] &&
+	[ "$out" = second ]
+ok $? "getset of a present key prints the old value and stores the new"
+
+ctl mset mg:a alpha mg:c gamma
+ctl mget mg:a mg:b mg:c
+[ "$rc" -eq 0 ] && printf 'alpha\n\ngamma\n' | cmp -s - "$dir/out"
+ok $? "mget of present, absent, present keys prints three lines, the middle empty"
+
+big=$(head -c 5000 /dev/zero | tr '\0' b)
+ctl set mg:big "$big"
+ctl mget mg:big mg:a mg:none
+[ "$rc" -eq 0 ] && printf '%s\nalpha\n\n' "$big" | cmp -s - "$dir/out"
+ok $? "mget prints a long value whole, and an empty last line for a missing key"
+
+ctl append ap:new
+fails_with 2
+ok $? "append without a value is a usage error"
+
+ctl flush
+rc1=$rc out1=$out
+ctl keys
+[ "$rc1" -eq 0 ] && [[ $out1 =~ ^[0-9]+$ ]] && [ "$out1" -ge 1 ] &&
+	[ "$rc" -eq 0 ] && [ ! -s "$dir/out" ]
+ok $? "flush prints a count of at least 1, and keys then prints nothing"
 
 ctl frobnicate
 fails_with 2
