@@ -614,3 +614,55 @@ int kvd_exec_mset(struct kvd *d, const struct kvd_kv *kv, uint32_t n)
 	free(e);
 	return rc;
 }
+
+/*
+ * MDEL: delete every listed key that is live, with all their shards
+ * locked together, so no other writer sees some deleted and others not.
+ * Keys listed twice count once. Expired keys are removed and not counted.
+ */
+int kvd_exec_mdel(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
+		  uint64_t *removed)
+{
+	struct mset_ent *e;
+	uint64_t count = 0;
+	int64_t now;
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = check_key(d, kv[i].klen)) < 0)
+			return rc;
+	kvd_stats_inc(&d->stats.cmd_mdel);
+	e = calloc(n, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		e[i].idx = i;
+		e[i].hash = kvs_hash(d->hdr->hash_seed, kv[i].key, kv[i].klen);
+		e[i].shard = kvd_index_shard(&d->index, e[i].hash);
+	}
+	qsort(e, n, sizeof(*e), mset_cmp);
+	mset_dedupe(kv, e, n);
+	now = kvs_now_ms();
+	mset_lock(d, e, n, true);
+	for (i = 0; i < n; i++) {
+		const struct kvd_kv *p = &kv[e[i].idx];
+		struct kvs_iref cur;
+		struct kvs_pos pos;
+
+		if (e[i].skip || !kvd_index_find(&d->index, e[i].hash, p->key,
+						  p->klen, &pos, &cur))
+			continue;
+		kvd_index_remove(&d->index, e[i].hash, &pos);
+		if (kvs_iref_expired(&cur, now)) {
+			emit(d, KVD_EV_EXPIRE, p->key, p->klen, NULL, 0, 0);
+		} else {
+			emit(d, KVD_EV_DEL, p->key, p->klen, NULL, 0, 0);
+			count++;
+		}
+	}
+	mset_lock(d, e, n, false);
+	free(e);
+	*removed = count;
+	return 0;
+}

@@ -108,6 +108,8 @@ struct kvd_kv {
 	int64_t ttl_ms;
 };
 int kvd_exec_mset(struct kvd *d, const struct kvd_kv *kv, uint32_t n);
+int kvd_exec_mdel(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
+		  uint64_t *removed);
 
 /* server.c */
 int kvd_server_run(struct kvd *d, int ready_fd);

@@ -231,6 +231,28 @@ static int op_mset(struct kvd *d, struct kvs_rd *r)
 	return rc;
 }
 
+/* MDEL: decode every key (pointers into the frame), then run it. */
+static int op_mdel(struct kvd *d, struct kvs_rd *r, uint64_t *removed)
+{
+	uint32_t i, n = kvs_get_u32(r);
+	struct kvd_kv *kv;
+	int rc;
+
+	/* Each key takes at least 4 bytes: bound n before allocating. */
+	if (r->err || n == 0 || n > r->left / 4)
+		return -EPROTO;
+	kv = calloc(n, sizeof(*kv));
+	if (!kv)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		kv[i].key = kvs_get_blob(r, &kv[i].klen);
+	rc = kvs_rd_done(r);
+	if (rc == 0)
+		rc = kvd_exec_mdel(d, kv, n, removed);
+	free(kv);
+	return rc;
+}
+
 /* Decode and execute one request; append its reply to c->out. */
 static void dispatch(struct server *sv, struct conn *c,
 		     const struct kvs_frame_hdr *h, const char *payload)
@@ -345,6 +367,16 @@ static void dispatch(struct server *sv, struct conn *c,
 		kvs_put_blob(&c->out, old.p, old.len);
 		kvs_frame_end(&c->out);
 		free(old.p);
+		return;
+	}
+	case KVS_OP_MDEL: {
+		uint64_t n = 0;
+
+		if ((rc = op_mdel(d, &r, &n)) < 0)
+			break;
+		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+		kvs_put_u64(&c->out, n);
+		kvs_frame_end(&c->out);
 		return;
 	}
 	case KVS_OP_FLUSH: {

@@ -130,6 +130,7 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "cmd_getdel %" PRIu64 "\n", rd(&st->cmd_getdel));
 	add(&t, "cmd_getset %" PRIu64 "\n", rd(&st->cmd_getset));
 	add(&t, "cmd_flush %" PRIu64 "\n", rd(&st->cmd_flush));
+	add(&t, "cmd_mdel %" PRIu64 "\n", rd(&st->cmd_mdel));
 	add(&t, "evictions %" PRIu64 "\n", rd(&st->ev[KVD_EV_EVICT]));
 	add(&t, "expirations %" PRIu64 "\n", rd(&st->ev[KVD_EV_EXPIRE]));
 	add(&t, "grace_periods %" PRIu64 "\n", rs.grace_periods);

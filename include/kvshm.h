@@ -288,6 +288,25 @@ int kvshm_getset(kvshm_t *c, const void *key, size_t klen,
 		 const void *val, size_t vlen, int64_t ttl_ms,
 		 void **old, size_t *olen);
 
+/* struct kvshm_key - one key of kvshm_mdel(); the caller owns the bytes. */
+struct kvshm_key {
+	const void *key;
+	size_t klen;
+};
+
+/*
+ * kvshm_mdel - delete @n keys in one request. The daemon locks the shards
+ * of all of them together, so another writer never sees some deleted and
+ * others not; readers may, while it runs. Keys that are absent are
+ * skipped; a key listed twice counts once.
+ * @removed: set to how many live keys were deleted (may be NULL).
+ * Return: 0, KVSHM_EINVAL (@n is 0, NULL @keys, an empty key), KVSHM_ETOOBIG
+ * (a key over the limit, or the request over 16 MiB; nothing deleted),
+ * KVSHM_EDAEMON, KVSHM_EPROTO.
+ */
+int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
+	       uint64_t *removed);
+
 /*
  * kvshm_flush - delete every key. Shard by shard: a write that lands on a
  * shard already flushed while the flush runs survives it.

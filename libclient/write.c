@@ -256,3 +256,37 @@ int kvshm_flush(kvshm_t *c, uint64_t *removed)
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }
+
+int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
+	       uint64_t *removed)
+{
+	size_t i, bytes = 4;
+	struct kvc_reply rep;
+	uint64_t got;
+	int rc;
+
+	if (!c || !keys || n == 0 || n > UINT32_MAX || kvc_forked(c))
+		return KVSHM_EINVAL;
+	for (i = 0; i < n; i++) {
+		if ((rc = kvc_key_check(c, keys[i].key, keys[i].klen)))
+			return rc;
+		bytes += 4 + keys[i].klen;
+	}
+	if (bytes > kvs_max_payload(c->hdr->max_key, c->hdr->max_value))
+		return KVSHM_ETOOBIG;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_MDEL, 0, kvc_next_id(c), 0);
+	kvs_put_u32(&c->req, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		kvs_put_blob(&c->req, keys[i].key, keys[i].klen);
+	rc = kvc_call(c, KVS_OP_MDEL, &rep);
+	if (rc == 0) {
+		got = kvs_get_u64(&rep.rd);
+		if (kvs_rd_done(&rep.rd) < 0)
+			rc = KVSHM_EPROTO;
+		else if (removed)
+			*removed = got;
+	}
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}

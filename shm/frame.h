@@ -40,6 +40,7 @@ enum kvs_op {
 	KVS_OP_GETSET	= 18,	/* blob key, blob val, i64 ttl_ms -> u32 had,
 				 * blob old value (empty if !had) */
 	KVS_OP_FLUSH	= 19,	/* -> u64 keys removed */
+	KVS_OP_MDEL	= 20,	/* u32 n, n x blob key -> u64 keys removed */
 	KVS_OP_REPLY	= 0x8000,
 };
 

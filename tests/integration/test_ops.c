@@ -45,7 +45,7 @@ int main(void)
 	kvshm_t *c;
 	int i;
 
-	plan_tests(25);
+	plan_tests(27);
 	start_kvshmd(&d, "ops", args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -117,7 +117,20 @@ int main(void)
 	   kvshm_mset(c, two, 2) == KVSHM_ENOMEM &&
 	   kvshm_exists(c, S("e1")) == KVSHM_ENOTFOUND,
 	   "replacing a key still works; a batch of new keys past it is refused whole");
-	ok(kvshm_flush(c, &removed) == 0 && removed == 510,
+	{
+		struct kvshm_key dk[4] = { { "f1", 2 }, { "f2", 2 }, { "f1", 2 },
+					   { "absent", 6 } };
+		struct kvshm_key bad[2] = { { "f3", 2 }, { "", 0 } };
+
+		ok(kvshm_mdel(c, dk, 4, &removed) == 0 && removed == 2 &&
+		   kvshm_exists(c, S("f1")) == KVSHM_ENOTFOUND &&
+		   kvshm_exists(c, S("f2")) == KVSHM_ENOTFOUND,
+		   "mdel deletes the live keys once each and counts them");
+		ok(kvshm_mdel(c, bad, 2, &removed) == KVSHM_EINVAL &&
+		   kvshm_exists(c, S("f3")) == 0,
+		   "an mdel with an empty key deletes nothing");
+	}
+	ok(kvshm_flush(c, &removed) == 0 && removed == 508,
 	   "flush deletes every key (%llu)", (unsigned long long)removed);
 	ok(stat_of(c, "keys") == 0 && kvshm_exists(c, S("f1")) == KVSHM_ENOTFOUND &&
 	   kvshm_exists(c, S("m1")) == KVSHM_ENOTFOUND, "nothing is left");
