@@ -4,10 +4,16 @@
  *
  * kvshmctl [--name NAME] [--timeout MS] COMMAND [ARGS] attaches to the cache
  * served under NAME, runs one command (ping, info, stats, get, mget, set,
- * mset, getset, append, strlen, del, getdel, ttl, expire, persist, incr,
- * keys, flush) and detaches. It is an ordinary client: it must never hold
- * knowledge of the shared-memory layout or of the write channel's
- * protocol, and uses nothing but the public API of <kvshm.h>.
+ * mset, getset, append, strlen, del, mdel, getdel, ttl, expire, persist,
+ * incr, keys, scan, flush) and detaches. It is an ordinary client: it
+ * must never hold knowledge of the shared-memory layout or of the write
+ * channel's protocol, and uses nothing but the public API of <kvshm.h>.
+ *
+ * Keys and values are written as raw bytes, each followed by a newline.
+ * scan walks the keys with kvshm_scan(): without --limit it follows the
+ * cursor to the end and prints every key; with --limit N it makes exactly
+ * one call from --cursor and ends with a line "cursor NEXT" (0 when the
+ * walk is complete) for a script to pass back, like Redis SCAN.
  *
  * Exit status, as scripts rely on it: 0 success; 1 the operation failed,
  * with exactly one line "kvshmctl: COMMAND: MESSAGE" on stderr (MESSAGE is
@@ -44,16 +50,43 @@ enum {
 	OPT_NX,
 	OPT_XX,
 	OPT_JSON,
+	OPT_PREFIX,
+	OPT_PATTERN,
+	OPT_MIN,
+	OPT_MAX,
+	OPT_LIMIT,
+	OPT_CURSOR,
+	OPT_SORTED,
 	OPT_HELP,
 };
 
 /* Which command options a command accepts (struct command.opts). */
 enum {
-	CO_TTL	= 1 << 0,
-	CO_NX	= 1 << 1,
-	CO_XX	= 1 << 2,
-	CO_JSON	= 1 << 3,
+	CO_TTL		= 1 << 0,
+	CO_NX		= 1 << 1,
+	CO_XX		= 1 << 2,
+	CO_JSON		= 1 << 3,
+	CO_PREFIX	= 1 << 4,
+	CO_PATTERN	= 1 << 5,
+	CO_MIN		= 1 << 6,
+	CO_MAX		= 1 << 7,
+	CO_LIMIT	= 1 << 8,
+	CO_CURSOR	= 1 << 9,
+	CO_SORTED	= 1 << 10,
 };
+
+/* The option behind each CO_* bit, lowest first, for error messages. */
+static const char *const co_names[] = {
+	"ttl", "nx", "xx", "json", "prefix", "pattern", "min", "max",
+	"limit", "cursor", "sorted",
+};
+
+/* The largest --limit: what fits both int64_t and size_t. */
+#if SIZE_MAX < INT64_MAX
+#define LIMIT_MAX	((int64_t)SIZE_MAX)
+#else
+#define LIMIT_MAX	INT64_MAX
+#endif
 
 /* The parsed command line; strings point into argv. */
 struct args {
@@ -64,6 +97,9 @@ struct args {
 	int64_t ttl_ms;		/* set --ttl, 0 = no expiry */
 	unsigned int set_flags;	/* KVSHM_NX or KVSHM_XX */
 	bool json;		/* stats --json */
+	struct kvshm_scan_opts scan;	/* scan filters and --limit */
+	uint64_t cursor;	/* scan --cursor, 0 = from the start */
+	bool sorted;		/* scan --sorted */
 };
 
 struct command {
@@ -105,12 +141,21 @@ static void usage(FILE *f)
 	      "  append KEY VALUE    append VALUE, print the new length\n"
 	      "  strlen KEY          print the length of the value\n"
 	      "  del KEY             delete KEY, print 1\n"
+	      "  mdel KEY [KEY]...   delete the keys, print how many existed\n"
 	      "  getdel KEY          delete KEY, print the value it had\n"
 	      "  ttl KEY             milliseconds left, -1 if none\n"
 	      "  expire KEY MS       expire KEY in MS (<= 0 deletes)\n"
 	      "  persist KEY         remove KEY's expiry\n"
 	      "  incr KEY [DELTA]    add DELTA (default 1), print it\n"
 	      "  keys [PATTERN]      list keys matching a glob\n"
+	      "  scan [--prefix P] [--pattern GLOB] [--min MIN] [--max MAX]\n"
+	      "       [--limit N] [--cursor C] [--sorted]\n"
+	      "                      list the keys passing every filter\n"
+	      "                      (MIN <= key < MAX, bytewise); --sorted\n"
+	      "                      sorts them; with --limit, one call from\n"
+	      "                      cursor C (default 0) prints at most N\n"
+	      "                      keys, then a line \"cursor NEXT\" to\n"
+	      "                      resume from (0 = done)\n"
 	      "  flush               delete every key, print how many\n"
 	      "\n"
 	      "Exit status: 0 success, 1 operation failed, 2 usage error.\n",
@@ -163,6 +208,25 @@ static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 	if (errno != 0 || end == s || *end != '\0')
 		return -1;
 	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * parse_u64 - strict unsigned decimal: digits only, the whole string,
+ * within uint64_t. Return 0 or -1.
+ */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!(*s >= '0' && *s <= '9'))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
 		return -1;
 	*out = v;
 	return 0;
@@ -442,7 +506,10 @@ static int cmd_incr(kvshm_t *c, const struct args *a)
 	return 0;
 }
 
-/* The keys kvshm_keys() reported, copied so the walk ends before output. */
+/*
+ * The keys kvshm_keys() or kvshm_scan() reported, copied so the walk ends
+ * before any output: a failed walk prints nothing.
+ */
 struct key_list {
 	struct key_item {
 		char *key;
@@ -490,28 +557,92 @@ static int cmp_key(const void *pa, const void *pb)
 	return (a->len > b->len) - (a->len < b->len);
 }
 
+/* print_keys - each key as raw bytes and a newline; sorted if @sort. */
+static void print_keys(struct key_list *l, bool sort)
+{
+	size_t i;
+
+	if (sort && l->n > 1)
+		qsort(l->v, l->n, sizeof(l->v[0]), cmp_key);
+	for (i = 0; i < l->n; i++) {
+		fwrite(l->v[i].key, 1, l->v[i].len, stdout);
+		putchar('\n');
+	}
+}
+
+static void free_keys(struct key_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].key);
+	free(l->v);
+}
+
 /* Keys come out sorted: the spec says unordered, people like it stable. */
 static int cmd_keys(kvshm_t *c, const struct args *a)
 {
 	struct key_list l = { 0 };
-	size_t i;
 	int rc, err;
 
 	rc = kvshm_keys(c, a->npos > 0 ? a->pos[0] : NULL, collect_key, &l);
 	err = errno;
-	if (rc == KVSHM_OK) {
-		if (l.n > 1)
-			qsort(l.v, l.n, sizeof(l.v[0]), cmp_key);
-		for (i = 0; i < l.n; i++) {
-			fwrite(l.v[i].key, 1, l.v[i].len, stdout);
-			putchar('\n');
-		}
-	}
-	for (i = 0; i < l.n; i++)
-		free(l.v[i].key);
-	free(l.v);
+	if (rc == KVSHM_OK)
+		print_keys(&l, true);
+	free_keys(&l);
 	if (rc != KVSHM_OK)
 		return fail(a->cmd, rc, err);
+	return 0;
+}
+
+/*
+ * scan - without --limit, follow the cursor from --cursor until it comes
+ * back to 0 and print every key (unordered unless --sorted). With
+ * --limit N, exactly one kvshm_scan() call: at most N keys (that page
+ * sorted if --sorted), then "cursor NEXT". A cursor that is not this
+ * cache's fails with KVSHM_EINVAL (exit 1).
+ */
+static int cmd_scan(kvshm_t *c, const struct args *a)
+{
+	struct key_list l = { 0 };
+	uint64_t cursor = a->cursor;
+	int rc, err;
+
+	do {
+		rc = kvshm_scan(c, &cursor, &a->scan, collect_key, &l);
+		err = errno;
+	} while (rc == KVSHM_OK && a->scan.limit == 0 && cursor != 0);
+	if (rc == KVSHM_OK) {
+		print_keys(&l, a->sorted);
+		if (a->scan.limit != 0)
+			printf("cursor %" PRIu64 "\n", cursor);
+	}
+	free_keys(&l);
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, err);
+	return 0;
+}
+
+static int cmd_mdel(kvshm_t *c, const struct args *a)
+{
+	size_t i, n = (size_t)a->npos;
+	struct kvshm_key *keys;
+	uint64_t removed = 0;
+	int rc, err;
+
+	keys = calloc(n, sizeof(*keys));
+	if (!keys)
+		return fail(a->cmd, KVSHM_ESYS, ENOMEM);
+	for (i = 0; i < n; i++) {
+		keys[i].key = a->pos[i];
+		keys[i].klen = strlen(a->pos[i]);
+	}
+	rc = kvshm_mdel(c, keys, n, &removed);
+	err = errno;
+	free(keys);
+	if (rc != KVSHM_OK)
+		return fail(a->cmd, rc, err);
+	printf("%" PRIu64 "\n", removed);
 	return 0;
 }
 
@@ -687,12 +818,17 @@ static const struct command commands[] = {
 	{ "append",  2, 2, 0, "KEY VALUE", NULL, cmd_append },
 	{ "strlen",  1, 1, 0, "KEY", NULL, cmd_strlen },
 	{ "del",     1, 1, 0, "KEY", NULL, cmd_del },
+	{ "mdel",    1, INT_MAX, 0, "KEY [KEY]...", NULL, cmd_mdel },
 	{ "getdel",  1, 1, 0, "KEY", NULL, cmd_getdel },
 	{ "ttl",     1, 1, 0, "KEY", NULL, cmd_ttl },
 	{ "expire",  2, 2, 0, "KEY MS", "MS", cmd_expire },
 	{ "persist", 1, 1, 0, "KEY", NULL, cmd_persist },
 	{ "incr",    1, 2, 0, "KEY [DELTA]", "DELTA", cmd_incr },
 	{ "keys",    0, 1, 0, "[PATTERN]", NULL, cmd_keys },
+	{ "scan",    0, 0, CO_PREFIX | CO_PATTERN | CO_MIN | CO_MAX | CO_LIMIT |
+	  CO_CURSOR | CO_SORTED,
+	  "[--prefix P] [--pattern GLOB] [--min MIN] [--max MAX] [--limit N] "
+	  "[--cursor C] [--sorted]", NULL, cmd_scan },
 	{ "mset",    2, INT_MAX, CO_TTL, "KEY VALUE [KEY VALUE]... [--ttl MS]",
 	  NULL, cmd_mset },
 	{ "flush",   0, 0, 0, "", NULL, cmd_flush },
@@ -749,14 +885,23 @@ static void parse_command_args(const struct command *cmd, struct args *a,
 			       int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "ttl",  required_argument, NULL, OPT_TTL },
-		{ "nx",   no_argument,       NULL, OPT_NX },
-		{ "xx",   no_argument,       NULL, OPT_XX },
-		{ "json", no_argument,       NULL, OPT_JSON },
-		{ "help", no_argument,       NULL, OPT_HELP },
+		{ "ttl",     required_argument, NULL, OPT_TTL },
+		{ "nx",      no_argument,       NULL, OPT_NX },
+		{ "xx",      no_argument,       NULL, OPT_XX },
+		{ "json",    no_argument,       NULL, OPT_JSON },
+		{ "prefix",  required_argument, NULL, OPT_PREFIX },
+		{ "pattern", required_argument, NULL, OPT_PATTERN },
+		{ "min",     required_argument, NULL, OPT_MIN },
+		{ "max",     required_argument, NULL, OPT_MAX },
+		{ "limit",   required_argument, NULL, OPT_LIMIT },
+		{ "cursor",  required_argument, NULL, OPT_CURSOR },
+		{ "sorted",  no_argument,       NULL, OPT_SORTED },
+		{ "help",    no_argument,       NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
-	unsigned int seen = 0;
+	unsigned int seen = 0, bad;
+	int64_t limit;
+	size_t i;
 	int opt;
 
 	/* "-": arguments come back in order as 1, whatever POSIXLY_CORRECT. */
@@ -793,6 +938,44 @@ static void parse_command_args(const struct command *cmd, struct args *a,
 			seen |= CO_JSON;
 			a->json = true;
 			break;
+		case OPT_PREFIX:
+			seen |= CO_PREFIX;
+			a->scan.prefix = optarg;
+			a->scan.prefix_len = strlen(optarg);
+			break;
+		case OPT_PATTERN:
+			seen |= CO_PATTERN;
+			a->scan.pattern = optarg;
+			break;
+		case OPT_MIN:
+			seen |= CO_MIN;
+			a->scan.min = optarg;
+			a->scan.min_len = strlen(optarg);
+			break;
+		case OPT_MAX:
+			seen |= CO_MAX;
+			a->scan.max = optarg;
+			a->scan.max_len = strlen(optarg);
+			break;
+		case OPT_LIMIT:
+			seen |= CO_LIMIT;
+			if (parse_i64(optarg, 1, LIMIT_MAX, &limit) != 0)
+				usage_error("%s: bad --limit '%s', expected a "
+					    "positive integer", cmd->name,
+					    optarg);
+			a->scan.limit = (size_t)limit;
+			break;
+		case OPT_CURSOR:
+			seen |= CO_CURSOR;
+			if (parse_u64(optarg, &a->cursor) != 0)
+				usage_error("%s: bad --cursor '%s', expected an "
+					    "unsigned decimal integer",
+					    cmd->name, optarg);
+			break;
+		case OPT_SORTED:
+			seen |= CO_SORTED;
+			a->sorted = true;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(finish_stdout(NULL));
@@ -803,11 +986,11 @@ static void parse_command_args(const struct command *cmd, struct args *a,
 	for (; optind < argc; optind++)		/* after "--" */
 		add_positional(cmd, a, argv[optind]);
 
-	if (seen & ~cmd->opts)
-		usage_error("%s: option '--%s' does not apply here", cmd->name,
-			    (seen & ~cmd->opts & CO_TTL) ? "ttl" :
-			    (seen & ~cmd->opts & CO_NX) ? "nx" :
-			    (seen & ~cmd->opts & CO_XX) ? "xx" : "json");
+	bad = seen & ~cmd->opts;
+	for (i = 0; bad && i < sizeof(co_names) / sizeof(co_names[0]); i++)
+		if (bad & (1u << i))
+			usage_error("%s: option '--%s' does not apply here",
+				    cmd->name, co_names[i]);
 	if ((seen & (CO_NX | CO_XX)) == (CO_NX | CO_XX))
 		usage_error("%s: --nx and --xx exclude each other", cmd->name);
 	if (a->npos < cmd->min_args)

@@ -54,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-plan=40
+plan=51
 echo "1..$plan"
 t=0
 
@@ -266,6 +266,99 @@ ctl set mg:big "$big"
 ctl mget mg:big mg:a mg:none
 [ "$rc" -eq 0 ] && printf '%s\nalpha\n\n' "$big" | cmp -s - "$dir/out"
 ok $? "mget prints a long value whole, and an empty last line for a missing key"
+
+ctl mset md:a 1 md:b 2
+ctl mdel md:a md:none md:b
+rc1=$rc out1=$out
+ctl mget md:a md:b
+[ "$rc1" -eq 0 ] && [ "$out1" = 2 ] && [ "$rc" -eq 0 ] &&
+	printf '\n\n' | cmp -s - "$dir/out"
+ok $? "mdel of two present keys and one absent prints 2, and both are gone"
+
+ctl mdel md:a md:b
+[ "$rc" -eq 0 ] && [ "$out" = 0 ]
+ok $? "mdel of absent keys only prints 0 and exits 0"
+
+ctl mdel
+fails_with 2
+ok $? "mdel without a key is a usage error"
+
+ctl scan --prefix kt:
+[ "$rc" -eq 0 ] &&
+	[ "$(LC_ALL=C sort "$dir/out")" = "$(printf 'kt:a\nkt:b\nkt:c')" ]
+ok $? "scan --prefix lists exactly the matching keys (not ktx)"
+
+ctl mset rg:a 1 rg:b 2 rg:bb 3 rg:c 4 rg:d 5
+ctl scan --min rg:b --max rg:c
+[ "$rc" -eq 0 ] &&
+	[ "$(LC_ALL=C sort "$dir/out")" = "$(printf 'rg:b\nrg:bb')" ]
+ok $? "scan --min/--max lists the keys in [MIN, MAX) bytewise"
+
+ctl scan --prefix rg: --min rg:c
+rc1=$rc out1=$(LC_ALL=C sort "$dir/out")
+ctl scan --pattern 'rg:*' --max rg:b
+[ "$rc1" -eq 0 ] && [ "$out1" = "$(printf 'rg:c\nrg:d')" ] &&
+	[ "$rc" -eq 0 ] && [ "$out" = rg:a ]
+ok $? "scan --min alone and --max alone bound one side only"
+
+ctl scan
+cp "$dir/out" "$dir/unsorted"
+rc1=$rc
+ctl scan --sorted
+[ "$rc1" -eq 0 ] && [ "$rc" -eq 0 ] && [ -s "$dir/out" ] &&
+	LC_ALL=C sort "$dir/unsorted" | cmp -s - "$dir/out"
+ok $? "scan --sorted prints what LC_ALL=C sort makes of plain scan"
+
+ctl scan --limit 3 --sorted
+[ "$rc" -eq 0 ] && [ "$(wc -l <"$dir/out")" -le 4 ] &&
+	tail -n 1 "$dir/out" | grep -Eq '^cursor [0-9]+$' &&
+	head -n -1 "$dir/out" | LC_ALL=C sort -c 2>/dev/null
+ok $? "scan --limit 3 --sorted prints at most 3 sorted keys, then the cursor"
+
+# Page through with --limit 2, following the cursor until it is 0.
+for k in pg:1 pg:2 pg:3 pg:4 pg:5 pg:6 pg:7; do
+	ctl set "$k" v
+done
+: >"$dir/pages"
+cursor=0 pages=0 done=1
+while [ "$pages" -lt 1000 ]; do
+	pages=$((pages + 1))
+	ctl scan --limit 2 --cursor "$cursor"
+	last=$(tail -n 1 "$dir/out")
+	[ "$rc" -eq 0 ] && [ "$(wc -l <"$dir/out")" -le 3 ] &&
+		[[ $last =~ ^cursor\ [0-9]+$ ]] || break
+	head -n -1 "$dir/out" >>"$dir/pages"
+	cursor=${last#cursor }
+	[ "$cursor" = 0 ] && { done=0; break; }
+done
+missing=0
+for k in pg:1 pg:2 pg:3 pg:4 pg:5 pg:6 pg:7 kt:a rg:d greeting; do
+	grep -qxF "$k" "$dir/pages" || missing=1
+done
+ctl scan
+[ "$done" -eq 0 ] && [ "$pages" -gt 1 ] && [ "$missing" -eq 0 ] &&
+	[ "$(LC_ALL=C sort -u "$dir/pages")" = "$(LC_ALL=C sort "$dir/out")" ]
+ok $? "paging with --limit 2 from cursor to cursor until 0 visits every key"
+
+bad=0
+for n in 0 -1 2x '' 99999999999999999999; do
+	ctl scan --limit "$n"
+	fails_with 2 || bad=1
+done
+[ "$bad" -eq 0 ]
+ok $? "a bad --limit (0, -1, 2x, empty, too big) is a usage error, exit 2"
+
+bad=0
+for n in -1 abc 18446744073709551616; do
+	ctl scan --limit 2 --cursor "$n"
+	fails_with 2 || bad=1
+done
+ctl get greeting --prefix g
+fails_with 2 || bad=1
+ctl scan extra
+fails_with 2 || bad=1
+[ "$bad" -eq 0 ]
+ok $? "a bad --cursor, a scan option on get, a scan argument: exit 2"
 
 ctl append ap:new
 fails_with 2
