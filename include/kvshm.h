@@ -403,7 +403,9 @@ struct kvshm_scan_opts {
  * kvshm_scan - walk the keys in pieces, lock-free, while writes go on.
  * @cursor: 0 to start; set after each call to where the next call goes
  *          on, and to 0 when the walk is complete. A cursor is only
- *          meaningful for the cache it came from.
+ *          meaningful for the cache it came from: one naming a shard this
+ *          cache lacks is KVSHM_EINVAL, others are not detected (the walk
+ *          may then skip keys).
  * @opts:   filters and the per-call limit; NULL for all keys, no limit.
  * @cb:     called outside any read section with a copy of each key; a
  *          non-zero return stops the call and is returned (the cursor is
@@ -415,7 +417,7 @@ struct kvshm_scan_opts {
  * read section per shard it reads, never across @cb.
  *
  * Return: 0, @cb's non-zero value, KVSHM_EINVAL (NULL @cursor or @cb, a
- * cursor from another cache), or as kvshm_keys().
+ * cursor naming a shard this cache lacks), or as kvshm_keys().
  */
 int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
 	       int (*cb)(const void *key, size_t klen, void *arg), void *arg);
