@@ -31,6 +31,7 @@ struct kvd_config {
 	uint32_t max_key;
 	uint32_t max_value;
 	uint32_t max_readers;
+	uint32_t max_readers_per_client;	/* slots one connection may hold */
 	uint64_t max_entries;		/* 0 = no limit but memory */
 	bool foreground;
 	bool no_membarrier;		/* env KVSHMD_NO_MEMBARRIER=1 (tests) */

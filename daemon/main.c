@@ -38,6 +38,9 @@ static void usage(FILE *f)
 "  --max-key BYTES      longest key, 1..65535 (default: 1024)\n"
 "  --max-value SIZE     longest value, up to 512M (default: 1M)\n"
 "  --max-readers N      reader slots, 16..65536 (default: 4096)\n"
+"  --max-readers-per-client N\n"
+"                       reader slots one client handle may hold\n"
+"                       (default: half of --max-readers)\n"
 "  --max-entries N      most keys stored at once, 0 = no limit but\n"
 "                       memory (default: 0)\n"
 "  --eviction POLICY    noeviction (the only policy in this release)\n"
@@ -101,7 +104,8 @@ static int bad_opt(const char *opt, const char *val, const char *why)
 
 enum {
 	OPT_NAME = 256, OPT_DATA_DIR, OPT_SOCKET, OPT_MEMORY, OPT_SHARDS,
-	OPT_MAX_KEY, OPT_MAX_VALUE, OPT_MAX_READERS, OPT_MAX_ENTRIES, OPT_EVICTION,
+	OPT_MAX_KEY, OPT_MAX_VALUE, OPT_MAX_READERS, OPT_MAX_READERS_PER_CLIENT,
+	OPT_MAX_ENTRIES, OPT_EVICTION,
 	OPT_FOREGROUND,
 };
 
@@ -115,6 +119,8 @@ static const struct option options[] = {
 	{ "max-value",	 required_argument, NULL, OPT_MAX_VALUE },
 	{ "max-readers", required_argument, NULL, OPT_MAX_READERS },
 	{ "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
+	{ "max-readers-per-client", required_argument, NULL,
+	  OPT_MAX_READERS_PER_CLIENT },
 	{ "eviction",	 required_argument, NULL, OPT_EVICTION },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
 	{ "help",	 no_argument,	    NULL, 'h' },
@@ -178,6 +184,12 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 				return bad_opt("--max-readers", optarg, "16..65536");
 			c->max_readers = (uint32_t)v;
 			break;
+		case OPT_MAX_READERS_PER_CLIENT:
+			if (parse_uint(optarg, 1, 65536, &v) < 0)
+				return bad_opt("--max-readers-per-client", optarg,
+					       "1..65536");
+			c->max_readers_per_client = (uint32_t)v;
+			break;
 		case OPT_MAX_ENTRIES:
 			if (parse_uint(optarg, 0, UINT64_MAX >> 1, &v) < 0)
 				return bad_opt("--max-entries", optarg,
@@ -203,6 +215,10 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 			return -EINVAL;
 		}
 	}
+	if (c->max_readers_per_client == 0 ||
+	    c->max_readers_per_client > c->max_readers)
+		c->max_readers_per_client = c->max_readers_per_client ?
+			c->max_readers : c->max_readers / 2;
 	if (optind < argc) {
 		fprintf(stderr, "kvshmd: unexpected argument '%s'\n", argv[optind]);
 		fprintf(stderr, "Try 'kvshmd --help' for more information.\n");

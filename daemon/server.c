@@ -188,6 +188,12 @@ static int op_slot(struct server *sv, struct conn *c, uint32_t *idx)
 {
 	int rc;
 
+	/* One client may not take every slot from the others. */
+	if (c->nslots >= sv->d->cfg.max_readers_per_client) {
+		kvd_log(LOG_WARNING, "event=reader_slots_per_client_full pid=%d "
+			"slots=%zu", (int)c->pid, c->nslots);
+		return -ENOSPC;
+	}
 	if (c->nslots == c->slots_cap) {
 		size_t cap = c->slots_cap ? c->slots_cap * 2 : 4;
 		uint32_t *p = realloc(c->slots, cap * sizeof(*p));

@@ -110,6 +110,7 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "max_value %u\n", d->cfg.max_value);
 	add(&t, "max_entries %" PRIu64 "\n", d->cfg.max_entries);
 	add(&t, "reader_slots %u\n", d->cfg.max_readers);
+	add(&t, "reader_slots_per_client %u\n", d->cfg.max_readers_per_client);
 	add(&t, "hint_words %u\n", d->hdr->nhints ? d->hdr->nhints - 1 : 0);
 	add(&t, "hint_words_used %u\n", kvd_hints_used(&d->hints));
 	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
