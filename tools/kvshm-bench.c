@@ -20,6 +20,7 @@
  * clock read (measured and printed as "timer").
  */
 #include <errno.h>
+#include <sched.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -345,6 +346,63 @@ static int run_parallel(bool shared, enum mode m, int np, struct result *sum)
 	return bad ? -1 : 0;
 }
 
+/* ---- writes: SET round trips, timed one by one ---- */
+
+static int pin(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+/*
+ * Time @n SETs from one process pinned to CPU @cpu (the daemon pinned to
+ * @dcpu by the caller): wake-ups dominate a round trip, and their cost
+ * depends on whether the two processes share a CPU.
+ */
+static int run_sets(int cpu, int n, struct result *sum)
+{
+	struct result *res;
+	pid_t pid;
+	int st;
+
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		char *v = malloc(o.vsize);
+		kvshm_t *c;
+		int i;
+
+		if (pin(0, cpu) || kvshm_open(&c, o.name, NULL))
+			_exit(2);
+		memset(res, 0, sizeof(*res));
+		res->secs = now_s();
+		for (i = 0; i < n; i++) {
+			uint64_t k = seq[i & (SEQ_LEN - 1)], t0;
+
+			make_value(v, k);
+			t0 = now_ns();
+			if (kvshm_set(c, key_of(k), KLEN, v, o.vsize, 0, 0))
+				res->errors++;
+			res->hist[bucket_of(now_ns() - t0)]++;
+		}
+		res->ops = (uint64_t)n;
+		res->secs = now_s() - res->secs;
+		kvshm_close(c);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	*sum = *res;
+	munmap(res, sizeof(*res));
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 /* ---- set-up ---- */
 
 static pid_t daemon_pid;
@@ -622,7 +680,26 @@ int main(int argc, char **argv)
 		kill(writer, SIGTERM);
 		waitpid(writer, &st, 0);
 	}
-	printf("\n# per op = wall time per GET per process; latencies in ns\n");
+	if (daemon_pid > 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		/* The daemon's server thread is its main thread. */
+		static const struct { int c, d; const char *what; } pl[] = {
+			{ 0, 0, "set same" }, { 0, 1, "set other" },
+		};
+		unsigned int p;
+
+		for (p = 0; p < 2; p++) {
+			if (pin(daemon_pid, pl[p].d) ||
+			    run_sets(pl[p].c, 20000, &r) < 0) {
+				rc = 1;
+				continue;
+			}
+			report(pl[p].what, "kvshm", 1, &r, true);
+		}
+		printf("\n# set same/other: one process, 20000 SETs of %u-byte "
+		       "values, client and kvshmd pinned to the same vCPU or to "
+		       "different ones; per-op latency in ns\n", o.vsize);
+	}
+	printf("\n# per op = wall time per op per process; latencies in ns\n");
 out:
 	kvshm_close(c);
 	stop_daemon();
