@@ -95,9 +95,13 @@ static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* "FILE:LINE: " while applying a configuration file, "" for flags. */
+static char opt_where[512];
+
 static int bad_opt(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, "kvshmd: invalid %s '%s': %s\n", opt, val, why);
+	fprintf(stderr, "kvshmd: %sinvalid %s '%s': %s\n", opt_where, opt, val,
+		why);
 	fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
 	return -EINVAL;
 }
@@ -106,7 +110,7 @@ enum {
 	OPT_NAME = 256, OPT_DATA_DIR, OPT_SOCKET, OPT_MEMORY, OPT_SHARDS,
 	OPT_MAX_KEY, OPT_MAX_VALUE, OPT_MAX_READERS, OPT_MAX_READERS_PER_CLIENT,
 	OPT_MAX_ENTRIES, OPT_EVICTION,
-	OPT_FOREGROUND,
+	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG,
 };
 
 static const struct option options[] = {
@@ -123,16 +127,189 @@ static const struct option options[] = {
 	  OPT_MAX_READERS_PER_CLIENT },
 	{ "eviction",	 required_argument, NULL, OPT_EVICTION },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
+	{ "config",	 required_argument, NULL, OPT_CONFIG },
+	{ "check-config", no_argument,	    NULL, OPT_CHECK_CONFIG },
 	{ "help",	 no_argument,	    NULL, 'h' },
 	{ "version",	 no_argument,	    NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Where the data directory and socket come from, until checked. */
+struct paths {
+	const char *dir;
+	const char *sock;
+	bool check_only;		/* --check-config */
+};
+
+/*
+ * set_opt - apply option @o with value @val (NULL for a flag) from the
+ * command line or a configuration file. Return 0 or -EINVAL (reported).
+ */
+static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val)
+{
+	uint64_t v;
+
+	switch (o) {
+	case OPT_NAME:
+		if (!kvd_name_valid(val))
+			return bad_opt("--name", val,
+				       "use 1-64 of [A-Za-z0-9._-]");
+		snprintf(c->name, sizeof(c->name), "%s", val);
+		break;
+	case OPT_DATA_DIR:
+		p->dir = val;
+		break;
+	case OPT_SOCKET:
+		p->sock = val;
+		break;
+	case OPT_MEMORY:
+		if (parse_size(val, &c->memory) < 0 ||
+		    c->memory < MIN_MEMORY)
+			return bad_opt("--memory", val,
+				       "a size of at least 8M");
+		c->memory &= ~(uint64_t)(KVA_PAGE_SIZE - 1);
+		break;
+	case OPT_SHARDS:
+		if (parse_uint(val, 1, 65536, &v) < 0 || (v & (v - 1)))
+			return bad_opt("--shards", val,
+				       "a power of two, 1..65536");
+		c->nshards = (uint32_t)v;
+		break;
+	case OPT_MAX_KEY:
+		if (parse_uint(val, 1, 65535, &v) < 0)
+			return bad_opt("--max-key", val, "1..65535");
+		c->max_key = (uint32_t)v;
+		break;
+	case OPT_MAX_VALUE:
+		if (parse_size(val, &v) < 0 || v > MAX_VALUE_CAP)
+			return bad_opt("--max-value", val,
+				       "a size up to 512M");
+		c->max_value = (uint32_t)v;
+		break;
+	case OPT_MAX_READERS:
+		if (parse_uint(val, 16, 65536, &v) < 0)
+			return bad_opt("--max-readers", val, "16..65536");
+		c->max_readers = (uint32_t)v;
+		break;
+	case OPT_MAX_READERS_PER_CLIENT:
+		if (parse_uint(val, 1, 65536, &v) < 0)
+			return bad_opt("--max-readers-per-client", val,
+				       "1..65536");
+		c->max_readers_per_client = (uint32_t)v;
+		break;
+	case OPT_MAX_ENTRIES:
+		if (parse_uint(val, 0, UINT64_MAX >> 1, &v) < 0)
+			return bad_opt("--max-entries", val,
+				       "a count, 0 for no limit");
+		c->max_entries = v;
+		break;
+	case OPT_EVICTION:
+		if (strcmp(val, "noeviction") != 0)
+			return bad_opt("--eviction", val,
+				       "this release has only noeviction");
+		break;
+	case OPT_FOREGROUND:
+		c->foreground = true;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * load_config - apply a configuration file: one "key value" per line,
+ * keys named as the long options (memory, max-key, ...), "foreground yes"
+ * or "no"; blank lines and lines starting with '#' are ignored. An
+ * unknown key or a bad value is an error naming the file and line.
+ */
+static int load_config(struct kvd_config *c, struct paths *p, const char *file)
+{
+	char line[4096];
+	unsigned int no = 0;
+	FILE *f = fopen(file, "r");
+	int rc = 0;
+
+	if (!f) {
+		fprintf(stderr, "kvshmd: cannot read configuration '%s': %s\n",
+			file, strerror(errno));
+		return -EINVAL;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *key = line, *val, *end;
+		const struct option *op;
+
+		no++;
+		snprintf(opt_where, sizeof(opt_where), "%s:%u: ", file, no);
+		if (!strchr(line, '\n') && !feof(f)) {
+			fprintf(stderr, "kvshmd: %sline too long\n", opt_where);
+			rc = -EINVAL;
+			break;
+		}
+		while (*key == ' ' || *key == '\t')
+			key++;
+		end = key + strcspn(key, "\r\n");
+		while (end > key && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		if (*key == '\0' || *key == '#')
+			continue;
+		val = key + strcspn(key, " \t");
+		if (*val) {
+			*val++ = '\0';
+			while (*val == ' ' || *val == '\t')
+				val++;
+		}
+		for (op = options; op->name; op++)
+			if (strcmp(op->name, key) == 0 && op->val >= OPT_NAME &&
+			    op->val != OPT_CONFIG && op->val != OPT_CHECK_CONFIG)
+				break;
+		if (!op->name) {
+			fprintf(stderr, "kvshmd: %sunknown key '%s'\n", opt_where, key);
+			rc = -EINVAL;
+		} else if (op->has_arg == no_argument) {
+			if (strcmp(val, "yes") && strcmp(val, "no")) {
+				rc = bad_opt(key, val, "yes or no");
+			} else if (strcmp(val, "yes") == 0) {
+				rc = set_opt(c, p, op->val, NULL);
+			}
+		} else if (*val == '\0') {
+			rc = bad_opt(key, val, "a value is needed");
+		} else {
+			char *copy = strdup(val);	/* kept: paths point here */
+
+			rc = copy ? set_opt(c, p, op->val, copy) : -ENOMEM;
+		}
+	}
+	fclose(f);
+	opt_where[0] = '\0';
+	return rc;
+}
+
+static void print_config(const struct kvd_config *c, const struct paths *p)
+{
+	printf("name %s\n", c->name);
+	printf("data-dir %s\n", p->dir);
+	if (p->sock)
+		printf("socket %s\n", p->sock);
+	else
+		printf("socket %s/kvshmd.sock\n", p->dir);
+	printf("memory %llu\n", (unsigned long long)c->memory);
+	printf("shards %u\n", c->nshards);
+	printf("max-key %u\n", c->max_key);
+	printf("max-value %u\n", c->max_value);
+	printf("max-readers %u\n", c->max_readers);
+	printf("max-readers-per-client %u\n", c->max_readers_per_client);
+	printf("max-entries %llu\n", (unsigned long long)c->max_entries);
+	printf("eviction noeviction\n");
+	printf("foreground %s\n", c->foreground ? "yes" : "no");
+}
+
 /* Return 0 to run, 1 to exit 0 (help/version), -EINVAL to exit 1. */
 static int parse_args(struct kvd_config *c, int argc, char **argv)
 {
-	const char *dir = ".", *sock = NULL;
-	uint64_t v;
+	struct paths pp = { .dir = "." }, *p = &pp;
+	const char *dir, *sock;
 	int o;
 
 	snprintf(c->name, sizeof(c->name), "default");
@@ -141,68 +318,19 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 	c->max_key = 1024;
 	c->max_value = 1U << 20;
 	c->max_readers = 4096;
+	/* First pass: the configuration file, so that flags override it. */
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1)
+		if (o == OPT_CONFIG && load_config(c, p, optarg) < 0)
+			return -EINVAL;
+	opterr = 1;
+	optind = 0;
 	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
 		switch (o) {
-		case OPT_NAME:
-			if (!kvd_name_valid(optarg))
-				return bad_opt("--name", optarg,
-					       "use 1-64 of [A-Za-z0-9._-]");
-			snprintf(c->name, sizeof(c->name), "%s", optarg);
-			break;
-		case OPT_DATA_DIR:
-			dir = optarg;
-			break;
-		case OPT_SOCKET:
-			sock = optarg;
-			break;
-		case OPT_MEMORY:
-			if (parse_size(optarg, &c->memory) < 0 ||
-			    c->memory < MIN_MEMORY)
-				return bad_opt("--memory", optarg,
-					       "a size of at least 8M");
-			c->memory &= ~(uint64_t)(KVA_PAGE_SIZE - 1);
-			break;
-		case OPT_SHARDS:
-			if (parse_uint(optarg, 1, 65536, &v) < 0 || (v & (v - 1)))
-				return bad_opt("--shards", optarg,
-					       "a power of two, 1..65536");
-			c->nshards = (uint32_t)v;
-			break;
-		case OPT_MAX_KEY:
-			if (parse_uint(optarg, 1, 65535, &v) < 0)
-				return bad_opt("--max-key", optarg, "1..65535");
-			c->max_key = (uint32_t)v;
-			break;
-		case OPT_MAX_VALUE:
-			if (parse_size(optarg, &v) < 0 || v > MAX_VALUE_CAP)
-				return bad_opt("--max-value", optarg,
-					       "a size up to 512M");
-			c->max_value = (uint32_t)v;
-			break;
-		case OPT_MAX_READERS:
-			if (parse_uint(optarg, 16, 65536, &v) < 0)
-				return bad_opt("--max-readers", optarg, "16..65536");
-			c->max_readers = (uint32_t)v;
-			break;
-		case OPT_MAX_READERS_PER_CLIENT:
-			if (parse_uint(optarg, 1, 65536, &v) < 0)
-				return bad_opt("--max-readers-per-client", optarg,
-					       "1..65536");
-			c->max_readers_per_client = (uint32_t)v;
-			break;
-		case OPT_MAX_ENTRIES:
-			if (parse_uint(optarg, 0, UINT64_MAX >> 1, &v) < 0)
-				return bad_opt("--max-entries", optarg,
-					       "a count, 0 for no limit");
-			c->max_entries = v;
-			break;
-		case OPT_EVICTION:
-			if (strcmp(optarg, "noeviction") != 0)
-				return bad_opt("--eviction", optarg,
-					       "this release has only noeviction");
-			break;
-		case OPT_FOREGROUND:
-			c->foreground = true;
+		case OPT_CONFIG:
+			break;			/* read in the first pass */
+		case OPT_CHECK_CONFIG:
+			p->check_only = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -211,10 +339,17 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 			printf("kvshmd %s\n", KVD_VERSION);
 			return 1;
 		default:
+			if (o >= OPT_NAME) {
+				if (set_opt(c, p, o, optarg) < 0)
+					return -EINVAL;
+				break;
+			}
 			fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
 			return -EINVAL;
 		}
 	}
+	dir = p->dir;
+	sock = p->sock;
 	if (c->max_readers_per_client == 0 ||
 	    c->max_readers_per_client > c->max_readers)
 		c->max_readers_per_client = c->max_readers_per_client ?
@@ -230,6 +365,10 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 		snprintf(mem, sizeof(mem), "%lluK",
 			 (unsigned long long)(c->memory >> 10));
 		return bad_opt("--memory", mem, "too small for the shard count");
+	}
+	if (p->check_only) {
+		print_config(c, p);
+		return 1;
 	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "kvshmd: cannot create data directory '%s': %s\n",
