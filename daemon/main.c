@@ -139,6 +139,8 @@ struct paths {
 	const char *dir;
 	const char *sock;
 	bool check_only;		/* --check-config */
+	char **owned;			/* values read from a file, freed once */
+	size_t nowned;			/* parse_args() is done with them */
 };
 
 /*
@@ -276,9 +278,20 @@ static int load_config(struct kvd_config *c, struct paths *p, const char *file)
 		} else if (*val == '\0') {
 			rc = bad_opt(key, val, "a value is needed");
 		} else {
-			char *copy = strdup(val);	/* kept: paths point here */
+			char *copy = strdup(val);	/* dir/sock may point here */
+			char **o = realloc(p->owned,
+					   (p->nowned + 1) * sizeof(*o));
 
-			rc = copy ? set_opt(c, p, op->val, copy) : -ENOMEM;
+			if (!copy || !o) {
+				free(copy);
+				if (o)
+					p->owned = o;
+				rc = -ENOMEM;
+			} else {
+				p->owned = o;
+				p->owned[p->nowned++] = copy;
+				rc = set_opt(c, p, op->val, copy);
+			}
 		}
 	}
 	fclose(f);
@@ -305,10 +318,10 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
 }
 
-/* Return 0 to run, 1 to exit 0 (help/version), -EINVAL to exit 1. */
-static int parse_args(struct kvd_config *c, int argc, char **argv)
+/* parse_args() proper; values from a configuration file live in @p. */
+static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
+			    struct paths *p)
 {
-	struct paths pp = { .dir = "." }, *p = &pp;
 	const char *dir, *sock;
 	int o;
 
@@ -399,6 +412,19 @@ static int parse_args(struct kvd_config *c, int argc, char **argv)
 	c->no_membarrier = getenv("KVSHMD_NO_MEMBARRIER") &&
 			   strcmp(getenv("KVSHMD_NO_MEMBARRIER"), "1") == 0;
 	return 0;
+}
+
+/* Return 0 to run, 1 to exit 0 (help/version/check), -EINVAL to exit 1. */
+static int parse_args(struct kvd_config *c, int argc, char **argv)
+{
+	struct paths p = { .dir = "." };
+	size_t i;
+	int rc = parse_args_paths(c, argc, argv, &p);
+
+	for (i = 0; i < p.nowned; i++)
+		free(p.owned[i]);
+	free(p.owned);
+	return rc;
 }
 
 /*
