@@ -46,6 +46,20 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A daemon that died leaves its segments: remove them and the data dir. */
+static void remove_leftovers(struct test_daemon *d)
+{
+	char p[400];
+
+	snprintf(p, sizeof(p), "/kvshm-%s", d->name);
+	shm_unlink(p);
+	snprintf(p, sizeof(p), "/kvshm-%s.rw", d->name);
+	shm_unlink(p);
+	snprintf(p, sizeof(p), "rm -rf '%s'", d->dir);
+	if (system(p) != 0)
+		diag("could not remove %s", d->dir);
+}
+
 void start_kvshmd(struct test_daemon *d, const char *tag,
 		  const char *const *extra_args)
 {
@@ -91,6 +105,7 @@ void start_kvshmd(struct test_daemon *d, const char *tag,
 			snprintf(cmd, sizeof(cmd), "sed 's/^/# /' %s", log);
 			if (system(cmd) < 0)
 				diag("could not show %s", log);
+			remove_leftovers(d);
 			bail_out("kvshmd exited at start (status %d)", st);
 		}
 		if (kvshm_open(&c, d->name, NULL) == 0) {
@@ -101,6 +116,7 @@ void start_kvshmd(struct test_daemon *d, const char *tag,
 	}
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
+	remove_leftovers(d);
 	bail_out("kvshmd %s did not come up", d->name);
 }
 
@@ -145,16 +161,15 @@ int stop_kvshmd(struct test_daemon *d)
 		sleep_ms(10);
 	}
 	if (i == 1000) {
-		char shm[128];
-
 		diag("kvshmd %s ignored SIGTERM for 10 s: killing it", d->name);
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, &st, 0);
 		st = -1;
-		snprintf(shm, sizeof(shm), "/kvshm-%s", d->name);
-		shm_unlink(shm);
-		snprintf(shm, sizeof(shm), "/kvshm-%s.rw", d->name);
-		shm_unlink(shm);
+		/* its segments; the data dir goes below, after its log */
+		snprintf(cmd, sizeof(cmd), "/kvshm-%s", d->name);
+		shm_unlink(cmd);
+		snprintf(cmd, sizeof(cmd), "/kvshm-%s.rw", d->name);
+		shm_unlink(cmd);
 	}
 	d->pid = 0;
 	if (st != 0) {
