@@ -477,6 +477,36 @@ static void mset_lock(struct kvd *d, const struct mset_ent *e, uint32_t n,
 	}
 }
 
+/*
+ * batch_begin - the entries of a multi-key op, sorted by shard, duplicate
+ * keys marked, every shard involved locked (in ascending order); NULL if
+ * out of memory. batch_end() unlocks and frees.
+ */
+static struct mset_ent *batch_begin(struct kvd *d, const struct kvd_kv *kv,
+				    uint32_t n)
+{
+	struct mset_ent *e = calloc(n, sizeof(*e));
+	uint32_t i;
+
+	if (!e)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		e[i].idx = i;
+		e[i].hash = kvs_hash(d->hdr->hash_seed, kv[i].key, kv[i].klen);
+		e[i].shard = kvd_index_shard(&d->index, e[i].hash);
+	}
+	qsort(e, n, sizeof(*e), mset_cmp);
+	mset_dedupe(kv, e, n);
+	mset_lock(d, e, n, true);
+	return e;
+}
+
+static void batch_end(struct kvd *d, struct mset_ent *e, uint32_t n)
+{
+	mset_lock(d, e, n, false);
+	free(e);
+}
+
 /* Look every key up; drop expired ones; count new keys per shard. */
 static int mset_prepare(struct kvd *d, const struct kvd_kv *kv,
 			struct mset_ent *e, uint32_t n, int64_t now)
@@ -593,25 +623,16 @@ int kvd_exec_mset(struct kvd *d, const struct kvd_kv *kv, uint32_t n)
 			return -EINVAL;
 	}
 	kvd_stats_inc(&d->stats.cmd_mset);
-	e = calloc(n, sizeof(*e));
+	e = batch_begin(d, kv, n);
 	if (!e)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		e[i].idx = i;
-		e[i].hash = kvs_hash(d->hdr->hash_seed, kv[i].key, kv[i].klen);
-		e[i].shard = kvd_index_shard(&d->index, e[i].hash);
-	}
-	qsort(e, n, sizeof(*e), mset_cmp);
-	mset_dedupe(kv, e, n);
 	now = kvs_now_ms();
-	mset_lock(d, e, n, true);
 	rc = mset_prepare(d, kv, e, n, now);
 	if (rc == 0)
 		rc = mset_publish(d, kv, e, n, now);
 	if (rc < 0)
 		mset_undo(d, kv, e, n);
-	mset_lock(d, e, n, false);
-	free(e);
+	batch_end(d, e, n);
 	return rc;
 }
 
@@ -633,18 +654,10 @@ int kvd_exec_mdel(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
 		if ((rc = check_key(d, kv[i].klen)) < 0)
 			return rc;
 	kvd_stats_inc(&d->stats.cmd_mdel);
-	e = calloc(n, sizeof(*e));
+	e = batch_begin(d, kv, n);
 	if (!e)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		e[i].idx = i;
-		e[i].hash = kvs_hash(d->hdr->hash_seed, kv[i].key, kv[i].klen);
-		e[i].shard = kvd_index_shard(&d->index, e[i].hash);
-	}
-	qsort(e, n, sizeof(*e), mset_cmp);
-	mset_dedupe(kv, e, n);
 	now = kvs_now_ms();
-	mset_lock(d, e, n, true);
 	for (i = 0; i < n; i++) {
 		const struct kvd_kv *p = &kv[e[i].idx];
 		struct kvs_iref cur;
@@ -661,8 +674,7 @@ int kvd_exec_mdel(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
 			count++;
 		}
 	}
-	mset_lock(d, e, n, false);
-	free(e);
+	batch_end(d, e, n);
 	*removed = count;
 	return 0;
 }
