@@ -13,13 +13,26 @@
 
 #include "internal.h"
 
+/* Decode a reply that holds one 64-bit number into *@out (may be NULL). */
+static int reply_u64(struct kvc_reply *rep, uint64_t *out)
+{
+	uint64_t v = kvs_get_u64(&rep->rd);
+
+	if (kvs_rd_done(&rep->rd) < 0)
+		return KVSHM_EPROTO;
+	if (out)
+		*out = v;
+	return 0;
+}
+
 /*
  * Frame one single-key request (key, then the value if @has_val, then *@i64
- * if non-NULL), run it, and decode an i64 reply into *@out if non-NULL.
+ * if non-NULL), run it, and, if @out is non-NULL, decode a reply holding
+ * one 64-bit number into it.
  */
 static int key_op(struct kvshm *c, uint16_t op, uint16_t flags,
 		  const void *key, size_t klen, const void *val, size_t vlen,
-		  bool has_val, const int64_t *i64, int64_t *out)
+		  bool has_val, const int64_t *i64, uint64_t *out)
 {
 	struct kvc_reply rep;
 	int rc;
@@ -36,11 +49,8 @@ static int key_op(struct kvshm *c, uint16_t op, uint16_t flags,
 	if (i64)
 		kvs_put_i64(&c->req, *i64);
 	rc = kvc_call(c, op, &rep);
-	if (rc == 0 && out) {
-		*out = kvs_get_i64(&rep.rd);
-		if (kvs_rd_done(&rep.rd) < 0)
-			rc = KVSHM_EPROTO;
-	}
+	if (rc == 0 && out)
+		rc = reply_u64(&rep, out);
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }
@@ -83,12 +93,12 @@ int kvshm_persist(kvshm_t *c, const void *key, size_t klen)
 int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
 	       int64_t *result)
 {
-	int64_t r;
+	uint64_t r;
 	int rc;
 
 	rc = key_op(c, KVS_OP_INCR, 0, key, klen, NULL, 0, false, &delta, &r);
 	if (rc == 0 && result)
-		*result = r;
+		*result = (int64_t)r;
 	return rc;
 }
 
@@ -207,7 +217,6 @@ int kvshm_getset(kvshm_t *c, const void *key, size_t klen,
 int kvshm_append(kvshm_t *c, const void *key, size_t klen,
 		 const void *val, size_t vlen, size_t *newlen)
 {
-	struct kvc_reply rep;
 	uint64_t n;
 	int rc;
 
@@ -219,26 +228,15 @@ int kvshm_append(kvshm_t *c, const void *key, size_t klen,
 		return KVSHM_EINVAL;
 	if (vlen > c->hdr->max_value)
 		return KVSHM_ETOOBIG;
-	pthread_mutex_lock(&c->io_lock);
-	kvs_frame_begin(&c->req, KVS_OP_APPEND, 0, kvc_next_id(c), 0);
-	kvs_put_blob(&c->req, key, klen);
-	kvs_put_blob(&c->req, val, vlen);
-	rc = kvc_call(c, KVS_OP_APPEND, &rep);
-	if (rc == 0) {
-		n = kvs_get_u64(&rep.rd);
-		if (kvs_rd_done(&rep.rd) < 0)
-			rc = KVSHM_EPROTO;
-		else if (newlen)
-			*newlen = (size_t)n;
-	}
-	pthread_mutex_unlock(&c->io_lock);
+	rc = key_op(c, KVS_OP_APPEND, 0, key, klen, val, vlen, true, NULL, &n);
+	if (rc == 0 && newlen)
+		*newlen = (size_t)n;
 	return rc;
 }
 
 int kvshm_flush(kvshm_t *c, uint64_t *removed)
 {
 	struct kvc_reply rep;
-	uint64_t n;
 	int rc;
 
 	if (!c || kvc_forked(c))
@@ -246,13 +244,8 @@ int kvshm_flush(kvshm_t *c, uint64_t *removed)
 	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, KVS_OP_FLUSH, 0, kvc_next_id(c), 0);
 	rc = kvc_call(c, KVS_OP_FLUSH, &rep);
-	if (rc == 0) {
-		n = kvs_get_u64(&rep.rd);
-		if (kvs_rd_done(&rep.rd) < 0)
-			rc = KVSHM_EPROTO;
-		else if (removed)
-			*removed = n;
-	}
+	if (rc == 0)
+		rc = reply_u64(&rep, removed);
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }
@@ -262,7 +255,6 @@ int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
 {
 	size_t i, bytes = 4;
 	struct kvc_reply rep;
-	uint64_t got;
 	int rc;
 
 	if (!c || !keys || n == 0 || n > UINT32_MAX || kvc_forked(c))
@@ -280,13 +272,8 @@ int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
 	for (i = 0; i < n; i++)
 		kvs_put_blob(&c->req, keys[i].key, keys[i].klen);
 	rc = kvc_call(c, KVS_OP_MDEL, &rep);
-	if (rc == 0) {
-		got = kvs_get_u64(&rep.rd);
-		if (kvs_rd_done(&rep.rd) < 0)
-			rc = KVSHM_EPROTO;
-		else if (removed)
-			*removed = got;
-	}
+	if (rc == 0)
+		rc = reply_u64(&rep, removed);
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }
