@@ -212,51 +212,64 @@ static int op_slot(struct server *sv, struct conn *c, uint32_t *idx)
 	return rc;
 }
 
-/* MSET: decode every pair (pointers into the frame), then run it. */
-static int op_mset(struct kvd *d, struct kvs_rd *r)
+/*
+ * decode_kv - a batch: u32 n, then n keys, each followed by a value and a
+ * TTL when @pairs. Pointers go into the frame. Each entry takes at least
+ * 4 (key) or 16 (pair) bytes, which bounds n before anything is allocated.
+ * Return: 0 with *@kv malloc()ed, or -EPROTO / -ENOMEM.
+ */
+static int decode_kv(struct kvs_rd *r, bool pairs, struct kvd_kv **kv,
+		     uint32_t *np)
 {
 	uint32_t i, n = kvs_get_u32(r);
-	struct kvd_kv *kv;
+	struct kvd_kv *p;
 	int rc;
 
-	/* Each pair takes at least 16 bytes: bound n before allocating. */
-	if (r->err || n == 0 || n > r->left / 16)
+	if (r->err || n == 0 || n > r->left / (pairs ? 16 : 4))
 		return -EPROTO;
-	kv = calloc(n, sizeof(*kv));
-	if (!kv)
+	p = calloc(n, sizeof(*p));
+	if (!p)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		kv[i].key = kvs_get_blob(r, &kv[i].klen);
-		kv[i].val = kvs_get_blob(r, &kv[i].vlen);
-		kv[i].ttl_ms = kvs_get_i64(r);
+		p[i].key = kvs_get_blob(r, &p[i].klen);
+		if (pairs) {
+			p[i].val = kvs_get_blob(r, &p[i].vlen);
+			p[i].ttl_ms = kvs_get_i64(r);
+		}
 	}
 	rc = kvs_rd_done(r);
-	if (rc == 0)
-		rc = kvd_exec_mset(d, kv, n);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	*kv = p;
+	*np = n;
+	return 0;
+}
+
+/* MSET (@removed NULL) or MDEL: decode the batch, then run it. */
+static int op_batch(struct kvd *d, struct kvs_rd *r, uint64_t *removed)
+{
+	struct kvd_kv *kv;
+	uint32_t n;
+	int rc;
+
+	rc = decode_kv(r, !removed, &kv, &n);
+	if (rc < 0)
+		return rc;
+	rc = removed ? kvd_exec_mdel(d, kv, n, removed) :
+		       kvd_exec_mset(d, kv, n);
 	free(kv);
 	return rc;
 }
 
-/* MDEL: decode every key (pointers into the frame), then run it. */
-static int op_mdel(struct kvd *d, struct kvs_rd *r, uint64_t *removed)
+/* Append a reply carrying one 64-bit number. */
+static void reply_u64(struct conn *c, const struct kvs_frame_hdr *h,
+		      uint64_t v)
 {
-	uint32_t i, n = kvs_get_u32(r);
-	struct kvd_kv *kv;
-	int rc;
-
-	/* Each key takes at least 4 bytes: bound n before allocating. */
-	if (r->err || n == 0 || n > r->left / 4)
-		return -EPROTO;
-	kv = calloc(n, sizeof(*kv));
-	if (!kv)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		kv[i].key = kvs_get_blob(r, &kv[i].klen);
-	rc = kvs_rd_done(r);
-	if (rc == 0)
-		rc = kvd_exec_mdel(d, kv, n, removed);
-	free(kv);
-	return rc;
+	kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+	kvs_put_u64(&c->out, v);
+	kvs_frame_end(&c->out);
 }
 
 /* Decode and execute one request; append its reply to c->out. */
@@ -284,9 +297,7 @@ static void dispatch(struct server *sv, struct conn *c,
 			rc = -EPROTO;
 			break;
 		}
-		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
-		kvs_put_u64(&c->out, d->hdr->generation);
-		kvs_frame_end(&c->out);
+		reply_u64(c, h, d->hdr->generation);
 		return;
 	case KVS_OP_PING:
 		rc = kvs_rd_done(&r);
@@ -337,7 +348,7 @@ static void dispatch(struct server *sv, struct conn *c,
 			rc = kvd_exec_expire(d, key, klen, i64);
 		break;
 	case KVS_OP_MSET:
-		rc = op_mset(d, &r);
+		rc = op_batch(d, &r, NULL);
 		break;
 	case KVS_OP_APPEND: {
 		uint64_t n = 0;
@@ -347,9 +358,7 @@ static void dispatch(struct server *sv, struct conn *c,
 		if ((rc = kvs_rd_done(&r)) < 0 ||
 		    (rc = kvd_exec_append(d, key, klen, val, vlen, &n)) < 0)
 			break;
-		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
-		kvs_put_u64(&c->out, n);
-		kvs_frame_end(&c->out);
+		reply_u64(c, h, n);
 		return;
 	}
 	case KVS_OP_GETDEL:
@@ -378,11 +387,9 @@ static void dispatch(struct server *sv, struct conn *c,
 	case KVS_OP_MDEL: {
 		uint64_t n = 0;
 
-		if ((rc = op_mdel(d, &r, &n)) < 0)
+		if ((rc = op_batch(d, &r, &n)) < 0)
 			break;
-		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
-		kvs_put_u64(&c->out, n);
-		kvs_frame_end(&c->out);
+		reply_u64(c, h, n);
 		return;
 	}
 	case KVS_OP_FLUSH: {
@@ -390,9 +397,7 @@ static void dispatch(struct server *sv, struct conn *c,
 
 		if ((rc = kvs_rd_done(&r)) < 0 || (rc = kvd_exec_flush(d, &n)) < 0)
 			break;
-		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
-		kvs_put_u64(&c->out, n);
-		kvs_frame_end(&c->out);
+		reply_u64(c, h, n);
 		return;
 	}
 	case KVS_OP_INCR:
@@ -401,9 +406,7 @@ static void dispatch(struct server *sv, struct conn *c,
 		if ((rc = kvs_rd_done(&r)) < 0 ||
 		    (rc = kvd_exec_incr(d, key, klen, i64, &result)) < 0)
 			break;
-		kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
-		kvs_put_i64(&c->out, result);
-		kvs_frame_end(&c->out);
+		reply_u64(c, h, (uint64_t)result);
 		return;
 	default:
 		rc = -EPROTO;
