@@ -347,16 +347,10 @@ uint64_t kvd_index_clear(struct kvd_index *x, uint32_t si)
 bool kvd_index_room(struct kvd_index *x, uint64_t extra)
 {
 	return x->max_entries == 0 ||
-	       __atomic_load_n(&x->total, __ATOMIC_RELAXED) + extra <=
-	       x->max_entries;
+	       kvd_index_count(x) + extra <= x->max_entries;
 }
 
 uint64_t kvd_index_count(struct kvd_index *x)
 {
-	uint64_t n = 0;
-	uint32_t i;
-
-	for (i = 0; i < x->nshards; i++)
-		n += kvs_load_relaxed(&x->shards[i].count);
-	return n;
+	return __atomic_load_n(&x->total, __ATOMIC_RELAXED);
 }

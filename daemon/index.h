@@ -70,7 +70,7 @@ void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 /* Remove (retire) every key of shard @shard; return how many. */
 uint64_t kvd_index_clear(struct kvd_index *x, uint32_t shard);
 
-uint64_t kvd_index_count(struct kvd_index *x);	/* all shards, approximate */
+uint64_t kvd_index_count(struct kvd_index *x);	/* keys in all shards */
 
 /* Would @extra more keys fit under max_entries? */
 bool kvd_index_room(struct kvd_index *x, uint64_t extra);
