@@ -43,7 +43,8 @@ struct kva {
 	uint32_t npages;
 	uint32_t pages_free;
 	uint32_t rover;			/* next-fit hint for page claims */
-	uint64_t used;
+	uint64_t used;			/* under lock; relaxed atomic stores,
+					 * since kva_used() reads it without */
 	struct kva_page *pages;
 	uint32_t partial[MAX_CLASSES];	/* per class: first partial page */
 };
@@ -141,6 +142,21 @@ void kva_destroy(struct kva *a)
 	free(a);
 }
 
+static void used_add(struct kva *a, uint64_t delta)
+{
+	__atomic_store_n(&a->used, a->used + delta, __ATOMIC_RELAXED);
+}
+
+uint64_t kva_used(struct kva *a)
+{
+	return __atomic_load_n(&a->used, __ATOMIC_RELAXED);
+}
+
+uint64_t kva_limit(struct kva *a)
+{
+	return (uint64_t)a->npages << KVA_PAGE_SHIFT;
+}
+
 static kvs_off_t page_off(const struct kva *a, uint32_t pi)
 {
 	return a->heap_off + ((kvs_off_t)pi << KVA_PAGE_SHIFT);
@@ -217,7 +233,7 @@ static kvs_off_t alloc_large(struct kva *a, size_t size)
 	a->pages[first].nused = (uint32_t)n;
 	for (i = 1; i < n; i++)
 		a->pages[first + i].cls = PG_TAIL;
-	a->used += n << KVA_PAGE_SHIFT;
+	used_add(a, n << KVA_PAGE_SHIFT);
 	return page_off(a, first);
 }
 
@@ -249,7 +265,7 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 	}
 	if (++pg->nused == c->per_page)
 		list_del(a, ci, pi);
-	a->used += c->size;
+	used_add(a, c->size);
 	return off;
 }
 
@@ -286,7 +302,7 @@ void kva_free(struct kva *a, kvs_off_t off)
 		for (i = 0; i < pg->nused; i++)
 			a->pages[pi + i].cls = PG_FREE;
 		a->pages_free += pg->nused;
-		a->used -= (uint64_t)pg->nused << KVA_PAGE_SHIFT;
+		used_add(a, -((uint64_t)pg->nused << KVA_PAGE_SHIFT));
 		pg->nused = 0;
 		pthread_mutex_unlock(&a->lock);
 		return;
@@ -301,7 +317,7 @@ void kva_free(struct kva *a, kvs_off_t off)
 	pg->free = off;
 	if (pg->nused == c->per_page)
 		list_push(a, pg->cls, pi);
-	a->used -= c->size;
+	used_add(a, -(uint64_t)c->size);
 	if (--pg->nused == 0) {
 		list_del(a, pg->cls, pi);
 		pg->cls = PG_FREE;

@@ -51,4 +51,9 @@ struct kva_stats {
 };
 void kva_get_stats(struct kva *a, struct kva_stats *st);
 
+/* Bytes allocated now, and the heap's size: no lock, a relaxed load (for
+ * the evictor's watermark check after each allocation). */
+uint64_t kva_used(struct kva *a);
+uint64_t kva_limit(struct kva *a);
+
 #endif /* KVD_ALLOC_H */

@@ -22,6 +22,7 @@
 #include "hash.h"
 #include "kvshmd.h"
 #include "log.h"
+#include "persist.h"
 
 /*
  * A write that finds the heap full waits this long for memory that is
@@ -29,6 +30,18 @@
  * is short, and skipped while a reader is stalled (it would not help).
  */
 #define ALLOC_WAIT_MS	20
+
+/*
+ * A write that still fails for want of memory or of room under
+ * --max-entries is retried after a synchronous eviction (evict.c), at
+ * most this many times, each round evicting more. Between attempts the
+ * write holds no shard lock: eviction locks any shard it needs, and the
+ * retried op runs afresh on the state it then finds, so it stays atomic.
+ * A failed attempt changes nothing (see the top of this file), so under
+ * noeviction, or when eviction finds nothing to take, the write fails
+ * with -ENOMEM having changed nothing.
+ */
+#define EVICT_TRIES	8
 
 /* A write in progress: the key's shard is locked from begin to end. */
 struct wctx {
@@ -40,6 +53,7 @@ struct wctx {
 	struct kvs_iref cur;
 	struct kvs_pos pos;
 	int64_t now;
+	struct kvd_room need;		/* set when a store fails: -ENOMEM */
 };
 
 static int check_key(const struct kvd *d, size_t klen)
@@ -51,15 +65,74 @@ static int check_key(const struct kvd *d, size_t klen)
 	return 0;
 }
 
+/* A key, value and TTL to store: the checks every storing op makes. */
+static int check_put(const struct kvd *d, size_t klen, size_t vlen,
+		     int64_t ttl_ms)
+{
+	int rc = check_key(d, klen);
+
+	if (rc < 0)
+		return rc;
+	if (vlen > d->cfg.max_value)
+		return -E2BIG;
+	return ttl_ms < 0 ? -EINVAL : 0;
+}
+
 static void emit(struct kvd *d, enum kvd_event ev, const void *key,
-		 size_t klen, const void *val, size_t vlen, int64_t exp)
+		 size_t klen, const void *val, size_t vlen, int64_t exp,
+		 uint64_t version)
 {
 	struct kvd_event_info e = {
 		.ev = ev, .key = key, .klen = klen, .val = val, .vlen = vlen,
-		.expire_ms = exp,
+		.expire_ms = exp, .version = version,
 	};
 
 	kvd_hooks_emit(&d->hooks, &e);
+}
+
+/* KVD_EV_SET for the item just published at @item_off. */
+static void emit_set(struct kvd *d, uint64_t hash, kvs_off_t item_off,
+		     const void *key, size_t klen, const void *val,
+		     size_t vlen, int64_t exp, uint64_t version)
+{
+	const struct kvs_item *it =
+		(const struct kvs_item *)(d->seg.base + item_off);
+	struct kvd_event_info e = {
+		.ev = KVD_EV_SET, .key = key, .klen = klen, .val = val,
+		.vlen = vlen, .expire_ms = exp, .version = version,
+		.hash = hash, .item = item_off, .hint = it->hint,
+	};
+
+	kvd_hooks_emit(&d->hooks, &e);
+}
+
+/*
+ * The event of a removal, with the key and where it was, for keys that
+ * leave the table one by one (batches emit theirs after publishing).
+ */
+static void emit_rm(struct kvd *d, enum kvd_event ev, const void *key,
+		    size_t klen, uint64_t hash, kvs_off_t item, uint32_t hint)
+{
+	struct kvd_event_info e = {
+		.ev = ev, .key = key, .klen = klen, .hash = hash,
+		.item = item, .hint = hint,
+	};
+
+	kvd_hooks_emit(&d->hooks, &e);
+}
+
+void kvd_exec_remove(struct kvd *d, enum kvd_event ev, uint64_t hash,
+		     const struct kvs_pos *pos, const struct kvs_iref *r)
+{
+	/*
+	 * The event goes first, while the item is still published: once
+	 * retired it may be freed after a grace period, which the hooks
+	 * (on this thread, not a reader) would not hold back, and they
+	 * read the key from it.
+	 */
+	emit_rm(d, ev, r->key, r->klen, hash,
+		(kvs_off_t)((const char *)r->it - d->seg.base), r->hint);
+	kvd_index_remove(&d->index, hash, pos);
 }
 
 /* Lock the key's shard and find its live item; drop it if expired. */
@@ -74,8 +147,7 @@ static void w_begin(struct kvd *d, struct wctx *w, const void *key, size_t klen)
 	w->found = kvd_index_find(&d->index, w->hash, key, klen, &w->pos,
 				  &w->cur);
 	if (w->found && kvs_iref_expired(&w->cur, w->now)) {
-		kvd_index_remove(&d->index, w->hash, &w->pos);
-		emit(d, KVD_EV_EXPIRE, key, klen, NULL, 0, 0);
+		kvd_exec_remove(d, KVD_EV_EXPIRE, w->hash, &w->pos, &w->cur);
 		w->found = false;
 	}
 }
@@ -85,11 +157,42 @@ static void w_end(struct kvd *d, struct wctx *w)
 	kvd_index_unlock(&d->index, w->shard);
 }
 
-/* Allocate and fill a new, unpublished item; 0 if the heap is full. */
-static kvs_off_t item_build(struct kvd *d, const void *key, size_t klen,
-			    const void *val, size_t vlen, int64_t exp)
+/*
+ * kvd_next_version - the version of the next item built: one counter for
+ * the daemon, so versions increase in write order. Atomic because more
+ * than one daemon thread may build items (the counter is never shared
+ * with readers: they see a version only inside an item).
+ */
+uint64_t kvd_next_version(struct kvd *d)
 {
-	uint8_t flags = exp ? KVS_ITEM_EXPIRES : 0;
+	uint64_t v;
+
+	/* Never 0: compare-and-set takes version 0 to mean "absent", and
+	 * kvd_item_build() to mean "the next one". Only a wrap of the 48
+	 * bits could produce it. */
+	do
+		v = __atomic_add_fetch(&d->version, 1, __ATOMIC_RELAXED) &
+		    KVS_VERSION_MAX;
+	while (v == 0);
+	return v;
+}
+
+static uint64_t item_version(const struct kvd *d, kvs_off_t off)
+{
+	const struct kvs_item *it = (const struct kvs_item *)(d->seg.base + off);
+
+	return kvs_item_version(it->ver_hi, it->ver_lo);
+}
+
+/*
+ * kvd_item_build - allocate and fill a new, unpublished item; 0 if the
+ * heap is full. @version 0 takes the next one from kvd_next_version().
+ */
+kvs_off_t kvd_item_build(struct kvd *d, const void *key, size_t klen,
+			 const void *val, size_t vlen, int64_t exp,
+			 uint64_t version)
+{
+	unsigned int flags = exp ? KVS_ITEM_EXPIRES : 0;
 	size_t size = kvs_item_size(klen, vlen, flags);
 	struct kvs_item *it;
 	kvs_off_t off;
@@ -101,11 +204,15 @@ static kvs_off_t item_build(struct kvd *d, const void *key, size_t klen,
 		off = kva_alloc(d->heap, size);
 	if (!off)
 		return 0;
+	if (d->ev)		/* below the low watermark: wake the evictor */
+		kvd_evict_note_alloc(d->ev);
 	it = (struct kvs_item *)(d->seg.base + off);
-	it->vlen = (uint32_t)vlen;
+	if (!version)
+		version = kvd_next_version(d);
+	it->vlen_flags = (uint32_t)vlen | (flags << KVS_ITEM_FLAGS_SHIFT);
 	it->klen = (uint16_t)klen;
-	it->flags = flags;
-	it->cls = 0;
+	it->ver_hi = (uint16_t)(version >> 32);
+	it->ver_lo = (uint32_t)version;
 	it->hint = 0;
 	p = (char *)(it + 1);
 	if (exp) {
@@ -118,22 +225,64 @@ static kvs_off_t item_build(struct kvd *d, const void *key, size_t klen,
 	return off;
 }
 
-/* Publish a new item for the key of @w, replacing its live item if any. */
-static int w_store(struct kvd *d, struct wctx *w, const void *val,
-		   size_t vlen, int64_t exp)
+/*
+ * Publish a new item for the key of @w, replacing its live item if any;
+ * *@version (may be NULL) is set to the new item's.
+ */
+static int w_store_v(struct kvd *d, struct wctx *w, const void *val,
+		     size_t vlen, int64_t exp, uint64_t *version)
 {
-	kvs_off_t off = item_build(d, w->key, w->klen, val, vlen, exp);
+	kvs_off_t off = kvd_item_build(d, w->key, w->klen, val, vlen, exp, 0);
+	uint64_t ver;
 
+	w->need.bytes = kvs_item_size(w->klen, vlen,
+				      exp ? KVS_ITEM_EXPIRES : 0);
+	w->need.keys = w->found ? 0 : 1;
 	if (!off)
 		return -ENOMEM;
+	ver = item_version(d, off);
 	if (w->found) {
 		kvd_index_replace(&d->index, w->hash, &w->pos, off);
 	} else if (kvd_index_insert(&d->index, w->hash, off) < 0) {
 		kva_free(d->heap, off);		/* never published */
 		return -ENOMEM;
 	}
-	emit(d, KVD_EV_SET, w->key, w->klen, val, vlen, exp);
+	emit_set(d, w->hash, off, w->key, w->klen, val, vlen, exp, ver);
+	if (version)
+		*version = ver;
 	return 0;
+}
+
+static int w_store(struct kvd *d, struct wctx *w, const void *val,
+		   size_t vlen, int64_t exp)
+{
+	return w_store_v(d, w, val, vlen, exp, NULL);
+}
+
+/*
+ * evict_retry - after an attempt that ended with @rc, should the write
+ * run again? Yes if it failed for want of room (@need) and a synchronous
+ * eviction made some. Called with no shard lock held.
+ */
+static bool evict_retry(struct kvd *d, int rc, unsigned int *attempt,
+			const struct kvd_room *need)
+{
+	if (rc != -ENOMEM || !d->ev || *attempt >= EVICT_TRIES ||
+	    (!need->bytes && !need->keys))	/* not for want of room */
+		return false;
+	return kvd_evict_make_room(d->ev, need, (*attempt)++);
+}
+
+/*
+ * w_version_check - does the key of @w have version @version? 0 stands
+ * for "absent". Return: 0, -ENOENT (absent, a version was expected) or
+ * -ESTALE (another version, or present when absence was expected).
+ */
+static int w_version_check(const struct wctx *w, uint64_t version)
+{
+	if (!w->found)
+		return version ? -ENOENT : 0;
+	return w->cur.version == version ? 0 : -ESTALE;
 }
 
 static int64_t expiry_of(int64_t now, int64_t ttl_ms)
@@ -148,24 +297,72 @@ static int64_t expiry_of(int64_t now, int64_t ttl_ms)
 int kvd_exec_set(struct kvd *d, const void *key, size_t klen,
 		 const void *val, size_t vlen, int64_t ttl_ms, unsigned flags)
 {
+	unsigned int attempt = 0;
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_put(d, klen, vlen, ttl_ms)) < 0)
+		return rc;
+	if ((flags & ~(KVS_SET_NX | KVS_SET_XX)) ||
+	    flags == (KVS_SET_NX | KVS_SET_XX))
+		return -EINVAL;
+	kvd_stats_inc(&d->stats.cmd_set);
+	do {
+		w_begin(d, &w, key, klen);
+		if ((flags & KVS_SET_NX) && w.found)
+			rc = -EEXIST;
+		else if ((flags & KVS_SET_XX) && !w.found)
+			rc = -ENOENT;
+		else
+			rc = w_store(d, &w, val, vlen, expiry_of(w.now, ttl_ms));
+		w_end(d, &w);
+	} while (evict_retry(d, rc, &attempt, &w.need));
+	return rc;
+}
+
+/*
+ * CAS: store only if the key's version is @version (0: only if absent).
+ * Check and store happen under one hold of the shard lock, so of writers
+ * that read the same version exactly one wins.
+ */
+int kvd_exec_cas(struct kvd *d, const void *key, size_t klen,
+		 const void *val, size_t vlen, int64_t ttl_ms,
+		 uint64_t version, uint64_t *new_version)
+{
+	unsigned int attempt = 0;
+	struct wctx w;
+	int rc;
+
+	if ((rc = check_put(d, klen, vlen, ttl_ms)) < 0)
+		return rc;
+	kvd_stats_inc(&d->stats.cmd_cas);
+	do {
+		w_begin(d, &w, key, klen);
+		rc = w_version_check(&w, version);
+		if (rc == 0)
+			rc = w_store_v(d, &w, val, vlen,
+				       expiry_of(w.now, ttl_ms), new_version);
+		w_end(d, &w);
+	} while (evict_retry(d, rc, &attempt, &w.need));
+	return rc;
+}
+
+/* CASDEL: delete only if the key's version is @version. */
+int kvd_exec_casdel(struct kvd *d, const void *key, size_t klen,
+		    uint64_t version)
+{
 	struct wctx w;
 	int rc;
 
 	if ((rc = check_key(d, klen)) < 0)
 		return rc;
-	if (vlen > d->cfg.max_value)
-		return -E2BIG;
-	if (ttl_ms < 0 || (flags & ~(KVS_SET_NX | KVS_SET_XX)) ||
-	    flags == (KVS_SET_NX | KVS_SET_XX))
-		return -EINVAL;
-	kvd_stats_inc(&d->stats.cmd_set);
+	kvd_stats_inc(&d->stats.cmd_casdel);
 	w_begin(d, &w, key, klen);
-	if ((flags & KVS_SET_NX) && w.found)
-		rc = -EEXIST;
-	else if ((flags & KVS_SET_XX) && !w.found)
+	if (!w.found) {
 		rc = -ENOENT;
-	else
-		rc = w_store(d, &w, val, vlen, expiry_of(w.now, ttl_ms));
+	} else if ((rc = w_version_check(&w, version)) == 0) {
+		kvd_exec_remove(d, KVD_EV_DEL, w.hash, &w.pos, &w.cur);
+	}
 	w_end(d, &w);
 	return rc;
 }
@@ -179,12 +376,10 @@ int kvd_exec_del(struct kvd *d, const void *key, size_t klen)
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_del);
 	w_begin(d, &w, key, klen);
-	if (w.found) {
-		kvd_index_remove(&d->index, w.hash, &w.pos);
-		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
-	} else {
+	if (w.found)
+		kvd_exec_remove(d, KVD_EV_DEL, w.hash, &w.pos, &w.cur);
+	else
 		rc = -ENOENT;
-	}
 	w_end(d, &w);
 	return rc;
 }
@@ -192,41 +387,48 @@ int kvd_exec_del(struct kvd *d, const void *key, size_t klen)
 int kvd_exec_expire(struct kvd *d, const void *key, size_t klen,
 		    int64_t ttl_ms)
 {
+	unsigned int attempt = 0;
 	struct wctx w;
 	int rc;
 
 	if ((rc = check_key(d, klen)) < 0)
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_expire);
-	w_begin(d, &w, key, klen);
-	if (!w.found) {
-		rc = -ENOENT;
-	} else if (ttl_ms <= 0) {
-		/* As Redis: a non-positive TTL deletes the key now. */
-		kvd_index_remove(&d->index, w.hash, &w.pos);
-		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
-	} else {
-		rc = w_store(d, &w, w.cur.val, w.cur.vlen,
-			     expiry_of(w.now, ttl_ms));
-	}
-	w_end(d, &w);
+	do {
+		rc = 0;
+		w_begin(d, &w, key, klen);
+		if (!w.found) {
+			rc = -ENOENT;
+		} else if (ttl_ms <= 0) {
+			/* As Redis: a non-positive TTL deletes the key now. */
+			kvd_exec_remove(d, KVD_EV_DEL, w.hash, &w.pos, &w.cur);
+		} else {
+			rc = w_store(d, &w, w.cur.val, w.cur.vlen,
+				     expiry_of(w.now, ttl_ms));
+		}
+		w_end(d, &w);
+	} while (evict_retry(d, rc, &attempt, &w.need));
 	return rc;
 }
 
 int kvd_exec_persist(struct kvd *d, const void *key, size_t klen)
 {
+	unsigned int attempt = 0;
 	struct wctx w;
 	int rc;
 
 	if ((rc = check_key(d, klen)) < 0)
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_persist);
-	w_begin(d, &w, key, klen);
-	if (!w.found)
-		rc = -ENOENT;
-	else if (w.cur.expire_ms)
-		rc = w_store(d, &w, w.cur.val, w.cur.vlen, 0);
-	w_end(d, &w);
+	do {
+		rc = 0;
+		w_begin(d, &w, key, klen);
+		if (!w.found)
+			rc = -ENOENT;
+		else if (w.cur.expire_ms)
+			rc = w_store(d, &w, w.cur.val, w.cur.vlen, 0);
+		w_end(d, &w);
+	} while (evict_retry(d, rc, &attempt, &w.need));
 	return rc;
 }
 
@@ -266,27 +468,32 @@ static int parse_int(const char *p, size_t len, int64_t *out)
 int kvd_exec_incr(struct kvd *d, const void *key, size_t klen,
 		  int64_t delta, int64_t *result)
 {
+	unsigned int attempt = 0;
 	char buf[24];
-	int64_t v = 0;
+	int64_t v;
 	struct wctx w;
 	int rc, n;
 
 	if ((rc = check_key(d, klen)) < 0)
 		return rc;
 	kvd_stats_inc(&d->stats.cmd_incr);
-	w_begin(d, &w, key, klen);
-	if (w.found)
-		rc = parse_int(w.cur.val, w.cur.vlen, &v);
-	if (rc == 0 && ((delta > 0 && v > INT64_MAX - delta) ||
-			(delta < 0 && v < INT64_MIN - delta)))
-		rc = -EOVERFLOW;
-	if (rc == 0) {
-		v += delta;
-		n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-		rc = w_store(d, &w, buf, (size_t)n,
-			     w.found ? w.cur.expire_ms : 0);
-	}
-	w_end(d, &w);
+	do {
+		rc = 0;
+		v = 0;
+		w_begin(d, &w, key, klen);
+		if (w.found)
+			rc = parse_int(w.cur.val, w.cur.vlen, &v);
+		if (rc == 0 && ((delta > 0 && v > INT64_MAX - delta) ||
+				(delta < 0 && v < INT64_MIN - delta)))
+			rc = -EOVERFLOW;
+		if (rc == 0) {
+			v += delta;
+			n = snprintf(buf, sizeof(buf), "%" PRId64, v);
+			rc = w_store(d, &w, buf, (size_t)n,
+				     w.found ? w.cur.expire_ms : 0);
+		}
+		w_end(d, &w);
+	} while (evict_retry(d, rc, &attempt, &w.need));
 	if (rc == 0 && result)
 		*result = v;
 	return rc;
@@ -313,6 +520,7 @@ static int copy_out(const struct wctx *w, struct kvd_blob *out)
 int kvd_exec_append(struct kvd *d, const void *key, size_t klen,
 		    const void *val, size_t vlen, uint64_t *newlen)
 {
+	unsigned int attempt = 0;
 	struct wctx w;
 	char *buf;
 	size_t old, n;
@@ -323,22 +531,26 @@ int kvd_exec_append(struct kvd *d, const void *key, size_t klen,
 	if (vlen > d->cfg.max_value)
 		return -E2BIG;
 	kvd_stats_inc(&d->stats.cmd_append);
-	w_begin(d, &w, key, klen);
-	old = w.found ? w.cur.vlen : 0;
-	n = old + vlen;
-	if (n > d->cfg.max_value) {
-		rc = -E2BIG;
-	} else if (!(buf = malloc(n ? n : 1))) {
-		rc = -ENOMEM;
-	} else {
-		if (old)
-			memcpy(buf, w.cur.val, old);
-		if (vlen)
-			memcpy(buf + old, val, vlen);
-		rc = w_store(d, &w, buf, n, w.found ? w.cur.expire_ms : 0);
-		free(buf);
-	}
-	w_end(d, &w);
+	do {
+		w_begin(d, &w, key, klen);
+		old = w.found ? w.cur.vlen : 0;
+		n = old + vlen;
+		w.need.bytes = w.need.keys = 0;	/* a malloc() failure */
+		if (n > d->cfg.max_value) {
+			rc = -E2BIG;
+		} else if (!(buf = malloc(n ? n : 1))) {
+			rc = -ENOMEM;
+		} else {
+			if (old)
+				memcpy(buf, w.cur.val, old);
+			if (vlen)
+				memcpy(buf + old, val, vlen);
+			rc = w_store(d, &w, buf, n,
+				     w.found ? w.cur.expire_ms : 0);
+			free(buf);
+		}
+		w_end(d, &w);
+	} while (evict_retry(d, rc, &attempt, &w.need));
 	if (rc == 0 && newlen)
 		*newlen = n;
 	return rc;
@@ -358,8 +570,7 @@ int kvd_exec_getdel(struct kvd *d, const void *key, size_t klen,
 	if (!w.found) {
 		rc = -ENOENT;
 	} else if ((rc = copy_out(&w, out)) == 0) {
-		kvd_index_remove(&d->index, w.hash, &w.pos);
-		emit(d, KVD_EV_DEL, key, klen, NULL, 0, 0);
+		kvd_exec_remove(d, KVD_EV_DEL, w.hash, &w.pos, &w.cur);
 	}
 	w_end(d, &w);
 	return rc;
@@ -370,25 +581,25 @@ int kvd_exec_getset(struct kvd *d, const void *key, size_t klen,
 		    const void *val, size_t vlen, int64_t ttl_ms,
 		    struct kvd_blob *out)
 {
+	unsigned int attempt = 0;
 	struct wctx w;
 	int rc;
 
-	if ((rc = check_key(d, klen)) < 0)
+	if ((rc = check_put(d, klen, vlen, ttl_ms)) < 0)
 		return rc;
-	if (vlen > d->cfg.max_value)
-		return -E2BIG;
-	if (ttl_ms < 0)
-		return -EINVAL;
 	kvd_stats_inc(&d->stats.cmd_getset);
-	w_begin(d, &w, key, klen);
-	rc = copy_out(&w, out);
-	if (rc == 0)
-		rc = w_store(d, &w, val, vlen, expiry_of(w.now, ttl_ms));
-	if (rc < 0) {
-		free(out->p);
-		out->p = NULL;
-	}
-	w_end(d, &w);
+	do {
+		w_begin(d, &w, key, klen);
+		w.need.bytes = w.need.keys = 0;	/* a malloc() failure */
+		rc = copy_out(&w, out);
+		if (rc == 0)
+			rc = w_store(d, &w, val, vlen, expiry_of(w.now, ttl_ms));
+		if (rc < 0) {
+			free(out->p);
+			out->p = NULL;
+		}
+		w_end(d, &w);
+	} while (evict_retry(d, rc, &attempt, &w.need));
 	return rc;
 }
 
@@ -403,6 +614,7 @@ int kvd_exec_flush(struct kvd *d, uint64_t *removed)
 	uint64_t n = 0;
 
 	kvd_stats_inc(&d->stats.cmd_flush);
+	emit(d, KVD_EV_FLUSH, NULL, 0, NULL, 0, 0, 0);
 	for (s = 0; s < d->index.nshards; s++) {
 		kvd_index_lock(&d->index, s);
 		n += kvd_index_clear(&d->index, s);
@@ -413,30 +625,37 @@ int kvd_exec_flush(struct kvd *d, uint64_t *removed)
 }
 
 /*
- * MSET: all or nothing.
+ * Multi-key ops: BATCH, and MSET and MDEL, which are batches of puts or of
+ * deletes. All or nothing.
  *
- * Every pair is checked and every new item built before anything is
- * published, and the shards involved are locked together (in ascending
- * order, so two batches never deadlock): no other writer sees half a
- * batch, and a batch that fails on a limit or on memory changes nothing.
+ * The shards of every key are locked together (in ascending order, so two
+ * batches never deadlock), every condition is checked, and every new item
+ * built, before anything is published: no other writer sees half a batch,
+ * and a batch that fails on a condition, a limit or memory changes nothing.
  * Readers do not lock, so while the batch is being published a reader may
  * see some of its keys new and others still old; each key on its own is
- * always either its old or its new value. A key given twice takes its
- * last value.
+ * always either its old or its new value.
+ *
+ * The ops of a batch apply in request order: an op's condition sees what
+ * the ops before it in the batch did to its key, and a key named twice
+ * ends as its last op leaves it. Only that last op is published, so each
+ * key changes (and emits its event) once.
  */
-struct mset_ent {
+struct batch_ent {
 	uint32_t idx;			/* position in the request */
 	uint32_t shard;
 	uint64_t hash;
 	kvs_off_t item;			/* built, not yet published */
-	bool skip;			/* a later pair sets the same key */
-	bool found;			/* the key is live now */
+	bool skip;			/* a later op of the same key decides */
+	bool found;			/* the key was live before the batch */
 	bool inserted;
+	kvs_off_t gone;			/* the item a delete removed, and */
+	uint32_t gone_hint;		/* its hint index, for the event */
 };
 
-static int mset_cmp(const void *a, const void *b)
+static int batch_cmp(const void *a, const void *b)
 {
-	const struct mset_ent *x = a, *y = b;
+	const struct batch_ent *x = a, *y = b;
 
 	if (x->shard != y->shard)
 		return x->shard < y->shard ? -1 : 1;
@@ -450,8 +669,18 @@ static bool same_key(const struct kvd_kv *a, const struct kvd_kv *b)
 	return a->klen == b->klen && memcmp(a->key, b->key, a->klen) == 0;
 }
 
-/* Mark every pair that a later pair of the same key overrides. */
-static void mset_dedupe(const struct kvd_kv *kv, struct mset_ent *e, uint32_t n)
+/* Same key? Entries of one key are adjacent runs of equal shard and hash
+ * (in request order), though another key of the same hash may interleave. */
+static bool ent_same_key(const struct kvd_kv *kv, const struct batch_ent *x,
+			 const struct batch_ent *y)
+{
+	return x->shard == y->shard && x->hash == y->hash &&
+	       same_key(&kv[x->idx], &kv[y->idx]);
+}
+
+/* Mark every op that a later op of the same key overrides. */
+static void batch_dedupe(const struct kvd_kv *kv, struct batch_ent *e,
+			 uint32_t n)
 {
 	uint32_t i, j;
 
@@ -462,8 +691,8 @@ static void mset_dedupe(const struct kvd_kv *kv, struct mset_ent *e, uint32_t n)
 				e[i].skip = true;
 }
 
-static void mset_lock(struct kvd *d, const struct mset_ent *e, uint32_t n,
-		      bool lock)
+static void batch_lock(struct kvd *d, const struct batch_ent *e, uint32_t n,
+		       bool lock)
 {
 	uint32_t i;
 
@@ -478,14 +707,14 @@ static void mset_lock(struct kvd *d, const struct mset_ent *e, uint32_t n,
 }
 
 /*
- * batch_begin - the entries of a multi-key op, sorted by shard, duplicate
- * keys marked, every shard involved locked (in ascending order); NULL if
+ * batch_begin - the entries of a multi-key op, sorted by shard, overridden
+ * ops marked, every shard involved locked (in ascending order); NULL if
  * out of memory. batch_end() unlocks and frees.
  */
-static struct mset_ent *batch_begin(struct kvd *d, const struct kvd_kv *kv,
-				    uint32_t n)
+static struct batch_ent *batch_begin(struct kvd *d, const struct kvd_kv *kv,
+				     uint32_t n)
 {
-	struct mset_ent *e = calloc(n, sizeof(*e));
+	struct batch_ent *e = calloc(n, sizeof(*e));
 	uint32_t i;
 
 	if (!e)
@@ -495,56 +724,171 @@ static struct mset_ent *batch_begin(struct kvd *d, const struct kvd_kv *kv,
 		e[i].hash = kvs_hash(d->hdr->hash_seed, kv[i].key, kv[i].klen);
 		e[i].shard = kvd_index_shard(&d->index, e[i].hash);
 	}
-	qsort(e, n, sizeof(*e), mset_cmp);
-	mset_dedupe(kv, e, n);
-	mset_lock(d, e, n, true);
+	qsort(e, n, sizeof(*e), batch_cmp);
+	batch_dedupe(kv, e, n);
+	batch_lock(d, e, n, true);
 	return e;
 }
 
-static void batch_end(struct kvd *d, struct mset_ent *e, uint32_t n)
+static void batch_end(struct kvd *d, struct batch_ent *e, uint32_t n)
 {
-	mset_lock(d, e, n, false);
+	batch_lock(d, e, n, false);
 	free(e);
 }
 
-/* Look every key up; drop expired ones; count new keys per shard. */
-static int mset_prepare(struct kvd *d, const struct kvd_kv *kv,
-			struct mset_ent *e, uint32_t n, int64_t now)
+/*
+ * op_check - is @p a well-formed op? Puts take at most one of NX, XX,
+ * IFVERSION; deletes XX or IFVERSION, and no value or TTL.
+ * Return: 0, -EINVAL or -E2BIG.
+ */
+static int op_check(const struct kvd *d, const struct kvd_kv *p)
+{
+	unsigned int c = p->cond;
+	int rc;
+
+	if ((rc = check_key(d, p->klen)) < 0)
+		return rc;
+	if (c & ~(unsigned int)(KVD_IF_ABSENT | KVD_IF_PRESENT | KVD_IF_VERSION) ||
+	    (c & (c - 1)))
+		return -EINVAL;		/* unknown, or more than one */
+	switch (p->op) {
+	case KVD_OP_PUT:
+		return check_put(d, p->klen, p->vlen, p->ttl_ms);
+	case KVD_OP_DEL:
+		return (c & KVD_IF_ABSENT) || p->vlen || p->ttl_ms ? -EINVAL : 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * cond_check - the condition of op @p against its key's state within the
+ * batch: @live, and @ver if @ver_known (a put earlier in the batch leaves
+ * a version nobody can have read yet). Return: 0, -EEXIST, -ENOENT or
+ * -ESTALE, as the single-key ops.
+ */
+static int cond_check(const struct kvd_kv *p, bool live, bool ver_known,
+		      uint64_t ver)
+{
+	switch (p->cond) {
+	case KVD_IF_ABSENT:
+		return live ? -EEXIST : 0;
+	case KVD_IF_PRESENT:
+		return live ? 0 : -ENOENT;
+	case KVD_IF_VERSION:
+		if (!live)
+			return p->version ? -ENOENT : 0;
+		return ver_known && ver == p->version ? 0 : -ESTALE;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * batch_conds - look up the key of entry @i (the first op of its key),
+ * dropping it if expired, and check the conditions of all its ops in
+ * request order. The key's last entry records whether it was live.
+ * Return: 0 or the failed condition (*@failed = that op's index).
+ */
+static int batch_conds(struct kvd *d, const struct kvd_kv *kv,
+		       struct batch_ent *e, uint32_t n, uint32_t i,
+		       int64_t now, uint32_t *failed)
+{
+	const struct kvd_kv *p = &kv[e[i].idx];
+	struct kvs_iref cur;
+	struct kvs_pos pos;
+	bool found, live, ver_known = true;
+	uint64_t ver = 0;
+	uint32_t j;
+	int rc;
+
+	found = kvd_index_find(&d->index, e[i].hash, p->key, p->klen, &pos,
+			       &cur);
+	if (found && kvs_iref_expired(&cur, now)) {
+		kvd_exec_remove(d, KVD_EV_EXPIRE, e[i].hash, &pos, &cur);
+		found = false;
+	}
+	if (found)
+		ver = cur.version;
+	live = found;
+	for (j = i; j < n && e[j].shard == e[i].shard &&
+	     e[j].hash == e[i].hash; j++) {
+		const struct kvd_kv *q = &kv[e[j].idx];
+
+		if (j != i && !ent_same_key(kv, &e[i], &e[j]))
+			continue;
+		if ((rc = cond_check(q, live, ver_known, ver)) < 0) {
+			*failed = e[j].idx;
+			return rc;
+		}
+		live = q->op == KVD_OP_PUT;
+		ver_known = false;
+		if (!e[j].skip)
+			e[j].found = found;
+	}
+	return 0;
+}
+
+/* Is entry @i the first op of its key in the batch? */
+static bool first_of_key(const struct kvd_kv *kv, const struct batch_ent *e,
+			 uint32_t i)
+{
+	uint32_t j;
+
+	for (j = i; j-- > 0 && e[j].shard == e[i].shard &&
+	     e[j].hash == e[i].hash;)
+		if (same_key(&kv[e[j].idx], &kv[e[i].idx]))
+			return false;
+	return true;
+}
+
+/*
+ * batch_prepare - check every condition, make room in the index for the
+ * keys the batch adds, and build their items. Nothing is published.
+ * Additions are counted against --max-entries before the batch's
+ * deletions (deletions are published last, since they cannot be undone).
+ */
+static int batch_prepare(struct kvd *d, const struct kvd_kv *kv,
+			 struct batch_ent *e, uint32_t n, int64_t now,
+			 uint32_t *failed, struct kvd_room *need)
 {
 	uint64_t fresh = 0, total_fresh = 0;
 	uint32_t i;
+	int rc;
 
+	for (i = 0; i < n; i++)
+		if (first_of_key(kv, e, i) &&
+		    (rc = batch_conds(d, kv, e, n, i, now, failed)) < 0)
+			return rc;
 	for (i = 0; i < n; i++) {
-		const struct kvd_kv *p = &kv[e[i].idx];
-		struct kvs_iref cur;
-		struct kvs_pos pos;
-
-		if (e[i].skip)
-			continue;
-		e[i].found = kvd_index_find(&d->index, e[i].hash, p->key,
-					    p->klen, &pos, &cur);
-		if (e[i].found && kvs_iref_expired(&cur, now)) {
-			kvd_index_remove(&d->index, e[i].hash, &pos);
-			emit(d, KVD_EV_EXPIRE, p->key, p->klen, NULL, 0, 0);
-			e[i].found = false;
+		if (!e[i].skip && !e[i].found && kv[e[i].idx].op == KVD_OP_PUT) {
+			fresh++;
+			total_fresh++;
 		}
-		fresh += !e[i].found;
-		total_fresh += !e[i].found;
 		if (i + 1 == n || e[i + 1].shard != e[i].shard) {
-			if (kvd_index_reserve(&d->index, e[i].shard, fresh) < 0)
+			if (fresh && kvd_index_reserve(&d->index, e[i].shard,
+						       fresh) < 0)
 				return -ENOMEM;
 			fresh = 0;
 		}
+	}
+	need->keys = total_fresh;
+	for (i = 0; i < n; i++) {
+		const struct kvd_kv *p = &kv[e[i].idx];
+
+		if (!e[i].skip && p->op == KVD_OP_PUT)
+			need->bytes += kvs_item_size(p->klen, p->vlen,
+				p->ttl_ms > 0 ? KVS_ITEM_EXPIRES : 0);
 	}
 	if (!kvd_index_room(&d->index, total_fresh))
 		return -ENOMEM;		/* over --max-entries */
 	for (i = 0; i < n; i++) {
 		const struct kvd_kv *p = &kv[e[i].idx];
 
-		if (e[i].skip)
+		if (e[i].skip || p->op != KVD_OP_PUT)
 			continue;
-		e[i].item = item_build(d, p->key, p->klen, p->val, p->vlen,
-				       expiry_of(now, p->ttl_ms));
+		e[i].item = kvd_item_build(d, p->key, p->klen, p->val, p->vlen,
+					   expiry_of(now, p->ttl_ms), 0);
 		if (!e[i].item)
 			return -ENOMEM;
 	}
@@ -552,8 +896,8 @@ static int mset_prepare(struct kvd *d, const struct kvd_kv *kv,
 }
 
 /* Undo a failed batch: nothing of it is visible to writers afterwards. */
-static void mset_undo(struct kvd *d, const struct kvd_kv *kv,
-		      struct mset_ent *e, uint32_t n)
+static void batch_undo(struct kvd *d, const struct kvd_kv *kv,
+		       struct batch_ent *e, uint32_t n)
 {
 	uint32_t i;
 
@@ -570,20 +914,37 @@ static void mset_undo(struct kvd *d, const struct kvd_kv *kv,
 	}
 }
 
-static int mset_publish(struct kvd *d, const struct kvd_kv *kv,
-			struct mset_ent *e, uint32_t n, int64_t now)
+/* The live item of entry @i's key, which must be there (we hold its lock). */
+static void batch_find(struct kvd *d, const struct kvd_kv *p,
+		       const struct batch_ent *e, struct kvs_pos *pos,
+		       struct kvs_iref *cur)
 {
+	if (!kvd_index_find(&d->index, e->hash, p->key, p->klen, pos, cur))
+		kvd_die("event=batch_lost_key");
+}
+
+/*
+ * batch_publish - make the batch visible: new keys first (only an insert
+ * can fail, when a shard must grow again and finds no memory, and only
+ * inserts are undone), then replacements, then deletions. Then the events,
+ * BATCH_BEGIN .. BATCH_END around one SET or DEL per changed key, if any.
+ * *@removed counts the live keys deleted.
+ */
+static int batch_publish(struct kvd *d, const struct kvd_kv *kv,
+			 struct batch_ent *e, uint32_t n, int64_t now,
+			 uint64_t *removed)
+{
+	uint64_t changes = 0;
 	uint32_t i;
 
-	/* New keys first: only an insert can fail (a shard that must grow
-	 * again and finds no memory), and only inserts are undone. */
 	for (i = 0; i < n; i++) {
-		if (e[i].skip || e[i].found)
+		if (e[i].skip || e[i].found || !e[i].item)
 			continue;
 		if (kvd_index_insert(&d->index, e[i].hash, e[i].item) < 0)
 			return -ENOMEM;
 		e[i].inserted = true;
 	}
+	*removed = 0;
 	for (i = 0; i < n; i++) {
 		const struct kvd_kv *p = &kv[e[i].idx];
 		struct kvs_iref cur;
@@ -592,89 +953,176 @@ static int mset_publish(struct kvd *d, const struct kvd_kv *kv,
 		if (e[i].skip || !e[i].found)
 			continue;
 		/* Look up again: an insert above may have grown the shard. */
-		if (!kvd_index_find(&d->index, e[i].hash, p->key, p->klen, &pos,
-				    &cur))
-			kvd_die("event=mset_lost_key");
-		kvd_index_replace(&d->index, e[i].hash, &pos, e[i].item);
+		batch_find(d, p, &e[i], &pos, &cur);
+		if (p->op == KVD_OP_PUT) {
+			kvd_index_replace(&d->index, e[i].hash, &pos, e[i].item);
+		} else {
+			/* Only numbers are kept for the event, whose key
+			 * bytes come from the request. */
+			e[i].gone = (kvs_off_t)((const char *)cur.it -
+						d->seg.base);
+			e[i].gone_hint = cur.hint;
+			kvd_index_remove(&d->index, e[i].hash, &pos);
+			(*removed)++;
+		}
 	}
+	for (i = 0; i < n; i++)
+		changes += !e[i].skip && (e[i].item || e[i].found);
+	if (!changes)
+		return 0;
+	emit(d, KVD_EV_BATCH_BEGIN, NULL, 0, NULL, 0, 0, 0);
 	for (i = 0; i < n; i++) {
 		const struct kvd_kv *p = &kv[e[i].idx];
 
-		if (!e[i].skip)
-			emit(d, KVD_EV_SET, p->key, p->klen, p->val, p->vlen,
-			     expiry_of(now, p->ttl_ms));
+		if (e[i].skip)
+			continue;
+		if (e[i].item)
+			emit_set(d, e[i].hash, e[i].item, p->key, p->klen,
+				 p->val, p->vlen, expiry_of(now, p->ttl_ms),
+				 item_version(d, e[i].item));
+		else if (e[i].found)
+			emit_rm(d, KVD_EV_DEL, p->key, p->klen, e[i].hash,
+				e[i].gone, e[i].gone_hint);
 	}
+	emit(d, KVD_EV_BATCH_END, NULL, 0, NULL, 0, 0, 0);
 	return 0;
-}
-
-int kvd_exec_mset(struct kvd *d, const struct kvd_kv *kv, uint32_t n)
-{
-	struct mset_ent *e;
-	int64_t now;
-	uint32_t i;
-	int rc;
-
-	for (i = 0; i < n; i++) {
-		if ((rc = check_key(d, kv[i].klen)) < 0)
-			return rc;
-		if (kv[i].vlen > d->cfg.max_value)
-			return -E2BIG;
-		if (kv[i].ttl_ms < 0)
-			return -EINVAL;
-	}
-	kvd_stats_inc(&d->stats.cmd_mset);
-	e = batch_begin(d, kv, n);
-	if (!e)
-		return -ENOMEM;
-	now = kvs_now_ms();
-	rc = mset_prepare(d, kv, e, n, now);
-	if (rc == 0)
-		rc = mset_publish(d, kv, e, n, now);
-	if (rc < 0)
-		mset_undo(d, kv, e, n);
-	batch_end(d, e, n);
-	return rc;
 }
 
 /*
- * MDEL: delete every listed key that is live, with all their shards
- * locked together, so no other writer sees some deleted and others not.
- * Keys listed twice count once. Expired keys are removed and not counted.
+ * batch_run - check, lock, prepare, publish (or undo) one batch.
+ * *@failed is set to the index of the op that failed it, or to UINT32_MAX
+ * if the failure concerns no single op (memory).
  */
-int kvd_exec_mdel(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
-		  uint64_t *removed)
+static int batch_run(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
+		     uint32_t *failed, uint64_t *removed)
 {
-	struct mset_ent *e;
-	uint64_t count = 0;
+	unsigned int attempt = 0;
+	struct kvd_room need;
+	struct batch_ent *e;
+	uint64_t gone = 0;
 	int64_t now;
 	uint32_t i;
 	int rc;
 
-	for (i = 0; i < n; i++)
-		if ((rc = check_key(d, kv[i].klen)) < 0)
-			return rc;
-	kvd_stats_inc(&d->stats.cmd_mdel);
-	e = batch_begin(d, kv, n);
-	if (!e)
-		return -ENOMEM;
-	now = kvs_now_ms();
+	*failed = UINT32_MAX;
+	if (n == 0)
+		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		const struct kvd_kv *p = &kv[e[i].idx];
-		struct kvs_iref cur;
-		struct kvs_pos pos;
-
-		if (e[i].skip || !kvd_index_find(&d->index, e[i].hash, p->key,
-						  p->klen, &pos, &cur))
-			continue;
-		kvd_index_remove(&d->index, e[i].hash, &pos);
-		if (kvs_iref_expired(&cur, now)) {
-			emit(d, KVD_EV_EXPIRE, p->key, p->klen, NULL, 0, 0);
-		} else {
-			emit(d, KVD_EV_DEL, p->key, p->klen, NULL, 0, 0);
-			count++;
+		if ((rc = op_check(d, &kv[i])) < 0) {
+			*failed = i;
+			return rc;
 		}
 	}
-	batch_end(d, e, n);
-	*removed = count;
-	return 0;
+	do {
+		e = batch_begin(d, kv, n);
+		if (!e)
+			return -ENOMEM;
+		now = kvs_now_ms();
+		need.bytes = need.keys = 0;
+		*failed = UINT32_MAX;
+		rc = batch_prepare(d, kv, e, n, now, failed, &need);
+		if (rc == 0)
+			rc = batch_publish(d, kv, e, n, now, &gone);
+		if (rc < 0)
+			batch_undo(d, kv, e, n);
+		batch_end(d, e, n);
+	} while (evict_retry(d, rc, &attempt, &need));
+	if (rc == 0 && removed)
+		*removed = gone;
+	return rc;
+}
+
+int kvd_exec_batch(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
+		   uint32_t *failed)
+{
+	kvd_stats_inc(&d->stats.cmd_batch);
+	return batch_run(d, kv, n, failed, NULL);
+}
+
+/* MSET: a batch of unconditional puts (@kv's op fields are ignored). */
+int kvd_exec_mset(struct kvd *d, struct kvd_kv *kv, uint32_t n)
+{
+	uint32_t i, failed;
+
+	for (i = 0; i < n; i++) {
+		kv[i].op = KVD_OP_PUT;
+		kv[i].cond = 0;
+	}
+	kvd_stats_inc(&d->stats.cmd_mset);
+	return batch_run(d, kv, n, &failed, NULL);
+}
+
+/*
+ * MDEL: a batch of unconditional deletes. Keys listed twice count once;
+ * expired keys are removed and not counted.
+ */
+int kvd_exec_mdel(struct kvd *d, struct kvd_kv *kv, uint32_t n,
+		  uint64_t *removed)
+{
+	uint32_t i, failed;
+
+	for (i = 0; i < n; i++) {
+		kv[i].op = KVD_OP_DEL;
+		kv[i].cond = 0;
+		kv[i].vlen = 0;
+		kv[i].ttl_ms = 0;
+	}
+	kvd_stats_inc(&d->stats.cmd_mdel);
+	return batch_run(d, kv, n, &failed, removed);
+}
+
+/*
+ * LOAD: apply one entry of a snapshot or WAL record at start-up, before
+ * anyone is served. The entry is the key's full resulting state, so
+ * applying it again changes nothing. No event is emitted: this is not a
+ * client's change, and the WAL already holds it. An entry whose expiry
+ * has passed removes the key. @absent: the caller knows the key is not
+ * in the table (a snapshot, loaded into an empty table, holds each key
+ * once), so the lookup is skipped.
+ * Return: 0, or -ENOMEM (the data does not fit in --memory).
+ */
+int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
+		  bool absent)
+{
+	struct kvs_iref cur;
+	struct kvs_pos pos;
+	uint64_t hash;
+	uint32_t shard, s;
+	kvs_off_t off;
+	bool found;
+	int rc = 0;
+
+	if (e->op == KVP_OP_FLUSH) {
+		for (s = 0; s < d->index.nshards; s++) {
+			kvd_index_lock(&d->index, s);
+			kvd_index_clear(&d->index, s);
+			kvd_index_unlock(&d->index, s);
+		}
+		return 0;
+	}
+	if (e->version > d->version)
+		d->version = e->version;
+	hash = kvs_hash(d->hdr->hash_seed, e->key, e->klen);
+	shard = kvd_index_shard(&d->index, hash);
+	kvd_index_lock(&d->index, shard);
+	found = !absent && kvd_index_find(&d->index, hash, e->key, e->klen,
+					  &pos, &cur);
+	if (e->op == KVP_OP_DEL || (e->expire_ms && e->expire_ms <= now)) {
+		if (found)
+			kvd_index_remove(&d->index, hash, &pos);
+		goto out;
+	}
+	off = kvd_item_build(d, e->key, e->klen, e->val, e->vlen,
+			     e->expire_ms, e->version ? e->version : 1);
+	if (!off) {
+		rc = -ENOMEM;
+	} else if (found) {
+		kvd_index_replace(&d->index, hash, &pos, off);
+	} else if (kvd_index_insert(&d->index, hash, off) < 0) {
+		kva_free(d->heap, off);
+		rc = -ENOMEM;
+	}
+out:
+	kvd_index_unlock(&d->index, shard);
+	return rc;
 }

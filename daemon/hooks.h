@@ -17,6 +17,13 @@ enum kvd_event {
 	KVD_EV_DEL,		/* a key was deleted by a client */
 	KVD_EV_EXPIRE,		/* an expired key was removed */
 	KVD_EV_EVICT,		/* a key was evicted for memory */
+	KVD_EV_FLUSH,		/* every key is about to be removed (the
+				 * removals themselves are not emitted) */
+	KVD_EV_BATCH_BEGIN,	/* the events up to KVD_EV_BATCH_END are one
+				 * multi-key op, published under its shard
+				 * locks: consumers keep them together (the
+				 * WAL writes them as one record) */
+	KVD_EV_BATCH_END,
 	KVD_EV_NR,
 };
 
@@ -27,6 +34,17 @@ struct kvd_event_info {
 	const void *val;	/* KVD_EV_SET: the new value */
 	size_t vlen;
 	int64_t expire_ms;	/* KVD_EV_SET: absolute, 0 = none */
+	uint64_t version;	/* KVD_EV_SET: the new item's version */
+	/*
+	 * Where the change happened, for daemon-private indexes (expiry,
+	 * eviction) that must find the key again later without its bytes:
+	 * the key's hash, the item (KVD_EV_SET: the new one, now published;
+	 * otherwise the one just removed, retired, still readable until the
+	 * hook returns) and the key's access-hint index (0 = none).
+	 */
+	uint64_t hash;
+	uint64_t item;
+	uint32_t hint;
 };
 
 typedef void (*kvd_hook_fn)(const struct kvd_event_info *ev, void *arg);

@@ -116,10 +116,11 @@ static uint64_t item_hash(struct kvd_index *x, uint64_t ent)
 	return kvs_hash(x->hdr->hash_seed, r.key, r.klen);
 }
 
-static int grow(struct kvd_index *x, uint32_t si)
+/* Replace shard @si's bucket array by one of at least 2^@min_lg buckets. */
+static int grow_to(struct kvd_index *x, uint32_t si, unsigned int min_lg)
 {
 	struct kvd_shard *s = &x->priv[si];
-	unsigned int lg = s->log + 1;
+	unsigned int lg = min_lg > s->log ? min_lg : s->log + 1;
 	struct kvs_bucket *nb;
 	kvs_off_t noff, ooff;
 	uint8_t *novf;
@@ -232,15 +233,101 @@ bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
 	return kvs_lookup(&x->map, hash, key, klen, pos, r);
 }
 
+static int grow(struct kvd_index *x, uint32_t si)
+{
+	return grow_to(x, si, 0);
+}
+
+bool kvd_index_find_item(struct kvd_index *x, uint64_t hash, kvs_off_t off,
+			 uint32_t hint, struct kvs_pos *pos, struct kvs_iref *r)
+{
+	struct kvd_shard *s = &x->priv[kvd_index_shard(x, hash)];
+	uint64_t mask = (1ULL << s->log) - 1, home = kvs_hash_bucket(hash, mask);
+	uint64_t d, n = nprobe_of(s->log);
+	uint16_t tag = kvs_hash_tag(hash);
+	unsigned int i;
+
+	for (d = 0; d < n; d++) {
+		uint64_t bi = (home + d) & mask;
+		const struct kvs_bucket *bk = &s->b[bi];
+
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e = bk->ent[i];
+
+			if (kvs_ent_tag(e) != tag || !kvs_ent_off(e))
+				continue;
+			if (off && kvs_ent_off(e) != off)
+				continue;
+			if (kvs_item_ref(&x->map, e, r))
+				kvd_die("event=bad_entry ent=%llx",
+					(unsigned long long)e);
+			if (!off && r->hint != hint)
+				continue;
+			pos->bucket = bi;
+			pos->slot = i;
+			pos->ent = e;
+			return true;
+		}
+		if (!(bk->ent[0] & KVS_ENT_OVF))
+			break;
+	}
+	return false;
+}
+
+int kvd_index_walk(struct kvd_index *x, uint32_t si, uint64_t from,
+		   uint64_t n, kvd_walk_fn fn, void *arg)
+{
+	struct kvd_shard *s = &x->priv[si];
+	uint64_t mask = (1ULL << s->log) - 1, k;
+	unsigned int i;
+	int rc;
+
+	if (n > mask + 1)
+		n = mask + 1;
+	for (k = 0; k < n; k++) {
+		uint64_t bi = (from + k) & mask;
+
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e = s->b[bi].ent[i];
+			struct kvs_iref r;
+			struct kvs_pos pos = { .bucket = bi, .slot = i, .ent = e };
+
+			if (!kvs_ent_off(e))
+				continue;
+			if (kvs_item_ref(&x->map, e, &r))
+				kvd_die("event=bad_entry ent=%llx",
+					(unsigned long long)e);
+			rc = fn(arg, kvs_hash(x->hdr->hash_seed, r.key, r.klen),
+				&pos, &r);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+uint64_t kvd_index_nbuckets(struct kvd_index *x, uint32_t si)
+{
+	return 1ULL << x->priv[si].log;
+}
+
+uint64_t kvd_index_shard_count(struct kvd_index *x, uint32_t si)
+{
+	return x->priv[si].count;
+}
+
 int kvd_index_reserve(struct kvd_index *x, uint32_t si, uint64_t extra)
 {
 	struct kvd_shard *s = &x->priv[si];
+	unsigned int lg = s->log;
 
-	while (s->count + extra >
-	       ((uint64_t)KVS_BUCKET_ENTRIES << s->log) / LOAD_DEN * LOAD_NUM)
-		if (grow(x, si) < 0)
-			return -ENOMEM;
-	return 0;
+	/* One new array of the final size, not one per doubling. */
+	while (lg < MAX_LOG && s->count + extra >
+	       ((uint64_t)KVS_BUCKET_ENTRIES << lg) / LOAD_DEN * LOAD_NUM)
+		lg++;
+	if (lg == s->log)
+		return 0;
+	return grow_to(x, si, lg);
 }
 
 /* The item's header, writable: only while it is unpublished. */

@@ -46,6 +46,35 @@ bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
 		    size_t klen, struct kvs_pos *pos, struct kvs_iref *r);
 
 /*
+ * kvd_index_find_item - find the live entry of the key hashed @hash whose
+ * item is at @off (if @off != 0) or carries hint index @hint (if @off is
+ * 0). Daemon-private indexes keep (hash, offset) or (hash, hint) instead
+ * of key bytes; this says cheaply whether what they remember is still
+ * live: it probes the key's window only, comparing tags, then offsets or
+ * hint indexes, never key bytes. A stale @off may be a chunk reused for
+ * anything; it is only ever compared, never read, unless found live.
+ */
+bool kvd_index_find_item(struct kvd_index *x, uint64_t hash, kvs_off_t off,
+			 uint32_t hint, struct kvs_pos *pos, struct kvs_iref *r);
+
+/*
+ * kvd_index_walk - call @fn for each live entry of shard @shard in buckets
+ * [@from, @from + @n) (wrapping), with the key's hash, until @fn returns
+ * non-zero (returned). For sampling: eviction reads a few entries from a
+ * random place. Shard lock held.
+ */
+typedef int (*kvd_walk_fn)(void *arg, uint64_t hash, const struct kvs_pos *pos,
+			   const struct kvs_iref *r);
+int kvd_index_walk(struct kvd_index *x, uint32_t shard, uint64_t from,
+		   uint64_t n, kvd_walk_fn fn, void *arg);
+
+/* Buckets in shard @shard now (shard lock held). */
+uint64_t kvd_index_nbuckets(struct kvd_index *x, uint32_t shard);
+
+/* Keys in shard @shard now (shard lock held). */
+uint64_t kvd_index_shard_count(struct kvd_index *x, uint32_t shard);
+
+/*
  * kvd_index_insert - publish the item at @item_off under a key that is
  * absent (the caller checked). Grows the shard if needed.
  * Return: 0 or -ENOMEM (heap full, or max_entries keys already stored;

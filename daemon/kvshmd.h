@@ -13,12 +13,24 @@
 #include <sys/types.h>
 
 #include "alloc.h"
+#include "evict.h"
+#include "expiry.h"
 #include "hints.h"
 #include "hooks.h"
 #include "index.h"
 #include "layout.h"
 #include "reclaim.h"
 #include "stats.h"
+#include "wal.h"
+
+struct kvd_snap;
+
+enum kvd_persistence {
+	KVD_PERSIST_NONE,		/* a pure cache: nothing on disk */
+	KVD_PERSIST_SNAPSHOT,		/* snapshots only (lose what changed
+					 * since the last one at a crash) */
+	KVD_PERSIST_WAL,		/* WAL + snapshots */
+};
 
 #define KVD_VERSION	PACKAGE_VERSION
 
@@ -26,6 +38,7 @@ struct kvd_config {
 	char name[KVS_NAME_MAX + 1];
 	char data_dir[4096];
 	char socket_path[KVS_SOCKPATH_MAX];
+	char pidfile[4096];		/* "" = none */
 	uint64_t memory;		/* heap bytes */
 	uint32_t nshards;
 	uint32_t max_key;
@@ -33,6 +46,16 @@ struct kvd_config {
 	uint32_t max_readers;
 	uint32_t max_readers_per_client;	/* slots one connection may hold */
 	uint64_t max_entries;		/* 0 = no limit but memory */
+	enum kvd_persistence persistence;
+	enum kvd_fsync fsync;
+	uint64_t wal_segment_size;
+	uint64_t snapshot_interval;	/* seconds, 0 = never */
+	uint64_t snapshot_writes;	/* 0 = never */
+	unsigned int snapshot_keep;
+	bool snapshot_on_stop;
+	enum kvd_policy eviction;	/* at start; evict.c owns it after */
+	uint32_t eviction_samples;	/* keys sampled per eviction */
+	uint32_t eviction_watermark;	/* % of the heap kept free */
 	bool foreground;
 	bool no_membarrier;		/* env KVSHMD_NO_MEMBARRIER=1 (tests) */
 };
@@ -58,8 +81,15 @@ struct kvd {
 	struct kvd_hints hints;
 	struct kvd_hooks hooks;
 	struct kvd_stats stats;
+	struct kvd_wal *wal;		/* NULL unless persistence=wal */
+	struct kvd_snap *snap;		/* NULL if persistence=none */
+	int data_lock_fd;		/* flock on DATA_DIR/kvshmd.lock */
+	struct kvd_expiry *ex;		/* expiry index and sweep thread */
+	struct kvd_evict *ev;		/* eviction policies and thread */
 	bool membarrier;
 	int64_t start_mono_ms;
+	uint64_t version;		/* last item version given out; atomic
+					 * (kvd_next_version()) */
 };
 
 /* segment.c */
@@ -74,9 +104,28 @@ void kvd_segment_publish(struct kvd *d);
 void kvd_segment_destroy(struct kvd *d);
 
 /* exec.c: one function per op; each returns 0 or -errno. */
+uint64_t kvd_next_version(struct kvd *d);
+kvs_off_t kvd_item_build(struct kvd *d, const void *key, size_t klen,
+			 const void *val, size_t vlen, int64_t exp,
+			 uint64_t version);
+
+/*
+ * kvd_exec_remove - remove the key whose live item @r was found at @pos
+ * (its shard locked by the caller), retire the item and emit @ev
+ * (KVD_EV_DEL, _EXPIRE or _EVICT) through the hook table. The one way
+ * keys leave the table, for exec, the expiry sweep and the evictor alike.
+ */
+void kvd_exec_remove(struct kvd *d, enum kvd_event ev, uint64_t hash,
+		     const struct kvs_pos *pos, const struct kvs_iref *r);
+
 int kvd_exec_set(struct kvd *d, const void *key, size_t klen,
 		 const void *val, size_t vlen, int64_t ttl_ms, unsigned flags);
 int kvd_exec_del(struct kvd *d, const void *key, size_t klen);
+int kvd_exec_cas(struct kvd *d, const void *key, size_t klen,
+		 const void *val, size_t vlen, int64_t ttl_ms,
+		 uint64_t version, uint64_t *new_version);
+int kvd_exec_casdel(struct kvd *d, const void *key, size_t klen,
+		    uint64_t version);
 int kvd_exec_expire(struct kvd *d, const void *key, size_t klen,
 		    int64_t ttl_ms);
 int kvd_exec_persist(struct kvd *d, const void *key, size_t klen);
@@ -101,16 +150,49 @@ int kvd_exec_getset(struct kvd *d, const void *key, size_t klen,
 		    struct kvd_blob *out);
 int kvd_exec_flush(struct kvd *d, uint64_t *removed);
 
+/*
+ * One op of a multi-key request. The values of op and cond are those of
+ * the public KVSHM_BATCH_* and KVSHM_NX/XX/IFVERSION (and of the frame).
+ */
+enum { KVD_OP_PUT = 1, KVD_OP_DEL = 2 };
+enum { KVD_IF_ABSENT = 1, KVD_IF_PRESENT = 2, KVD_IF_VERSION = 4 };
+
 struct kvd_kv {
 	const void *key;
 	size_t klen;
-	const void *val;
+	const void *val;	/* KVD_OP_PUT */
 	size_t vlen;
-	int64_t ttl_ms;
+	int64_t ttl_ms;		/* KVD_OP_PUT: 0 = no expiry */
+	uint64_t version;	/* KVD_IF_VERSION: 0 = the key must be absent */
+	uint32_t op;		/* KVD_OP_* */
+	uint32_t cond;		/* 0 or one KVD_IF_* */
 };
-int kvd_exec_mset(struct kvd *d, const struct kvd_kv *kv, uint32_t n);
-int kvd_exec_mdel(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
+
+/*
+ * kvd_exec_batch - apply @n ops all or nothing, in request order.
+ * @failed: set to the index of the op that failed the batch (a bad op,
+ *          an unmet condition), or UINT32_MAX.
+ * Return: 0, -EINVAL, -E2BIG, -EEXIST, -ENOENT, -ESTALE or -ENOMEM.
+ */
+int kvd_exec_batch(struct kvd *d, const struct kvd_kv *kv, uint32_t n,
+		   uint32_t *failed);
+/* MSET and MDEL: batches of puts or of deletes; they set op and cond. */
+int kvd_exec_mset(struct kvd *d, struct kvd_kv *kv, uint32_t n);
+int kvd_exec_mdel(struct kvd *d, struct kvd_kv *kv, uint32_t n,
 		  uint64_t *removed);
+
+struct kvp_ent;
+int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
+		  bool absent);
+/*
+ * config.c: settings changeable at run time (CONFIG_SET): eviction,
+ * eviction-samples, eviction-watermark. Return 0 or -EINVAL (unknown key
+ * or bad value; logged), -ENOMEM.
+ */
+int kvd_config_set(struct kvd *d, const char *key, size_t klen,
+		   const char *val, size_t vlen);
+/* "key value" lines of the effective settings; malloc()ed, NULL on OOM. */
+char *kvd_config_text(struct kvd *d, size_t *len);
 
 /* server.c */
 int kvd_server_run(struct kvd *d, int ready_fd);

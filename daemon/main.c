@@ -4,6 +4,7 @@
  * the modules are built and wired together (segment, heap, reclaim, index,
  * hooks, stats, server), then torn down in reverse at a clean stop.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "epoch.h"
 #include "kvshmd.h"
 #include "log.h"
+#include "snapshot.h"
 
 #define MIN_MEMORY	(8ULL << 20)
 #define MAX_VALUE_CAP	(512U << 20)
@@ -43,8 +46,31 @@ static void usage(FILE *f)
 "                       (default: half of --max-readers)\n"
 "  --max-entries N      most keys stored at once, 0 = no limit but\n"
 "                       memory (default: 0)\n"
-"  --eviction POLICY    noeviction (the only policy in this release)\n"
+"  --eviction POLICY    what goes when memory or --max-entries is full:\n"
+"                       noeviction (default: writes fail), lru, lfu,\n"
+"                       random, volatile-ttl, volatile-lru, volatile-lfu,\n"
+"                       volatile-random, sieve\n"
+"  --eviction-samples N keys sampled per eviction by lru, lfu, random\n"
+"                       and volatile-* but ttl, 1..64 (default: 10)\n"
+"  --eviction-watermark PCT\n"
+"                       evict in the background while less than PCT%%\n"
+"                       of the heap is free, 0..50, 0 = only when a\n"
+"                       write finds no room (default: 2)\n"
+"  --persistence MODE   wal (WAL and snapshots, the default), snapshot\n"
+"                       (snapshots only) or none (a pure cache)\n"
+"  --fsync POLICY       always, everysec (default) or no\n"
+"  --wal-segment-size SIZE\n"
+"                       start a new WAL file after SIZE (default: 64M)\n"
+"  --snapshot-interval SECS\n"
+"                       snapshot this often if anything changed\n"
+"                       (default: 3600, 0 = never)\n"
+"  --snapshot-writes N  snapshot after N writes (default: 1000000, 0 = never)\n"
+"  --snapshot-keep N    snapshots kept, 1..100 (default: 2)\n"
+"  --snapshot-on-stop yes|no\n"
+"                       snapshot at a clean stop (default: yes)\n"
 "  --foreground         do not detach; log to stderr\n"
+"  --pidfile PATH       write the daemon's PID there (default when\n"
+"                       detached: DIR/kvshmd.pid; in the foreground: none)\n"
 "  --config FILE        read settings from FILE (see kvshmd.conf(5));\n"
 "                       flags override it\n"
 "  --check-config       print the effective settings and exit\n"
@@ -112,8 +138,11 @@ static int bad_opt(const char *opt, const char *val, const char *why)
 enum {
 	OPT_NAME = 256, OPT_DATA_DIR, OPT_SOCKET, OPT_MEMORY, OPT_SHARDS,
 	OPT_MAX_KEY, OPT_MAX_VALUE, OPT_MAX_READERS, OPT_MAX_READERS_PER_CLIENT,
-	OPT_MAX_ENTRIES, OPT_EVICTION,
-	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG,
+	OPT_MAX_ENTRIES, OPT_EVICTION, OPT_EVICTION_SAMPLES,
+	OPT_EVICTION_WATERMARK, OPT_PERSISTENCE, OPT_FSYNC,
+	OPT_WAL_SEGMENT_SIZE, OPT_SNAPSHOT_INTERVAL, OPT_SNAPSHOT_WRITES,
+	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP,
+	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG, OPT_PIDFILE,
 };
 
 static const struct option options[] = {
@@ -129,7 +158,18 @@ static const struct option options[] = {
 	{ "max-readers-per-client", required_argument, NULL,
 	  OPT_MAX_READERS_PER_CLIENT },
 	{ "eviction",	 required_argument, NULL, OPT_EVICTION },
+	{ "eviction-samples", required_argument, NULL, OPT_EVICTION_SAMPLES },
+	{ "eviction-watermark", required_argument, NULL,
+	  OPT_EVICTION_WATERMARK },
+	{ "persistence", required_argument, NULL, OPT_PERSISTENCE },
+	{ "fsync",	 required_argument, NULL, OPT_FSYNC },
+	{ "wal-segment-size", required_argument, NULL, OPT_WAL_SEGMENT_SIZE },
+	{ "snapshot-interval", required_argument, NULL, OPT_SNAPSHOT_INTERVAL },
+	{ "snapshot-writes", required_argument, NULL, OPT_SNAPSHOT_WRITES },
+	{ "snapshot-keep", required_argument, NULL, OPT_SNAPSHOT_KEEP },
+	{ "snapshot-on-stop", required_argument, NULL, OPT_SNAPSHOT_ON_STOP },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
+	{ "pidfile",	 required_argument, NULL, OPT_PIDFILE },
 	{ "config",	 required_argument, NULL, OPT_CONFIG },
 	{ "check-config", no_argument,	    NULL, OPT_CHECK_CONFIG },
 	{ "help",	 no_argument,	    NULL, 'h' },
@@ -141,6 +181,7 @@ static const struct option options[] = {
 struct paths {
 	const char *dir;
 	const char *sock;
+	const char *pidfile;
 	bool check_only;		/* --check-config */
 	char **owned;			/* values read from a file, freed once */
 	size_t nowned;			/* parse_args() is done with them */
@@ -208,13 +249,80 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 				       "a count, 0 for no limit");
 		c->max_entries = v;
 		break;
-	case OPT_EVICTION:
-		if (strcmp(val, "noeviction") != 0)
-			return bad_opt("--eviction", val,
-				       "this release has only noeviction");
+	case OPT_EVICTION: {
+		int pol = kvd_policy_parse(val);
+
+		if (pol < 0) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "unknown policy; one of %s",
+				 kvd_policy_names());
+			return bad_opt("--eviction", val, why);
+		}
+		c->eviction = (enum kvd_policy)pol;
+		break;
+	}
+	case OPT_EVICTION_SAMPLES:
+		if (parse_uint(val, 1, 64, &v) < 0)
+			return bad_opt("--eviction-samples", val, "1..64");
+		c->eviction_samples = (uint32_t)v;
+		break;
+	case OPT_EVICTION_WATERMARK:
+		if (parse_uint(val, 0, 50, &v) < 0)
+			return bad_opt("--eviction-watermark", val,
+				       "a percentage, 0..50");
+		c->eviction_watermark = (uint32_t)v;
+		break;
+	case OPT_PERSISTENCE:
+		if (strcmp(val, "wal") == 0)
+			c->persistence = KVD_PERSIST_WAL;
+		else if (strcmp(val, "snapshot") == 0)
+			c->persistence = KVD_PERSIST_SNAPSHOT;
+		else if (strcmp(val, "none") == 0)
+			c->persistence = KVD_PERSIST_NONE;
+		else
+			return bad_opt("--persistence", val,
+				       "wal, snapshot or none");
+		break;
+	case OPT_FSYNC:
+		if (kvd_fsync_parse(val, &c->fsync) < 0)
+			return bad_opt("--fsync", val, "always, everysec or no");
+		break;
+	case OPT_WAL_SEGMENT_SIZE:
+		if (parse_size(val, &v) < 0 || v < 4096 || v > (1ULL << 40))
+			return bad_opt("--wal-segment-size", val,
+				       "a size from 4K to 1T");
+		c->wal_segment_size = v;
+		break;
+	case OPT_SNAPSHOT_INTERVAL:
+		if (parse_uint(val, 0, 100ULL * 365 * 86400, &v) < 0)
+			return bad_opt("--snapshot-interval", val,
+				       "seconds, 0 for never");
+		c->snapshot_interval = v;
+		break;
+	case OPT_SNAPSHOT_WRITES:
+		if (parse_uint(val, 0, UINT64_MAX >> 1, &v) < 0)
+			return bad_opt("--snapshot-writes", val,
+				       "a count, 0 for never");
+		c->snapshot_writes = v;
+		break;
+	case OPT_SNAPSHOT_KEEP:
+		if (parse_uint(val, 1, 100, &v) < 0)
+			return bad_opt("--snapshot-keep", val, "1..100");
+		c->snapshot_keep = (unsigned int)v;
+		break;
+	case OPT_SNAPSHOT_ON_STOP:
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+			return bad_opt("--snapshot-on-stop", val, "yes or no");
+		c->snapshot_on_stop = strcmp(val, "yes") == 0;
 		break;
 	case OPT_FOREGROUND:
 		c->foreground = true;
+		break;
+	case OPT_PIDFILE:
+		if (!*val)
+			return bad_opt("--pidfile", val, "a path is needed");
+		p->pidfile = val;
 		break;
 	default:
 		return -EINVAL;
@@ -317,8 +425,67 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("max-readers %u\n", c->max_readers);
 	printf("max-readers-per-client %u\n", c->max_readers_per_client);
 	printf("max-entries %llu\n", (unsigned long long)c->max_entries);
-	printf("eviction noeviction\n");
+	printf("eviction %s\n", kvd_policy_name(c->eviction));
+	printf("eviction-samples %u\n", c->eviction_samples);
+	printf("eviction-watermark %u\n", c->eviction_watermark);
+	printf("persistence %s\n", c->persistence == KVD_PERSIST_WAL ? "wal" :
+	       c->persistence == KVD_PERSIST_SNAPSHOT ? "snapshot" : "none");
+	printf("fsync %s\n", kvd_fsync_name(c->fsync));
+	printf("wal-segment-size %llu\n",
+	       (unsigned long long)c->wal_segment_size);
+	printf("snapshot-interval %llu\n",
+	       (unsigned long long)c->snapshot_interval);
+	printf("snapshot-writes %llu\n", (unsigned long long)c->snapshot_writes);
+	printf("snapshot-keep %u\n", c->snapshot_keep);
+	printf("snapshot-on-stop %s\n", c->snapshot_on_stop ? "yes" : "no");
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
+	if (p->pidfile)
+		printf("pidfile %s\n", p->pidfile);
+	else if (c->foreground)
+		printf("# pidfile: none in the foreground unless set\n");
+	else
+		printf("pidfile %s/kvshmd.pid\n", p->dir);
+}
+
+/*
+ * load_env - settings from the environment, between the configuration
+ * file and the flags: KVSHM_ and the long option's name in capitals with
+ * '_' for '-' (KVSHM_MEMORY, KVSHM_DATA_DIR, KVSHM_FSYNC...); a switch
+ * takes yes or no. Errors name the variable. Return 0 or -EINVAL.
+ */
+static int load_env(struct kvd_config *c, struct paths *p)
+{
+	const struct option *op;
+	int rc = 0;
+
+	for (op = options; op->name && rc == 0; op++) {
+		char var[64];
+		const char *val;
+		size_t i;
+
+		if (op->val < OPT_NAME || op->val == OPT_CONFIG ||
+		    op->val == OPT_CHECK_CONFIG)
+			continue;
+		snprintf(var, sizeof(var), "KVSHM_%s", op->name);
+		for (i = 6; var[i]; i++)
+			var[i] = var[i] == '-' ? '_' : (char)toupper(var[i]);
+		val = getenv(var);
+		if (!val)
+			continue;
+		snprintf(opt_where, sizeof(opt_where), "environment %s: ", var);
+		if (op->has_arg == no_argument) {
+			if (strcmp(val, "yes") && strcmp(val, "no"))
+				rc = bad_opt(op->name, val, "yes or no");
+			else if (strcmp(val, "yes") == 0)
+				rc = set_opt(c, p, op->val, NULL);
+		} else if (*val == '\0') {
+			rc = bad_opt(op->name, val, "a value is needed");
+		} else {
+			rc = set_opt(c, p, op->val, val);
+		}
+	}
+	opt_where[0] = '\0';
+	return rc;
 }
 
 /* parse_args() proper; values from a configuration file live in @p. */
@@ -334,11 +501,24 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	c->max_key = 1024;
 	c->max_value = 1U << 20;
 	c->max_readers = 4096;
+	c->eviction = KVD_POLICY_NOEVICTION;
+	c->eviction_samples = 10;
+	c->eviction_watermark = 2;
+	c->persistence = KVD_PERSIST_WAL;
+	c->fsync = KVD_FSYNC_EVERYSEC;
+	c->wal_segment_size = 64ULL << 20;
+	c->snapshot_interval = 3600;
+	c->snapshot_writes = 1000000;
+	c->snapshot_keep = 2;
+	c->snapshot_on_stop = true;
 	/* First pass: the configuration file, so that flags override it. */
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1)
 		if (o == OPT_CONFIG && load_config(c, p, optarg) < 0)
 			return -EINVAL;
+	/* Then the environment, which flags override too. */
+	if (load_env(c, p) < 0)
+		return -EINVAL;
 	opterr = 1;
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
@@ -412,6 +592,21 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 		return bad_opt("--socket", sock ? sock : c->data_dir,
 			       "socket path too long (max 107 bytes); use --socket");
 	}
+	if (p->pidfile && p->pidfile[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(c->pidfile, sizeof(c->pidfile), "%s/%s", cwd,
+				     p->pidfile) >= sizeof(c->pidfile))
+			return bad_opt("--pidfile", p->pidfile, "path too long");
+	} else if (p->pidfile) {
+		snprintf(c->pidfile, sizeof(c->pidfile), "%s", p->pidfile);
+	} else if (!c->foreground &&
+		   (size_t)snprintf(c->pidfile, sizeof(c->pidfile),
+				    "%.4080s/kvshmd.pid", c->data_dir) >=
+			   sizeof(c->pidfile)) {
+		return bad_opt("--data-dir", c->data_dir, "path too long");
+	}
 	c->no_membarrier = getenv("KVSHMD_NO_MEMBARRIER") &&
 			   strcmp(getenv("KVSHMD_NO_MEMBARRIER"), "1") == 0;
 	return 0;
@@ -469,6 +664,93 @@ static int daemonize(void)
 	return p[1];
 }
 
+/*
+ * Persistence at start-up: lock the data directory (two daemons must
+ * never write one WAL), rebuild the table from it, then open the WAL and
+ * start the snapshot thread. Before the segment is published, so no
+ * client sees a half-loaded cache.
+ */
+static int persist_start(struct kvd *d)
+{
+	const struct kvd_config *c = &d->cfg;
+	uint64_t next_lsn = 1;
+	char path[4200];
+	int rc;
+
+	d->data_lock_fd = -1;
+	if (c->persistence == KVD_PERSIST_NONE)
+		return 0;
+	snprintf(path, sizeof(path), "%s/kvshmd.lock", c->data_dir);
+	d->data_lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->data_lock_fd < 0 || flock(d->data_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = -errno;
+		kvd_log(LOG_ERR, "event=start_failed dir=%s reason=\"%s\"",
+			c->data_dir, rc == -EWOULDBLOCK ?
+			"another kvshmd uses this data directory" :
+			strerror(-rc));
+		return rc;
+	}
+	rc = kvd_recover(d, c->data_dir, &next_lsn);
+	if (rc < 0)
+		return rc;
+	if (c->persistence == KVD_PERSIST_WAL) {
+		rc = kvd_wal_open(&d->wal, c->data_dir, next_lsn, c->fsync,
+				  c->wal_segment_size, &d->version);
+		if (rc < 0) {
+			kvd_log(LOG_ERR, "event=start_failed dir=%s op=wal_open "
+				"errno=%d (%s)", c->data_dir, -rc, strerror(-rc));
+			return rc;
+		}
+		kvd_wal_attach(d->wal, &d->hooks);
+	}
+	rc = kvd_snap_init(&d->snap, d, c->snapshot_interval,
+			   c->snapshot_writes, c->snapshot_keep);
+	if (rc < 0)
+		kvd_log(LOG_ERR, "event=start_failed op=snapshot_thread errno=%d",
+			-rc);
+	return rc;
+}
+
+/* A start that failed: release what persist_start() took, write nothing. */
+static void persist_stop_early(struct kvd *d)
+{
+	kvd_snap_destroy(d->snap);
+	kvd_wal_close(d->wal);
+	if (d->data_lock_fd >= 0)
+		close(d->data_lock_fd);
+}
+
+/* At a stop, after the last write: snapshot if asked, close the WAL. */
+static void persist_stop(struct kvd *d)
+{
+	if (d->wal)
+		kvd_wal_commit(d->wal);
+	if (d->snap && d->cfg.snapshot_on_stop)
+		kvd_snap_write_now(d->snap);
+	kvd_snap_destroy(d->snap);
+	kvd_wal_close(d->wal);
+	if (d->data_lock_fd >= 0)
+		close(d->data_lock_fd);
+}
+
+static int write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n, rc = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n)
+		rc = errno ? -errno : -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(path);
+	return rc;
+}
+
 static void block_signals(void)
 {
 	sigset_t set;
@@ -505,6 +787,13 @@ int main(int argc, char **argv)
 	rc = kvd_segment_create(&d);
 	if (rc < 0)
 		return 1;
+	/* After the name lock: a pidfile names the daemon that serves. */
+	if (d.cfg.pidfile[0] && (rc = write_pidfile(d.cfg.pidfile)) < 0) {
+		kvd_log(LOG_ERR, "event=start_failed file=%s errno=%d (%s)",
+			d.cfg.pidfile, -rc, strerror(-rc));
+		d.cfg.pidfile[0] = '\0';
+		goto err_seg;
+	}
 	rc = kva_init(&d.heap, d.seg.base, d.hdr->heap_off, d.hdr->heap_size);
 	if (rc < 0)
 		goto err_seg;
@@ -521,10 +810,48 @@ int main(int argc, char **argv)
 	d.index.hints = &d.hints;
 	d.index.max_entries = d.cfg.max_entries;
 	kvd_stats_attach(&d.stats, &d.hooks);
+	rc = persist_start(&d);
+	if (rc < 0) {
+		persist_stop_early(&d);
+		goto err_index;
+	}
+	/*
+	 * After recovery, which loads the table without events: the expiry
+	 * index and the sieve queue are built from the table, and from here
+	 * on the hooks keep them.
+	 */
+	rc = kvd_expiry_init(&d.ex, &d);
+	if (rc == 0)
+		rc = kvd_evict_init(&d.ev, &d);
+	if (rc == 0)
+		rc = kvd_expiry_rebuild(d.ex);
+	if (rc == 0)
+		rc = kvd_expiry_start(d.ex);
+	if (rc == 0)
+		rc = kvd_evict_start(d.ev);
+	if (rc < 0) {
+		kvd_evict_destroy(d.ev);
+		kvd_expiry_destroy(d.ex);
+		persist_stop_early(&d);
+		goto err_index;
+	}
 	kvd_segment_publish(&d);
 
 	rc = kvd_server_run(&d, ready_fd);
-
+	/*
+	 * The sweep and the evictor stop before the WAL's last commit (their
+	 * events are logged) and before either module goes away: the sweep's
+	 * events reach the evictor's hook, and the evictor reads the expiry
+	 * index.
+	 */
+	kvd_evict_stop(d.ev);
+	kvd_expiry_stop(d.ex);
+	persist_stop(&d);
+	kvd_evict_destroy(d.ev);
+	kvd_expiry_destroy(d.ex);
+	d.ev = NULL;
+	d.ex = NULL;
+err_index:
 	kvd_index_destroy(&d.index);
 err_reclaim:
 	kvd_reclaim_destroy(d.rc);
@@ -533,6 +860,8 @@ err_heap:
 	kva_destroy(d.heap);
 err_seg:
 	kvd_segment_destroy(&d);
+	if (d.cfg.pidfile[0])
+		unlink(d.cfg.pidfile);
 	if (rc < 0) {
 		kvd_log(LOG_ERR, "event=exit status=1 errno=%d (%s)", -rc,
 			strerror(-rc));

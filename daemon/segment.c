@@ -127,9 +127,14 @@ static uint64_t random_u64(void)
  * 64-byte items (most items with a value of 40 bytes or more); smaller
  * items get "no hint" once the words run out.
  */
+/*
+ * One hint word per item the heap can hold at the smallest chunk (16
+ * bytes), so every key gets a word: the sieve policy tracks keys by it.
+ * Words are in the rw object, whose pages cost memory only once touched.
+ */
 uint32_t kvd_nhints(const struct kvd_config *c)
 {
-	uint64_t n = c->memory / 64;
+	uint64_t n = c->memory / 16 + 1;
 
 	return n > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)n;
 }

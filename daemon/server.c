@@ -38,11 +38,20 @@
 #include "frame.h"
 #include "kvshmd.h"
 #include "log.h"
+#include "snapshot.h"
 
 #define READ_CHUNK	65536
 #define MAX_EVENTS	64
 
 enum ev_kind { EV_CONN = 1, EV_ORPHAN };
+
+/* A SNAPSHOT request waiting for its run to end. */
+struct snap_wait {
+	struct conn *c;
+	uint32_t id;
+	uint64_t ticket;
+	struct snap_wait *next;
+};
 
 struct conn {
 	enum ev_kind kind;		/* EV_CONN; first, for epoll dispatch */
@@ -59,6 +68,23 @@ struct conn {
 	bool closing;			/* close once @out is written */
 	bool bye;			/* the handle closed: slots are free */
 	bool want_out;			/* EPOLLOUT registered */
+	/*
+	 * Replies are sent only up to @ready. Under fsync=always the bytes a
+	 * round added wait for the WAL sync covering that round: @marks hold
+	 * (end of the round's replies in @out, LSN the round wrote), oldest
+	 * first, released as the sync thread advances (release_marks()).
+	 */
+	size_t ready;
+	struct {
+		size_t end;
+		uint64_t lsn;
+	} marks[8];
+	unsigned int nmarks;
+	/* On the server's pending list while it has replies not yet
+	 * released or marked (so a round visits only those, not every
+	 * connection). */
+	bool pending;
+	struct conn *pprev, *pnext;
 	struct conn *prev, *next;	/* server's list of connections */
 };
 
@@ -76,7 +102,11 @@ struct server {
 	int lfd, sfd, efd;
 	size_t max_payload;
 	struct conn *conns;
+	struct conn *pending;		/* connections with held replies */
 	struct orphan *orphans;
+	struct snap_wait *snap_waits;
+	int snap_fd;			/* kvd_snap_fd(), or -1 */
+	int wal_fd;			/* kvd_wal_event_fd(), or -1 */
 	bool stop;
 };
 
@@ -154,8 +184,48 @@ static bool orphan_slots(struct server *sv, struct conn *c)
  * (@stopping) they are left alone, since the segment is being abandoned
  * and its readers must not see their epochs cleared.
  */
+/* Put @c on the pending list: it has replies the end of the round must
+ * release or mark. */
+static void pend(struct server *sv, struct conn *c)
+{
+	if (c->pending)
+		return;
+	c->pending = true;
+	c->pprev = NULL;
+	c->pnext = sv->pending;
+	if (sv->pending)
+		sv->pending->pprev = c;
+	sv->pending = c;
+}
+
+static void unpend(struct server *sv, struct conn *c)
+{
+	if (!c->pending)
+		return;
+	if (c->pprev)
+		c->pprev->pnext = c->pnext;
+	else
+		sv->pending = c->pnext;
+	if (c->pnext)
+		c->pnext->pprev = c->pprev;
+	c->pending = false;
+}
+
 static void conn_free(struct server *sv, struct conn *c, bool stopping)
 {
+	struct snap_wait **wp = &sv->snap_waits;
+
+	unpend(sv, c);
+	while (*wp) {
+		if ((*wp)->c == c) {
+			struct snap_wait *dead = *wp;
+
+			*wp = dead->next;
+			free(dead);
+		} else {
+			wp = &(*wp)->next;
+		}
+	}
 	if (!stopping && c->nslots) {
 		if (c->bye || c->pidfd < 0 || pidfd_exited(c->pidfd) ||
 		    !orphan_slots(sv, c))
@@ -231,6 +301,7 @@ static int decode_kv(struct kvs_rd *r, bool pairs, struct kvd_kv **kv,
 	if (!p)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
+		p[i].op = pairs ? KVD_OP_PUT : KVD_OP_DEL;
 		p[i].key = kvs_get_blob(r, &p[i].klen);
 		if (pairs) {
 			p[i].val = kvs_get_blob(r, &p[i].vlen);
@@ -263,6 +334,66 @@ static int op_batch(struct kvd *d, struct kvs_rd *r, uint64_t *removed)
 	return rc;
 }
 
+/*
+ * decode_ops - a BATCH: u32 n, then n ops of (u32 op, u32 cond, blob key,
+ * blob val, i64 ttl_ms, u64 version). Pointers go into the frame. Each op
+ * takes at least KVS_BATCH_OP_MIN bytes, which bounds n before anything is
+ * allocated. The values of op and cond are exec's to judge.
+ * Return: 0 with *@kv malloc()ed, or -EPROTO / -ENOMEM.
+ */
+static int decode_ops(struct kvs_rd *r, struct kvd_kv **kv, uint32_t *np)
+{
+	uint32_t i, n = kvs_get_u32(r);
+	struct kvd_kv *p;
+	int rc;
+
+	if (r->err || n == 0 || n > r->left / KVS_BATCH_OP_MIN)
+		return -EPROTO;
+	p = calloc(n, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		p[i].op = kvs_get_u32(r);
+		p[i].cond = kvs_get_u32(r);
+		p[i].key = kvs_get_blob(r, &p[i].klen);
+		p[i].val = kvs_get_blob(r, &p[i].vlen);
+		p[i].ttl_ms = kvs_get_i64(r);
+		p[i].version = kvs_get_u64(r);
+	}
+	rc = kvs_rd_done(r);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	*kv = p;
+	*np = n;
+	return 0;
+}
+
+/*
+ * BATCH: decode and run it. A failure's reply carries the index of the op
+ * that failed the batch, UINT32_MAX if none did (a malformed frame, memory).
+ */
+static void op_multi(struct kvd *d, struct conn *c,
+		     const struct kvs_frame_hdr *h, struct kvs_rd *r)
+{
+	uint32_t n, failed = UINT32_MAX;
+	struct kvd_kv *kv = NULL;
+	int rc;
+
+	rc = h->flags ? -EPROTO : decode_ops(r, &kv, &n);
+	if (rc == 0)
+		rc = kvd_exec_batch(d, kv, n, &failed);
+	free(kv);
+	if (rc == -EPROTO)
+		kvd_log(LOG_WARNING, "event=bad_frame pid=%d op=%u len=%u",
+			(int)c->pid, h->op, h->len);
+	kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, rc);
+	if (rc < 0)
+		kvs_put_u32(&c->out, failed);
+	kvs_frame_end(&c->out);
+}
+
 /* Append a reply carrying one 64-bit number. */
 static void reply_u64(struct conn *c, const struct kvs_frame_hdr *h,
 		      uint64_t v)
@@ -270,6 +401,17 @@ static void reply_u64(struct conn *c, const struct kvs_frame_hdr *h,
 	kvs_frame_begin(&c->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
 	kvs_put_u64(&c->out, v);
 	kvs_frame_end(&c->out);
+}
+
+/*
+ * fields_done - for ops that define no header flags: the payload was
+ * consumed exactly and the flags are 0. Return 0 or -EPROTO.
+ */
+static int fields_done(const struct kvs_rd *r, const struct kvs_frame_hdr *h)
+{
+	int rc = kvs_rd_done(r);
+
+	return rc < 0 ? rc : h->flags ? -EPROTO : 0;
 }
 
 /* Decode and execute one request; append its reply to c->out. */
@@ -314,9 +456,11 @@ static void dispatch(struct server *sv, struct conn *c,
 		kvs_frame_end(&c->out);
 		return;
 	case KVS_OP_STATS:
+	case KVS_OP_CONFIG_GET:
 		if ((rc = kvs_rd_done(&r)) < 0)
 			break;
-		text = kvd_stats_text(d, &tlen);
+		text = h->op == KVS_OP_STATS ? kvd_stats_text(d, &tlen) :
+					       kvd_config_text(d, &tlen);
 		if (!text) {
 			rc = -ENOMEM;
 			break;
@@ -326,6 +470,17 @@ static void dispatch(struct server *sv, struct conn *c,
 		kvs_frame_end(&c->out);
 		free(text);
 		return;
+	case KVS_OP_CONFIG_SET:
+		key = kvs_get_blob(&r, &klen);
+		val = kvs_get_blob(&r, &vlen);
+		if ((rc = kvs_rd_done(&r)) < 0)
+			break;
+		/* Settings are the operator's: the daemon's user or root. */
+		if (c->uid != geteuid() && c->uid != 0)
+			rc = -EPERM;
+		else
+			rc = kvd_config_set(d, key, klen, val, vlen);
+		break;
 	case KVS_OP_SET:
 		key = kvs_get_blob(&r, &klen);
 		val = kvs_get_blob(&r, &vlen);
@@ -400,6 +555,54 @@ static void dispatch(struct server *sv, struct conn *c,
 		reply_u64(c, h, n);
 		return;
 	}
+	case KVS_OP_SNAPSHOT: {
+		struct snap_wait *w;
+
+		if ((rc = kvs_rd_done(&r)) < 0)
+			break;
+		if (!d->snap) {
+			rc = -ENOTSUP;		/* --persistence none */
+			break;
+		}
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			rc = -ENOMEM;
+			break;
+		}
+		/* Replied to when the run ends (snap_finished()). */
+		w->c = c;
+		w->id = h->id;
+		w->ticket = kvd_snap_request(d->snap);
+		w->next = sv->snap_waits;
+		sv->snap_waits = w;
+		return;
+	}
+	case KVS_OP_BATCH:
+		op_multi(d, c, h, &r);
+		return;
+	case KVS_OP_CAS: {
+		uint64_t ver, nver = 0;
+
+		key = kvs_get_blob(&r, &klen);
+		val = kvs_get_blob(&r, &vlen);
+		i64 = kvs_get_i64(&r);
+		ver = kvs_get_u64(&r);
+		if ((rc = fields_done(&r, h)) < 0 ||
+		    (rc = kvd_exec_cas(d, key, klen, val, vlen, i64, ver,
+				       &nver)) < 0)
+			break;
+		reply_u64(c, h, nver);
+		return;
+	}
+	case KVS_OP_CASDEL: {
+		uint64_t ver;
+
+		key = kvs_get_blob(&r, &klen);
+		ver = kvs_get_u64(&r);
+		if ((rc = fields_done(&r, h)) == 0)
+			rc = kvd_exec_casdel(d, key, klen, ver);
+		break;
+	}
 	case KVS_OP_INCR:
 		key = kvs_get_blob(&r, &klen);
 		i64 = kvs_get_i64(&r);
@@ -459,8 +662,8 @@ static int flush_out(struct server *sv, struct conn *c)
 {
 	if (c->out.err)
 		return c->out.err;
-	while (c->sent < c->out.len) {
-		ssize_t w = send(c->fd, c->out.p + c->sent, c->out.len - c->sent,
+	while (c->sent < c->ready) {
+		ssize_t w = send(c->fd, c->out.p + c->sent, c->ready - c->sent,
 				 MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
@@ -471,8 +674,13 @@ static int flush_out(struct server *sv, struct conn *c)
 			return -errno;
 		c->sent += (size_t)w;
 	}
+	if (c->sent < c->out.len) {
+		/* Later replies still wait for their sync: keep them. */
+		return c->want_out ? set_events(sv, c, false) : 0;
+	}
 	c->out.len = 0;
 	c->sent = 0;
+	c->ready = 0;
 	if (c->closing)
 		return -ECONNRESET;
 	return c->want_out ? set_events(sv, c, false) : 0;
@@ -505,12 +713,95 @@ static int conn_read(struct server *sv, struct conn *c)
 			return n == 0 ? -ECONNRESET : -errno;
 		c->rlen += (size_t)n;
 		process(sv, c);
-		if (c->out.len) {
-			int rc = flush_out(sv, c);
+		/* Replies wait for the end of the round (commit_round()). */
+		if (c->out.len > c->ready)
+			pend(sv, c);
+	}
+}
 
-			if (rc < 0 || c->want_out)
-				return rc;
+/*
+ * Let out the replies whose WAL sync has happened, and send what may go.
+ * Also runs when the sync thread signals that synced_lsn advanced.
+ */
+static void release_marks(struct server *sv)
+{
+	uint64_t synced = sv->d->wal ? kvd_wal_synced_lsn(sv->d->wal) : 0;
+	struct conn *c, *next;
+
+	for (c = sv->pending; c; c = next) {
+		unsigned int i = 0;
+
+		next = c->pnext;
+		while (i < c->nmarks && c->marks[i].lsn <= synced)
+			c->ready = c->marks[i++].end;
+		if (i) {
+			memmove(c->marks, c->marks + i,
+				(c->nmarks - i) * sizeof(c->marks[0]));
+			c->nmarks -= i;
 		}
+		if (!c->nmarks)
+			unpend(sv, c);	/* the rest goes out by flush_out() */
+		if (c->ready > c->sent && !c->want_out && flush_out(sv, c) < 0)
+			conn_free(sv, c, false);
+	}
+}
+
+/*
+ * The end of an event-loop round: make every write executed in it durable
+ * per the fsync policy (one WAL write for all of them: group commit),
+ * then send the replies. Replies to reads and admin requests wait too;
+ * it costs them nothing measurable and keeps one path.
+ */
+static void commit_round(struct server *sv)
+{
+	struct kvd_wal *wal = sv->d->wal;
+	bool hold = wal && kvd_wal_holds_replies(wal);
+	uint64_t lsn = 0;
+	struct conn *c;
+
+	if (wal) {
+		kvd_wal_commit(wal);
+		lsn = kvd_wal_written_lsn(wal);
+	}
+	for (c = sv->pending; c; c = c->pnext) {
+		if (c->out.len > c->ready && !hold && !c->nmarks) {
+			c->ready = c->out.len;
+		} else if (c->out.len > c->ready &&
+			   (!c->nmarks || c->marks[c->nmarks - 1].end < c->out.len)) {
+			/* A full ring merges into its newest mark: those
+			 * replies then wait for the later sync. */
+			if (c->nmarks == sizeof(c->marks) / sizeof(c->marks[0]))
+				c->nmarks--;
+			c->marks[c->nmarks].end = c->out.len;
+			c->marks[c->nmarks].lsn = lsn;
+			c->nmarks++;
+		}
+	}
+	release_marks(sv);
+}
+/* A snapshot run ended: answer the SNAPSHOT requests it served. */
+static void snap_finished(struct server *sv)
+{
+	struct snap_wait **wp = &sv->snap_waits;
+	uint64_t lsn, done;
+	int rc;
+
+	done = kvd_snap_done(sv->d->snap, &rc, &lsn);
+	while (*wp) {
+		struct snap_wait *w = *wp;
+		struct kvs_frame_hdr h = { .op = KVS_OP_SNAPSHOT, .id = w->id };
+
+		if (w->ticket > done) {
+			wp = &w->next;
+			continue;
+		}
+		if (rc < 0)
+			reply_status(w->c, &h, rc);
+		else
+			reply_u64(w->c, &h, lsn);
+		pend(sv, w->c);
+		*wp = w->next;
+		free(w);
 	}
 }
 
@@ -641,6 +932,16 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 	epoll_ctl(sv.efd, EPOLL_CTL_ADD, sv.lfd, &ev);
 	ev.data.ptr = &sv.sfd;
 	epoll_ctl(sv.efd, EPOLL_CTL_ADD, sv.sfd, &ev);
+	sv.wal_fd = d->wal ? kvd_wal_event_fd(d->wal) : -1;
+	if (sv.wal_fd >= 0) {
+		ev.data.ptr = &sv.wal_fd;
+		epoll_ctl(sv.efd, EPOLL_CTL_ADD, sv.wal_fd, &ev);
+	}
+	sv.snap_fd = d->snap ? kvd_snap_fd(d->snap) : -1;
+	if (sv.snap_fd >= 0) {
+		ev.data.ptr = &sv.snap_fd;
+		epoll_ctl(sv.efd, EPOLL_CTL_ADD, sv.snap_fd, &ev);
+	}
 
 	kvd_log(LOG_INFO, "event=ready name=%s pid=%d memory=%llu shards=%u "
 		"socket=%s membarrier=%s", d->cfg.name, (int)getpid(),
@@ -673,6 +974,19 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 				on_accept(&sv);
 				continue;
 			}
+			if (evs[i].data.ptr == &sv.wal_fd) {
+				uint64_t v;
+
+				if (read(sv.wal_fd, &v, sizeof(v)) < 0 &&
+				    errno != EAGAIN)
+					kvd_log(LOG_WARNING, "event=eventfd_read "
+						"errno=%d", errno);
+				continue;	/* commit_round() releases */
+			}
+			if (evs[i].data.ptr == &sv.snap_fd) {
+				snap_finished(&sv);
+				continue;
+			}
 			if (evs[i].data.ptr == &sv.sfd) {
 				struct signalfd_siginfo si;
 
@@ -699,9 +1013,14 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 			if (rc < 0)
 				conn_free(&sv, c, false);
 		}
+		commit_round(&sv);
+		if (d->snap)
+			kvd_snap_tick(d->snap);
 	}
 	rc = 0;
 out:
+	/* Unanswered SNAPSHOT requests get their answer from the snapshot
+	 * written at the stop (or none: their connections close). */
 	while (sv.conns)
 		conn_free(&sv, sv.conns, true);
 	while (sv.orphans)

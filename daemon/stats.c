@@ -13,6 +13,7 @@
 #include "atomic.h"
 #include "clock.h"
 #include "kvshmd.h"
+#include "snapshot.h"
 
 void kvd_stats_inc(uint64_t *counter)
 {
@@ -81,6 +82,51 @@ static uint64_t rd(const uint64_t *c)
 	return kvs_load_relaxed(c);
 }
 
+/* The expiry sweep's and the evictor's counters. */
+static void add_housekeeping(struct text *t, struct kvd *d)
+{
+	struct kvd_expiry_stats xs;
+	struct kvd_evict_stats es;
+	int p;
+
+	if (d->ex) {
+		kvd_expiry_get_stats(d->ex, &xs);
+		add(t, "expiry_index_entries %" PRIu64 "\n", xs.entries);
+		add(t, "expiry_examined %" PRIu64 "\n", xs.examined);
+		add(t, "expiry_stale %" PRIu64 "\n", xs.stale);
+		add(t, "expiry_swept %" PRIu64 "\n", xs.removed);
+		add(t, "expiry_compacted %" PRIu64 "\n", xs.compacted);
+		add(t, "expiry_sweeps %" PRIu64 "\n", xs.sweeps);
+		add(t, "expiry_lag_p99_ms %" PRIu64 "\n", xs.lag_p99_ms);
+		add(t, "expiry_lag_max_ms %" PRIu64 "\n", xs.lag_max_ms);
+	}
+	if (d->ev) {
+		kvd_evict_get_stats(d->ev, &es);
+		add(t, "eviction_policy %s\n",
+		    kvd_policy_name(kvd_evict_policy(d->ev)));
+		add(t, "eviction_samples %u\n", kvd_evict_samples(d->ev));
+		add(t, "eviction_watermark %u\n", kvd_evict_watermark(d->ev));
+		for (p = 1; p < KVD_POLICY_NR; p++) {
+			char name[64];
+			size_t i;
+
+			/* evictions_volatile_ttl: names are [a-z0-9_] */
+			snprintf(name, sizeof(name), "evictions_%s",
+				 kvd_policy_name(p));
+			for (i = 0; name[i]; i++)
+				if (name[i] == '-')
+					name[i] = '_';
+			add(t, "%s %" PRIu64 "\n", name, es.by_policy[p]);
+		}
+		add(t, "evictions_sync %" PRIu64 "\n", es.sync);
+		add(t, "evictions_background %" PRIu64 "\n", es.background);
+		add(t, "eviction_expired %" PRIu64 "\n", es.expired);
+		add(t, "eviction_sampled %" PRIu64 "\n", es.sampled);
+		add(t, "eviction_failed %" PRIu64 "\n", es.failed);
+		add(t, "eviction_sieve_queue %" PRIu64 "\n", es.sieve_queue);
+	}
+}
+
 char *kvd_stats_text(struct kvd *d, size_t *len)
 {
 	struct kvd_reclaim_stats rs;
@@ -132,10 +178,47 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "cmd_getset %" PRIu64 "\n", rd(&st->cmd_getset));
 	add(&t, "cmd_flush %" PRIu64 "\n", rd(&st->cmd_flush));
 	add(&t, "cmd_mdel %" PRIu64 "\n", rd(&st->cmd_mdel));
+	add(&t, "cmd_cas %" PRIu64 "\n", rd(&st->cmd_cas));
+	add(&t, "cmd_casdel %" PRIu64 "\n", rd(&st->cmd_casdel));
+	add(&t, "cmd_batch %" PRIu64 "\n", rd(&st->cmd_batch));
 	add(&t, "evictions %" PRIu64 "\n", rd(&st->ev[KVD_EV_EVICT]));
 	add(&t, "expirations %" PRIu64 "\n", rd(&st->ev[KVD_EV_EXPIRE]));
 	add(&t, "grace_periods %" PRIu64 "\n", rs.grace_periods);
 	add(&t, "retired_pending %" PRIu64 "\n", rs.retired_pending);
+	add_housekeeping(&t, d);
+	add(&t, "persistence %s\n", d->cfg.persistence == KVD_PERSIST_WAL ? "wal" :
+	    d->cfg.persistence == KVD_PERSIST_SNAPSHOT ? "snapshot" : "none");
+	if (d->wal) {
+		struct kvd_wal_stats ws;
+
+		kvd_wal_get_stats(d->wal, &ws);
+		add(&t, "wal_fsync %s\n", kvd_fsync_name(ws.policy));
+		add(&t, "wal_lsn %" PRIu64 "\n", ws.lsn);
+		add(&t, "wal_written_lsn %" PRIu64 "\n", ws.written_lsn);
+		add(&t, "wal_synced_lsn %" PRIu64 "\n", ws.synced_lsn);
+		add(&t, "wal_bytes %" PRIu64 "\n", ws.bytes);
+		add(&t, "wal_records %" PRIu64 "\n", ws.records);
+		add(&t, "wal_commits %" PRIu64 "\n", ws.commits);
+		add(&t, "wal_fsyncs %" PRIu64 "\n", ws.fsyncs);
+		add(&t, "wal_fsync_us_avg %" PRIu64 "\n",
+		    ws.fsyncs ? ws.fsync_us_total / ws.fsyncs : 0);
+		add(&t, "wal_fsync_us_max %" PRIu64 "\n", ws.fsync_us_max);
+		add(&t, "wal_segments %" PRIu64 "\n", ws.segments);
+	}
+	if (d->snap) {
+		struct kvd_snap_stats ss;
+
+		kvd_snap_get_stats(d->snap, &ss);
+		add(&t, "snapshots %" PRIu64 "\n", ss.count);
+		add(&t, "snapshots_failed %" PRIu64 "\n", ss.failed);
+		add(&t, "snapshot_in_progress %" PRIu64 "\n", ss.in_progress);
+		add(&t, "snapshot_last_lsn %" PRIu64 "\n", ss.last_lsn);
+		add(&t, "snapshot_last_time_ms %" PRId64 "\n", ss.last_created_ms);
+		add(&t, "snapshot_last_duration_ms %" PRIu64 "\n",
+		    ss.last_duration_ms);
+		add(&t, "snapshot_last_bytes %" PRIu64 "\n", ss.last_bytes);
+		add(&t, "snapshot_last_keys %" PRIu64 "\n", ss.last_items);
+	}
 	if (t.err) {
 		free(t.p);
 		return NULL;

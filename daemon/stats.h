@@ -16,6 +16,7 @@ struct kvd;
 struct kvd_stats {
 	uint64_t cmd_set, cmd_del, cmd_incr, cmd_expire, cmd_persist, cmd_mset;
 	uint64_t cmd_append, cmd_getdel, cmd_getset, cmd_flush, cmd_mdel;
+	uint64_t cmd_cas, cmd_casdel, cmd_batch;
 	uint64_t ev[KVD_EV_NR];
 	uint64_t connections;		/* open now */
 	uint64_t connections_total;

@@ -48,14 +48,18 @@ enum kvshm_error {
 	KVSHM_EDAEMON	= -1010,	/* no daemon serves this name */
 	KVSHM_EVERSION	= -1011,	/* segment layout differs from library */
 	KVSHM_EPROTO	= -1012,	/* malformed frame on the write channel */
+	KVSHM_ECHANGED	= -1013,	/* compare-and-set: the key's version
+					 * is not the one expected */
 	/* New codes go here, next value down. Never renumber. */
-	KVSHM_E_LAST	= -1013,
+	KVSHM_E_LAST	= -1014,
 };
 
-/* kvshm_set() flags. */
+/* kvshm_set() flags; also conditions of kvshm_batch() operations. */
 enum {
 	KVSHM_NX = 1,	/* store only if the key is absent (SETNX) */
 	KVSHM_XX = 2,	/* store only if the key is present */
+	KVSHM_IFVERSION = 4,	/* kvshm_batch() only: only if the key has
+				 * the op's version (0: only if absent) */
 };
 
 typedef struct kvshm kvshm_t;
@@ -151,6 +155,58 @@ int kvshm_exists(kvshm_t *c, const void *key, size_t klen);
  */
 int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms);
 
+/* struct kvshm_meta flags: documented properties of the item read. */
+enum {
+	KVSHM_META_TTL = 1,	/* the key has an expiry (ttl_ms, expire_ms) */
+};
+
+/*
+ * struct kvshm_meta - what kvshm_get_meta() and kvshm_view_meta() report
+ * about an item besides its value.
+ * @struct_size: in: sizeof(struct kvshm_meta) as the caller compiled it, so
+ *               later releases can add fields at the end; 0 means the size
+ *               of this first version (KVSHM_META_SIZE_VER0). The library
+ *               writes no byte beyond it, and zeroes the bytes it has no
+ *               field for.
+ * @flags:     out: KVSHM_META_* bits; other bits are 0 in this release.
+ * @vlen:      out: the value's length in bytes.
+ * @ttl_ms:    out: milliseconds left (at least 1), -1 if no expiry.
+ * @expire_ms: out: absolute expiry, milliseconds since the Unix epoch
+ *             (CLOCK_REALTIME); 0 if no expiry.
+ * @version:   out: the item's version: every write of a key gives it a new
+ *             one, higher than any before; never 0. kvshm_cas() takes it.
+ *
+ * kvshm has no memcached-style opaque client flags in its items; @flags
+ * holds properties the library derives from the item.
+ */
+struct kvshm_meta {
+	unsigned int struct_size;
+	unsigned int flags;
+	size_t vlen;
+	int64_t ttl_ms;
+	int64_t expire_ms;
+	uint64_t version;
+};
+#define KVSHM_META_SIZE_VER0	(sizeof(struct kvshm_meta))
+
+/*
+ * kvshm_get_meta - kvshm_get() that also reports the item's metadata, all
+ * from the one item it read: @m's version is that of the value copied.
+ * @buf:  caller-owned destination of @cap bytes; NULL (with @cap 0) to
+ *        read only the metadata, which then returns 0 whatever the length.
+ * @m:    filled on 0 and on KVSHM_ETOOSMALL (nothing copied then); its
+ *        struct_size must be set first (0 or a size of at least
+ *        KVSHM_META_SIZE_VER0). Must not be NULL.
+ *
+ * Reads the shared segment directly: no system call, no lock.
+ *
+ * Return: 0, KVSHM_ENOTFOUND, KVSHM_ETOOSMALL, KVSHM_EINVAL (NULL @m, a
+ * bad struct_size, NULL @buf with @cap > 0, or as kvshm_get()),
+ * KVSHM_ETOOBIG, or on a thread's first read as kvshm_get().
+ */
+int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
+		   void *buf, size_t cap, struct kvshm_meta *m);
+
 /*
  * kvshm_read_lock - open a read section for zero-copy views.
  *
@@ -174,6 +230,16 @@ int kvshm_read_lock(kvshm_t *c);
  */
 int kvshm_view(kvshm_t *c, const void *key, size_t klen,
 	       const void **val, size_t *vlen);
+
+/*
+ * kvshm_view_meta - kvshm_view() that also fills @m (see kvshm_get_meta())
+ * from the same item, inside a read section.
+ * @val: set as kvshm_view() does; may be NULL for the metadata alone.
+ * Return: 0, KVSHM_ENOTFOUND, KVSHM_EINVAL (no read section open on this
+ * thread, NULL @m, a bad struct_size), KVSHM_ETOOBIG. Never a system call.
+ */
+int kvshm_view_meta(kvshm_t *c, const void *key, size_t klen,
+		    const void **val, struct kvshm_meta *m);
 
 /* kvshm_read_unlock - close the read section opened by kvshm_read_lock(). */
 void kvshm_read_unlock(kvshm_t *c);
@@ -226,6 +292,35 @@ int kvshm_persist(kvshm_t *c, const void *key, size_t klen);
  */
 int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
 	       int64_t *result);
+
+/*
+ * kvshm_cas - compare-and-set: store @val under @key only if the key's
+ * current version is @version, as read by kvshm_get_meta() (memcached's
+ * CAS). @version 0 means "only if the key is absent", so a
+ * read-modify-write loop can start from a missing key.
+ * @ttl_ms:      as kvshm_set(): 0 = no expiry (an existing one is
+ *               dropped); negative is KVSHM_EINVAL.
+ * @new_version: set to the stored item's version (may be NULL), for a
+ *               next kvshm_cas() without reading again.
+ *
+ * The check and the store are one step under the daemon's shard lock: of
+ * several writers that read the same version, exactly one succeeds.
+ *
+ * Return: 0, KVSHM_ECHANGED (the key has another version, or is present
+ * when @version is 0; nothing stored), KVSHM_ENOTFOUND (absent or expired
+ * and @version is not 0), KVSHM_ETOOBIG, KVSHM_ENOMEM, KVSHM_EINVAL,
+ * KVSHM_EDAEMON, KVSHM_EPROTO.
+ */
+int kvshm_cas(kvshm_t *c, const void *key, size_t klen,
+	      const void *val, size_t vlen, int64_t ttl_ms, uint64_t version,
+	      uint64_t *new_version);
+
+/*
+ * kvshm_cas_del - delete @key only if its current version is @version.
+ * Return: 0, KVSHM_ECHANGED (another version; nothing deleted),
+ * KVSHM_ENOTFOUND (absent or expired), or as kvshm_del().
+ */
+int kvshm_cas_del(kvshm_t *c, const void *key, size_t klen, uint64_t version);
 
 /*
  * struct kvshm_kv - one pair for kvshm_mset(). The caller owns the
@@ -307,6 +402,73 @@ struct kvshm_key {
 int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
 	       uint64_t *removed);
 
+/* kvshm_batch() operations. */
+enum {
+	KVSHM_BATCH_PUT = 1,	/* store val under key, with ttl_ms */
+	KVSHM_BATCH_DEL = 2,	/* delete key (absent is fine, unless a
+				 * condition says otherwise) */
+};
+
+/*
+ * struct kvshm_batch_op - one operation of kvshm_batch(); zero-initialise,
+ * then set what the operation uses. The caller owns the buffers.
+ * @op:      KVSHM_BATCH_PUT or KVSHM_BATCH_DEL.
+ * @flags:   a condition, or 0: KVSHM_NX (PUT only: the key must be
+ *           absent), KVSHM_XX (it must be present), KVSHM_IFVERSION (it
+ *           must have @version; 0 = absent). At most one.
+ * @val, @vlen: PUT: the value (@val may be NULL if @vlen is 0). DEL: 0.
+ * @ttl_ms:  PUT: 0 = no expiry; negative is KVSHM_EINVAL. DEL: 0.
+ * @version: with KVSHM_IFVERSION, as kvshm_cas() takes it.
+ */
+struct kvshm_batch_op {
+	unsigned int op;
+	unsigned int flags;
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	int64_t ttl_ms;
+	uint64_t version;
+};
+
+/*
+ * kvshm_batch - apply @n operations, puts and deletes, all or nothing, in
+ * one request.
+ * @failed: set to the index of the operation that made the batch fail (a
+ *          bad operation, a key or value over the limits, an unmet
+ *          condition), or to @n if the failure concerns no one operation
+ *          (memory, the request's size, the daemon) and on success. May be
+ *          NULL.
+ *
+ * The operations apply in order, as if one after the other: a condition
+ * sees what the operations before it in the batch did to its key, and a
+ * key named twice ends as its last operation leaves it. (A KVSHM_IFVERSION
+ * condition on a key an earlier operation stores always fails: the new
+ * version is not known before the batch is applied.)
+ *
+ * The daemon locks the shards of every key together, checks every
+ * condition and builds every new value before it publishes anything: a
+ * batch that fails changes nothing, and no other writer ever sees part
+ * of a batch. Readers do not lock: while the batch is being published a
+ * reader may see some of its keys changed and others not yet (each key on
+ * its own is always either its old or its new state, never torn); once
+ * kvshm_batch() returns, every reader sees all of it. The whole request,
+ * keys and values with 32 bytes of framing per operation, may be up to
+ * 16 MiB (or one key and value of the daemon's limits, if larger).
+ *
+ * Return: 0, KVSHM_EEXISTS (KVSHM_NX and present), KVSHM_ENOTFOUND
+ * (KVSHM_XX, or KVSHM_IFVERSION with a version, and absent),
+ * KVSHM_ECHANGED (KVSHM_IFVERSION and another version), KVSHM_EINVAL (@n
+ * is 0, NULL @ops, an empty key, an unknown op or flag, NX on a delete,
+ * more than one condition, a value or TTL on a delete, a negative TTL),
+ * KVSHM_ETOOBIG (a key or value over the limit, or the request over its
+ * size), KVSHM_ENOMEM (memory, or more keys than --max-entries, and
+ * eviction cannot make room; the keys a batch adds count before the keys
+ * it deletes), KVSHM_EDAEMON, KVSHM_EPROTO.
+ */
+int kvshm_batch(kvshm_t *c, const struct kvshm_batch_op *ops, size_t n,
+		size_t *failed);
+
 /*
  * kvshm_flush - delete every key. Shard by shard: a write that lands on a
  * shard already flushed while the flush runs survives it.
@@ -367,6 +529,18 @@ int kvshm_limits(kvshm_t *c, struct kvshm_limits *l);
 /* kvshm_ping - round trip to the daemon. Return: 0, KVSHM_EDAEMON,
  * KVSHM_EPROTO, KVSHM_EINVAL (NULL handle). */
 int kvshm_ping(kvshm_t *c);
+
+/*
+ * kvshm_snapshot - have the daemon write a snapshot now, and wait for it.
+ * @lsn: set to the WAL position the snapshot is consistent with (may be
+ *       NULL).
+ * A snapshot of a large cache can take longer than the handle's timeout
+ * (struct kvshm_open_opts): open the handle with a longer one.
+ * Return: 0, KVSHM_ESYS (errno ENOTSUP: the daemon runs with
+ * --persistence none; another errno: writing the file failed),
+ * KVSHM_EDAEMON, KVSHM_EPROTO, KVSHM_EINVAL.
+ */
+int kvshm_snapshot(kvshm_t *c, uint64_t *lsn);
 
 /*
  * kvshm_keys - call @cb for every live key matching the glob @pattern.
@@ -431,6 +605,31 @@ int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
  * Return: 0, KVSHM_EDAEMON, KVSHM_EPROTO, KVSHM_EINVAL, KVSHM_ESYS.
  */
 int kvshm_stats(kvshm_t *c, char **text);
+
+/*
+ * kvshm_config_get - the daemon's effective settings as text.
+ * @text: set to a malloc()ed, NUL-terminated list of "key value" lines,
+ *        keys named as kvshmd's long options (eviction, memory, ...); the
+ *        caller frees it.
+ * Return: as kvshm_stats().
+ */
+int kvshm_config_get(kvshm_t *c, char **text);
+
+/*
+ * kvshm_config_set - change a setting of the running daemon.
+ * @key:   "eviction", "eviction-samples" or "eviction-watermark" (the
+ *         settings that can change at run time; see kvshmd(8)).
+ * @value: as on kvshmd's command line, e.g. "sieve", "10".
+ *
+ * Only a process of the daemon's user, or root, may change settings.
+ * The change is not written back to any configuration file.
+ *
+ * Return: 0, KVSHM_EINVAL (NULL argument, a key that cannot change, or a
+ * bad value: the daemon logs which), KVSHM_EPERM, KVSHM_ENOMEM (the
+ * daemon could not build the new policy's state; the old one stays), or
+ * as kvshm_stats().
+ */
+int kvshm_config_set(kvshm_t *c, const char *key, const char *value);
 
 #ifdef __cplusplus
 }

@@ -479,7 +479,8 @@ int kvshm_ping(kvshm_t *c)
 	return rc;
 }
 
-int kvshm_stats(kvshm_t *c, char **text)
+/* An admin request with no fields whose reply is one text blob. */
+static int text_op(kvshm_t *c, uint16_t op, char **text)
 {
 	struct kvc_reply rep;
 	const void *p;
@@ -489,8 +490,8 @@ int kvshm_stats(kvshm_t *c, char **text)
 	if (!c || !text || kvc_forked(c))
 		return KVSHM_EINVAL;
 	pthread_mutex_lock(&c->io_lock);
-	kvs_frame_begin(&c->req, KVS_OP_STATS, 0, kvc_next_id(c), 0);
-	rc = kvc_call(c, KVS_OP_STATS, &rep);
+	kvs_frame_begin(&c->req, op, 0, kvc_next_id(c), 0);
+	rc = kvc_call(c, op, &rep);
 	if (rc == 0) {
 		p = kvs_get_blob(&rep.rd, &len);
 		if (kvs_rd_done(&rep.rd) < 0) {
@@ -503,6 +504,34 @@ int kvshm_stats(kvshm_t *c, char **text)
 			(*text)[len] = '\0';
 		}
 	}
+	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+int kvshm_stats(kvshm_t *c, char **text)
+{
+	return text_op(c, KVS_OP_STATS, text);
+}
+
+int kvshm_config_get(kvshm_t *c, char **text)
+{
+	return text_op(c, KVS_OP_CONFIG_GET, text);
+}
+
+int kvshm_config_set(kvshm_t *c, const char *key, const char *value)
+{
+	struct kvc_reply rep;
+	int rc;
+
+	if (!c || !key || !value || !*key || kvc_forked(c))
+		return KVSHM_EINVAL;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_CONFIG_SET, 0, kvc_next_id(c), 0);
+	kvs_put_blob(&c->req, key, strlen(key));
+	kvs_put_blob(&c->req, value, strlen(value));
+	rc = kvc_call(c, KVS_OP_CONFIG_SET, &rep);
+	if (rc == 0 && kvs_rd_done(&rep.rd) < 0)
+		rc = KVSHM_EPROTO;
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }

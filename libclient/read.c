@@ -9,6 +9,7 @@
  * first read on a handle, which asks the daemon for a slot.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,6 +204,74 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	return rc;
 }
 
+/*
+ * meta_size - how many bytes of @m the caller owns (struct_size; 0 is the
+ * first version's size), or 0 if that is too small to hold it.
+ */
+static size_t meta_size(const struct kvshm_meta *m)
+{
+	size_t n;
+
+	if (!m)
+		return 0;
+	n = m->struct_size ? m->struct_size : KVSHM_META_SIZE_VER0;
+	return n < KVSHM_META_SIZE_VER0 ? 0 : n;
+}
+
+/*
+ * Fill @m from the item @r as read at @now: every field from the same one
+ * reading. Bytes past the fields this library knows, up to @size, are
+ * zeroed; nothing past @size is touched.
+ */
+static void meta_fill(struct kvshm_meta *m, size_t size,
+		      const struct kvs_iref *r, int64_t now)
+{
+	struct kvshm_meta out = {
+		.struct_size = m->struct_size,
+		.vlen = r->vlen,
+		.ttl_ms = -1,
+		.expire_ms = r->expire_ms,
+		.version = r->version,
+	};
+
+	if (r->expire_ms) {
+		int64_t left = r->expire_ms - now;
+
+		out.flags |= KVSHM_META_TTL;
+		out.ttl_ms = left < 1 ? 1 : left;
+	}
+	memcpy(m, &out, sizeof(out));
+	if (size > sizeof(out))
+		memset((char *)m + sizeof(out), 0, size - sizeof(out));
+}
+
+int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
+		   void *buf, size_t cap, struct kvshm_meta *m)
+{
+	size_t msize = meta_size(m);
+	struct kvs_iref r;
+	struct kvc_tls *t;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)))
+		return rc;
+	if (!msize || (!buf && cap))
+		return KVSHM_EINVAL;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	if (!find(c, t, key, klen, &r)) {
+		rc = KVSHM_ENOTFOUND;
+	} else {
+		meta_fill(m, msize, &r, r.expire_ms ? kvs_now_ms() : 0);
+		if (buf && r.vlen > cap)
+			rc = KVSHM_ETOOSMALL;
+		else if (buf && r.vlen)
+			memcpy(buf, r.val, r.vlen);
+	}
+	section_exit(t);
+	return rc;
+}
+
 int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 		    void **val, size_t *vlen)
 {
@@ -346,23 +415,51 @@ void kvshm_read_unlock(kvshm_t *c)
 		section_exit(t);
 }
 
-int kvshm_view(kvshm_t *c, const void *key, size_t klen,
-	       const void **val, size_t *vlen)
+/*
+ * view_find - look @key up inside this thread's open read section (the
+ * section keeps what @r points at alive). @ok: the caller's own
+ * arguments are valid. Return 0, KVSHM_ENOTFOUND or KVSHM_EINVAL.
+ */
+static int view_find(kvshm_t *c, const void *key, size_t klen, bool ok,
+		     struct kvs_iref *r)
 {
-	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
 
-	if ((rc = kvc_key_check(c, key, klen)) || !val)
+	if ((rc = kvc_key_check(c, key, klen)) || !ok)
 		return rc ? rc : KVSHM_EINVAL;
 	t = pthread_getspecific(c->key);
 	if (!t || t->depth == 0 || kvc_forked(c))
 		return KVSHM_EINVAL;
-	if (!find(c, t, key, klen, &r))
-		return KVSHM_ENOTFOUND;
+	return find(c, t, key, klen, r) ? 0 : KVSHM_ENOTFOUND;
+}
+
+int kvshm_view(kvshm_t *c, const void *key, size_t klen,
+	       const void **val, size_t *vlen)
+{
+	struct kvs_iref r;
+	int rc = view_find(c, key, klen, val != NULL, &r);
+
+	if (rc)
+		return rc;
 	*val = r.val;
 	if (vlen)
 		*vlen = r.vlen;
+	return 0;
+}
+
+int kvshm_view_meta(kvshm_t *c, const void *key, size_t klen,
+		    const void **val, struct kvshm_meta *m)
+{
+	size_t msize = meta_size(m);
+	struct kvs_iref r;
+	int rc = view_find(c, key, klen, msize != 0, &r);
+
+	if (rc)
+		return rc;
+	meta_fill(m, msize, &r, r.expire_ms ? kvs_now_ms() : 0);
+	if (val)
+		*val = r.val;
 	return 0;
 }
 

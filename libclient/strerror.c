@@ -28,6 +28,7 @@ static const char *const kvshm_msgs[] = {
 	[-1000 - KVSHM_EDAEMON]	  = "daemon not running or not answering",
 	[-1000 - KVSHM_EVERSION]  = "segment layout differs from this library",
 	[-1000 - KVSHM_EPROTO]	  = "protocol error on the write channel",
+	[-1000 - KVSHM_ECHANGED]  = "key changed: its version is not the one expected",
 };
 _Static_assert(sizeof(kvshm_msgs) / sizeof(kvshm_msgs[0]) == -1000 - KVSHM_E_LAST,
 	       "one message per KVSHM_E* code");
@@ -56,6 +57,7 @@ int kvc_errno_to_code(int neg_errno)
 	case EACCES:	 return KVSHM_EPERM;
 	case EINVAL:	 return KVSHM_EINVAL;
 	case EPROTO:	 return KVSHM_EPROTO;
+	case ESTALE:	 return KVSHM_ECHANGED;
 	default:
 		errno = -neg_errno;
 		return KVSHM_ESYS;

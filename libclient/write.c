@@ -27,12 +27,13 @@ static int reply_u64(struct kvc_reply *rep, uint64_t *out)
 
 /*
  * Frame one single-key request (key, then the value if @has_val, then *@i64
- * if non-NULL), run it, and, if @out is non-NULL, decode a reply holding
- * one 64-bit number into it.
+ * if non-NULL, then *@u64 if non-NULL), run it, and, if @out is non-NULL,
+ * decode a reply holding one 64-bit number into it.
  */
 static int key_op(struct kvshm *c, uint16_t op, uint16_t flags,
 		  const void *key, size_t klen, const void *val, size_t vlen,
-		  bool has_val, const int64_t *i64, uint64_t *out)
+		  bool has_val, const int64_t *i64, const uint64_t *u64,
+		  uint64_t *out)
 {
 	struct kvc_reply rep;
 	int rc;
@@ -48,6 +49,8 @@ static int key_op(struct kvshm *c, uint16_t op, uint16_t flags,
 		kvs_put_blob(&c->req, val, vlen);
 	if (i64)
 		kvs_put_i64(&c->req, *i64);
+	if (u64)
+		kvs_put_u64(&c->req, *u64);
 	rc = kvc_call(c, op, &rep);
 	if (rc == 0 && out)
 		rc = reply_u64(&rep, out);
@@ -70,24 +73,25 @@ int kvshm_set(kvshm_t *c, const void *key, size_t klen,
 	return key_op(c, KVS_OP_SET,
 		      (uint16_t)(((flags & KVSHM_NX) ? KVS_SET_NX : 0) |
 				 ((flags & KVSHM_XX) ? KVS_SET_XX : 0)),
-		      key, klen, val, vlen, true, &ttl_ms, NULL);
+		      key, klen, val, vlen, true, &ttl_ms, NULL, NULL);
 }
 
 int kvshm_del(kvshm_t *c, const void *key, size_t klen)
 {
-	return key_op(c, KVS_OP_DEL, 0, key, klen, NULL, 0, false, NULL, NULL);
+	return key_op(c, KVS_OP_DEL, 0, key, klen, NULL, 0, false, NULL, NULL,
+		      NULL);
 }
 
 int kvshm_expire(kvshm_t *c, const void *key, size_t klen, int64_t ttl_ms)
 {
 	return key_op(c, KVS_OP_EXPIRE, 0, key, klen, NULL, 0, false, &ttl_ms,
-		      NULL);
+		      NULL, NULL);
 }
 
 int kvshm_persist(kvshm_t *c, const void *key, size_t klen)
 {
 	return key_op(c, KVS_OP_PERSIST, 0, key, klen, NULL, 0, false, NULL,
-		      NULL);
+		      NULL, NULL);
 }
 
 int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
@@ -96,10 +100,32 @@ int kvshm_incr(kvshm_t *c, const void *key, size_t klen, int64_t delta,
 	uint64_t r;
 	int rc;
 
-	rc = key_op(c, KVS_OP_INCR, 0, key, klen, NULL, 0, false, &delta, &r);
+	rc = key_op(c, KVS_OP_INCR, 0, key, klen, NULL, 0, false, &delta, NULL,
+		    &r);
 	if (rc == 0 && result)
 		*result = (int64_t)r;
 	return rc;
+}
+
+int kvshm_cas(kvshm_t *c, const void *key, size_t klen,
+	      const void *val, size_t vlen, int64_t ttl_ms, uint64_t version,
+	      uint64_t *new_version)
+{
+	if (!c || kvc_forked(c) || (!val && vlen) || ttl_ms < 0)
+		return KVSHM_EINVAL;
+	if (vlen > c->hdr->max_value) {
+		int rc = kvc_key_check(c, key, klen);
+
+		return rc ? rc : KVSHM_ETOOBIG;
+	}
+	return key_op(c, KVS_OP_CAS, 0, key, klen, val, vlen, true, &ttl_ms,
+		      &version, new_version);
+}
+
+int kvshm_cas_del(kvshm_t *c, const void *key, size_t klen, uint64_t version)
+{
+	return key_op(c, KVS_OP_CASDEL, 0, key, klen, NULL, 0, false, NULL,
+		      &version, NULL);
 }
 
 int kvshm_mset(kvshm_t *c, const struct kvshm_kv *kv, size_t n)
@@ -228,13 +254,15 @@ int kvshm_append(kvshm_t *c, const void *key, size_t klen,
 		return KVSHM_EINVAL;
 	if (vlen > c->hdr->max_value)
 		return KVSHM_ETOOBIG;
-	rc = key_op(c, KVS_OP_APPEND, 0, key, klen, val, vlen, true, NULL, &n);
+	rc = key_op(c, KVS_OP_APPEND, 0, key, klen, val, vlen, true, NULL, NULL,
+		    &n);
 	if (rc == 0 && newlen)
 		*newlen = (size_t)n;
 	return rc;
 }
 
-int kvshm_flush(kvshm_t *c, uint64_t *removed)
+/* A request with no arguments whose reply is one 64-bit number. */
+static int plain_op(struct kvshm *c, uint16_t op, uint64_t *out)
 {
 	struct kvc_reply rep;
 	int rc;
@@ -242,12 +270,22 @@ int kvshm_flush(kvshm_t *c, uint64_t *removed)
 	if (!c || kvc_forked(c))
 		return KVSHM_EINVAL;
 	pthread_mutex_lock(&c->io_lock);
-	kvs_frame_begin(&c->req, KVS_OP_FLUSH, 0, kvc_next_id(c), 0);
-	rc = kvc_call(c, KVS_OP_FLUSH, &rep);
+	kvs_frame_begin(&c->req, op, 0, kvc_next_id(c), 0);
+	rc = kvc_call(c, op, &rep);
 	if (rc == 0)
-		rc = reply_u64(&rep, removed);
+		rc = reply_u64(&rep, out);
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
+}
+
+int kvshm_flush(kvshm_t *c, uint64_t *removed)
+{
+	return plain_op(c, KVS_OP_FLUSH, removed);
+}
+
+int kvshm_snapshot(kvshm_t *c, uint64_t *lsn)
+{
+	return plain_op(c, KVS_OP_SNAPSHOT, lsn);
 }
 
 int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
@@ -275,5 +313,82 @@ int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
 	if (rc == 0)
 		rc = reply_u64(&rep, removed);
 	pthread_mutex_unlock(&c->io_lock);
+	return rc;
+}
+
+/* batch_op_check - the checks the daemon makes again; 0 or KVSHM_E*. */
+static int batch_op_check(const struct kvshm *c, const struct kvshm_batch_op *o)
+{
+	unsigned int f = o->flags;
+	int rc;
+
+	if ((rc = kvc_key_check(c, o->key, o->klen)))
+		return rc;
+	if ((f & ~(unsigned int)(KVSHM_NX | KVSHM_XX | KVSHM_IFVERSION)) ||
+	    (f & (f - 1)))
+		return KVSHM_EINVAL;
+	switch (o->op) {
+	case KVSHM_BATCH_PUT:
+		if ((!o->val && o->vlen) || o->ttl_ms < 0)
+			return KVSHM_EINVAL;
+		return o->vlen > c->hdr->max_value ? KVSHM_ETOOBIG : 0;
+	case KVSHM_BATCH_DEL:
+		return (f & KVSHM_NX) || o->vlen || o->ttl_ms ? KVSHM_EINVAL : 0;
+	default:
+		return KVSHM_EINVAL;
+	}
+}
+
+/* The failed op's index from a BATCH failure reply; @n if none. */
+static size_t batch_failed_index(struct kvc_reply *rep, size_t n)
+{
+	uint32_t i = kvs_get_u32(&rep->rd);
+
+	if (kvs_rd_done(&rep->rd) < 0 || i >= n)
+		return n;
+	return i;
+}
+
+int kvshm_batch(kvshm_t *c, const struct kvshm_batch_op *ops, size_t n,
+		size_t *failed)
+{
+	size_t i, bad = n, bytes = 4;
+	struct kvc_reply rep;
+	int rc;
+
+	/* Zeroed: if no reply arrives, its empty payload names no op. */
+	memset(&rep, 0, sizeof(rep));
+
+	if (failed)
+		*failed = n;
+	if (!c || !ops || n == 0 || n > UINT32_MAX - 1 || kvc_forked(c))
+		return KVSHM_EINVAL;
+	for (i = 0; i < n; i++) {
+		if ((rc = batch_op_check(c, &ops[i]))) {
+			if (failed)
+				*failed = i;
+			return rc;
+		}
+		bytes += KVS_BATCH_OP_MIN + ops[i].klen + ops[i].vlen;
+	}
+	if (bytes > kvs_max_payload(c->hdr->max_key, c->hdr->max_value))
+		return KVSHM_ETOOBIG;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_BATCH, 0, kvc_next_id(c), 0);
+	kvs_put_u32(&c->req, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		kvs_put_u32(&c->req, ops[i].op);
+		kvs_put_u32(&c->req, ops[i].flags);
+		kvs_put_blob(&c->req, ops[i].key, ops[i].klen);
+		kvs_put_blob(&c->req, ops[i].val, ops[i].vlen);
+		kvs_put_i64(&c->req, ops[i].ttl_ms);
+		kvs_put_u64(&c->req, ops[i].version);
+	}
+	rc = kvc_call(c, KVS_OP_BATCH, &rep);
+	if (rc != 0)
+		bad = batch_failed_index(&rep, n);
+	pthread_mutex_unlock(&c->io_lock);
+	if (failed)
+		*failed = bad;
 	return rc;
 }

@@ -41,12 +41,30 @@ enum kvs_op {
 				 * blob old value (empty if !had) */
 	KVS_OP_FLUSH	= 19,	/* -> u64 keys removed */
 	KVS_OP_MDEL	= 20,	/* u32 n, n x blob key -> u64 keys removed */
+	KVS_OP_SNAPSHOT	= 40,	/* -> u64 LSN of the snapshot written */
+	KVS_OP_CAS	= 21,	/* blob key, blob val, i64 ttl_ms, u64 version
+				 * -> u64 new version; -ESTALE if the version
+				 * differs (0: the key must be absent) */
+	KVS_OP_CASDEL	= 22,	/* blob key, u64 version; -ESTALE as CAS */
+	KVS_OP_BATCH	= 23,	/* u32 n, n x (u32 op, u32 cond, blob key,
+				 * blob val, i64 ttl_ms, u64 version); a
+				 * failure's reply carries u32 the index of
+				 * the op that failed (UINT32_MAX: none) */
+	KVS_OP_CONFIG_GET = 50,	/* -> blob text ("key value" lines) */
+	KVS_OP_CONFIG_SET = 51,	/* blob key, blob value; only the daemon's
+				 * user or root (else -EPERM) */
 	KVS_OP_REPLY	= 0x8000,
 };
 
-/* SET flags (frame header flags field). */
+/* SET flags (frame header flags field); also BATCH op conditions. */
 #define KVS_SET_NX	0x1
 #define KVS_SET_XX	0x2
+#define KVS_IF_VERSION	0x4	/* BATCH only: the key has this version */
+
+/* BATCH op kinds. */
+#define KVS_BATCH_PUT	1
+#define KVS_BATCH_DEL	2
+#define KVS_BATCH_OP_MIN	32	/* bytes of an op with empty blobs */
 
 /*
  * Largest payload either side accepts: one key and value of the daemon's

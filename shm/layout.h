@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	4
+#define KVS_LAYOUT_VERSION	5
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -161,28 +161,54 @@ static inline uint16_t kvs_ent_tag(uint64_t ent)
  * key, then the value. Items start 8-byte aligned and are immutable once
  * their entry is published: a change builds a new item and swaps the entry,
  * and the old one is freed only after a grace period.
+ *
+ * Every field is const after publication: kvshmd writes the whole item,
+ * then publishes it with the release store of its bucket entry; readers
+ * load each field once (relaxed, after the acquire load of the entry) into
+ * a struct kvs_iref and never read the header again.
+ *
+ * 16 bytes: the value length and two flag bits share a word (values are at
+ * most 512 MiB, so 30 bits hold any length), which leaves room for a 48-bit
+ * version in the same size a separate 64-bit one would take 24 for.
  */
 #define KVS_ITEM_EXPIRES	0x01	/* int64 absolute expiry (ms since the
 					 * epoch, CLOCK_REALTIME) follows the
 					 * header; read it with memcpy */
+#define KVS_ITEM_FLAGS_SHIFT	30
+#define KVS_ITEM_VLEN_MASK	((1U << KVS_ITEM_FLAGS_SHIFT) - 1)
+#define KVS_VALUE_MAX		(512U << 20)	/* largest value, bytes */
+#define KVS_VERSION_BITS	48
+#define KVS_VERSION_MAX		((1ULL << KVS_VERSION_BITS) - 1)
 
 struct kvs_item {
-	uint32_t vlen;			/* const after publication */
+	uint32_t vlen_flags;		/* const: value length (low 30 bits),
+					 * KVS_ITEM_* flags (top 2 bits) */
 	uint16_t klen;			/* const */
-	uint8_t flags;			/* const: KVS_ITEM_* */
-	uint8_t cls;			/* reserved, 0 (kvshmd keeps size
-					 * classes per heap page, privately) */
+	uint16_t ver_hi;		/* const: version bits 32..47 */
 	uint32_t hint;			/* const: index of this key's access-hint
 					 * word in the rw area; 0 = none */
+	uint32_t ver_lo;		/* const: version bits 0..31 */
 };
-_Static_assert(sizeof(struct kvs_item) == 12, "item header is 12 bytes");
+_Static_assert(sizeof(struct kvs_item) == 16, "item header is 16 bytes");
+_Static_assert(KVS_VALUE_MAX <= KVS_ITEM_VLEN_MASK, "vlen fits its bits");
 
-static inline size_t kvs_item_extra(uint8_t flags)
+/*
+ * The item's version: unique per write, increasing in write order and
+ * across restarts (kvshmd restores its counter from the WAL and
+ * snapshots). Compare-and-set and GET-with-metadata report it.
+ */
+static inline uint64_t kvs_item_version(uint16_t hi, uint32_t lo)
+{
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline size_t kvs_item_extra(unsigned int flags)
 {
 	return (flags & KVS_ITEM_EXPIRES) ? 8 : 0;
 }
 
-static inline size_t kvs_item_size(size_t klen, size_t vlen, uint8_t flags)
+static inline size_t kvs_item_size(size_t klen, size_t vlen,
+				   unsigned int flags)
 {
 	return sizeof(struct kvs_item) + kvs_item_extra(flags) + klen + vlen;
 }

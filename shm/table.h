@@ -50,6 +50,7 @@ struct kvs_iref {
 	uint8_t flags;
 	uint32_t hint;			/* access-hint index, 0 = none */
 	int64_t expire_ms;		/* absolute, 0 = none */
+	uint64_t version;		/* see kvs_item_version() */
 };
 
 
@@ -101,15 +102,19 @@ static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
 {
 	kvs_off_t off = kvs_ent_off(ent);
 	const struct kvs_item *it = KVS_PTR(m, off, struct kvs_item);
+	uint32_t vf;
 	size_t extra;
 
 	if (!it)
 		return -1;
 	/* One load per field; everything below uses the loaded values. */
-	r->vlen = kvs_load_relaxed(&it->vlen);
+	vf = kvs_load_relaxed(&it->vlen_flags);
+	r->vlen = vf & KVS_ITEM_VLEN_MASK;
+	r->flags = (uint8_t)(vf >> KVS_ITEM_FLAGS_SHIFT);
 	r->klen = kvs_load_relaxed(&it->klen);
-	r->flags = kvs_load_relaxed(&it->flags);
 	r->hint = kvs_load_relaxed(&it->hint);
+	r->version = kvs_item_version(kvs_load_relaxed(&it->ver_hi),
+				      kvs_load_relaxed(&it->ver_lo));
 	extra = kvs_item_extra(r->flags);
 	if (!kvs_ptr(m, off, kvs_item_size(r->klen, r->vlen, r->flags), 8))
 		return -1;

@@ -12,6 +12,7 @@ CTL=$B/tools/kvshmctl
 dir=$(mktemp -d /tmp/kvshm-test-XXXXXX)
 name="tconf-$$-$RANDOM"
 pid=
+bgpid=
 n=0
 fail=0
 
@@ -19,6 +20,11 @@ cleanup() {
 	if [ -n "$pid" ]; then
 		kill -TERM "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+	fi
+	# The detached daemon is not our child: stop it by its PID.
+	if [ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null; then
+		kill -KILL "$bgpid" 2>/dev/null
+		rm -f "/dev/shm/kvshm-$name-bg" "/dev/shm/kvshm-$name-bg.rw"
 	fi
 	rm -rf "$dir"
 }
@@ -34,7 +40,7 @@ ok() {
 	fi
 }
 
-echo "1..9"
+echo "1..16"
 
 cat >"$dir/good.conf" <<CONF
 # a comment, then settings with odd spacing
@@ -55,6 +61,22 @@ ok $? "--check-config prints the values read from the file"
 out=$("$KVSHMD" --config "$dir/good.conf" --shards 32 --check-config 2>&1)
 echo "$out" | grep -qx 'shards 32' && echo "$out" | grep -qx 'max-key 100'
 ok $? "a flag overrides the file, wherever it stands"
+
+out=$(KVSHM_SHARDS=64 KVSHM_MAX_KEY=200 "$KVSHMD" --config "$dir/good.conf" \
+	--check-config 2>&1)
+echo "$out" | grep -qx 'shards 64' && echo "$out" | grep -qx 'max-key 200' &&
+	echo "$out" | grep -qx 'memory 16777216'
+ok $? "KVSHM_* variables override the file"
+
+out=$(KVSHM_SHARDS=64 "$KVSHMD" --config "$dir/good.conf" --shards 32 \
+	--check-config 2>&1)
+echo "$out" | grep -qx 'shards 32'
+ok $? "a flag overrides the environment"
+
+err=$(KVSHM_FSYNC=sometimes "$KVSHMD" --check-config 2>&1 >/dev/null)
+rc=$?
+[ $rc -eq 1 ] && echo "$err" | grep -q "environment KVSHM_FSYNC: invalid --fsync 'sometimes'"
+ok $? "a bad value in the environment is an error that names the variable"
 
 printf 'memory 16M\nbogus 1\n' >"$dir/bad1.conf"
 err=$("$KVSHMD" --config "$dir/bad1.conf" --check-config 2>&1 >/dev/null)
@@ -80,6 +102,21 @@ ok $? "a missing file is an error"
 [ ! -e "$dir/kvshmd.sock" ]
 ok $? "--check-config starts nothing"
 
+printf 'eviction sieve\neviction-samples 20\neviction-watermark 3\n' \
+	>"$dir/evict.conf"
+out=$("$KVSHMD" --config "$dir/evict.conf" --check-config 2>&1)
+echo "$out" | grep -qx 'eviction sieve' &&
+	echo "$out" | grep -qx 'eviction-samples 20' &&
+	echo "$out" | grep -qx 'eviction-watermark 3'
+ok $? "the eviction keys are read from the file"
+
+printf 'eviction lru2\n' >"$dir/bad4.conf"
+err=$("$KVSHMD" --config "$dir/bad4.conf" --check-config 2>&1 >/dev/null)
+rc=$?
+[ $rc -eq 1 ] && echo "$err" | grep -q "bad4.conf:1: invalid --eviction 'lru2'" &&
+	echo "$err" | grep -q "volatile-ttl"
+ok $? "an unknown policy is an error that lists the policies"
+
 "$KVSHMD" --config "$dir/good.conf" >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do
@@ -97,4 +134,23 @@ rc=$?
 pid=
 [ $rc -eq 0 ] && [ ! -e "/dev/shm/kvshm-$name" ]
 ok $? "it stops cleanly on SIGTERM"
+
+# Detached: the launcher exits 0 once the daemon serves, and the
+# daemon's PID is in DIR/kvshmd.pid until it stops.
+mkdir "$dir/bg"
+"$KVSHMD" --name "$name-bg" --data-dir "$dir/bg" --memory 16M >/dev/null 2>&1
+rc=$?
+bgpid=$(cat "$dir/bg/kvshmd.pid" 2>/dev/null)
+spid=$("$CTL" --name "$name-bg" stats 2>/dev/null | awk '/^pid /{print $2}')
+[ $rc -eq 0 ] && [ -n "$bgpid" ] && [ "$bgpid" = "$spid" ]
+ok $? "a detached daemon writes its PID to DATA_DIR/kvshmd.pid"
+if [ -n "$bgpid" ]; then
+	kill -TERM "$bgpid"
+	for _ in $(seq 200); do
+		kill -0 "$bgpid" 2>/dev/null || break
+		sleep 0.05
+	done
+fi
+[ -n "$bgpid" ] && ! kill -0 "$bgpid" 2>/dev/null && [ ! -e "$dir/bg/kvshmd.pid" ]
+ok $? "it removes the pidfile when it stops"
 exit $fail

@@ -54,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-plan=51
+plan=55
 echo "1..$plan"
 t=0
 
@@ -192,7 +192,9 @@ ctl keys 'kt:*'
 	[ "$(sort "$dir/out")" = "$(printf 'kt:a\nkt:b\nkt:c')" ]
 ok $? "keys with a pattern lists exactly the matching keys"
 
-ctl mset m:1 one m:2 two --ttl 60000
+# A TTL far longer than the test can run: the paging test below compares
+# a walk with a later full scan, which a key expiring in between breaks.
+ctl mset m:1 one m:2 two --ttl 86400000
 rc1=$rc out1=$out
 ctl get m:2
 [ "$rc1" -eq 0 ] && [ "$out1" = OK ] && [ "$rc" -eq 0 ] && [ "$out" = two ]
@@ -387,6 +389,24 @@ timeout 10 "$CTL" --name "nobody-$$-$RANDOM" ping >"$dir/out" 2>"$dir/err"
 rc=$?
 fails_with 1
 ok $? "a name nobody serves exits 1 with one line on stderr"
+
+ctl config get
+[ "$rc" -eq 0 ] && grep -qx 'eviction noeviction' "$dir/out" &&
+	grep -qx 'memory 16777216' "$dir/out"
+ok $? "config get prints the effective settings"
+
+ctl config set eviction sieve
+[ "$rc" -eq 0 ] && [ "$out" = OK ] && ctl config get &&
+	grep -qx 'eviction sieve' "$dir/out"
+ok $? "config set eviction sieve prints OK and takes effect"
+
+ctl config set eviction fastest
+fails_with 1 && grep -q "eviction 'fastest'" "$dir/err"
+ok $? "an unknown policy exits 1 with one line naming it"
+
+ctl config set eviction
+fails_with 2
+ok $? "config set without a value exits 2 with one line on stderr"
 
 if command -v python3 >/dev/null 2>&1; then
 	ctl stats --json

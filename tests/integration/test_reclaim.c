@@ -26,13 +26,6 @@
 
 #define VLEN	1000
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static void churn(kvshm_t *c, int rounds)
 {
 	char val[VLEN], key[32];

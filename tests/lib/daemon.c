@@ -60,20 +60,20 @@ static void remove_leftovers(struct test_daemon *d)
 		diag("could not remove %s", d->dir);
 }
 
-void start_kvshmd(struct test_daemon *d, const char *tag,
-		  const char *const *extra_args)
+/*
+ * launch - exec kvshmd on d->name and d->dir with @extra_args, its stderr
+ * appended to DIR/kvshmd.log. Return 0 once a client can attach, or the
+ * wait status if kvshmd exited first (it is then reaped); bail out if it
+ * neither serves nor exits within 20 s.
+ */
+static int launch(struct test_daemon *d, const char *const *extra_args)
 {
-	const char *argv[32];
+	const char *argv[40];
 	char daemon_path[4096];
 	char log[300];
 	int i, n = 0;
 	kvshm_t *c;
 
-	snprintf(d->name, sizeof(d->name), "t-%s-%d-%ld", tag, (int)getpid(),
-		 (long)(time(NULL) % 100000));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/kvshm-test-XXXXXX");
-	if (!mkdtemp(d->dir))
-		bail_out("mkdtemp: %s", strerror(errno));
 	snprintf(daemon_path, sizeof(daemon_path), "%s", build_path("daemon/kvshmd"));
 	snprintf(log, sizeof(log), "%s/kvshmd.log", d->dir);
 	argv[n++] = daemon_path;
@@ -82,7 +82,7 @@ void start_kvshmd(struct test_daemon *d, const char *tag,
 	argv[n++] = d->name;
 	argv[n++] = "--data-dir";
 	argv[n++] = d->dir;
-	for (i = 0; extra_args && extra_args[i] && n < 30; i++)
+	for (i = 0; extra_args && extra_args[i] && n < 38; i++)
 		argv[n++] = extra_args[i];
 	argv[n] = NULL;
 
@@ -91,7 +91,7 @@ void start_kvshmd(struct test_daemon *d, const char *tag,
 	if (d->pid < 0)
 		bail_out("fork: %s", strerror(errno));
 	if (d->pid == 0) {
-		if (!freopen(log, "w", stderr))
+		if (!freopen(log, "a", stderr))
 			_exit(127);
 		execv(daemon_path, (char *const *)argv);
 		_exit(127);
@@ -100,17 +100,12 @@ void start_kvshmd(struct test_daemon *d, const char *tag,
 		int st;
 
 		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			char cmd[400];
-
-			snprintf(cmd, sizeof(cmd), "sed 's/^/# /' %s", log);
-			if (system(cmd) < 0)
-				diag("could not show %s", log);
-			remove_leftovers(d);
-			bail_out("kvshmd exited at start (status %d)", st);
+			d->pid = 0;
+			return st ? st : -1;
 		}
 		if (kvshm_open(&c, d->name, NULL) == 0) {
 			kvshm_close(c);
-			return;
+			return 0;
 		}
 		sleep_ms(50);
 	}
@@ -118,6 +113,88 @@ void start_kvshmd(struct test_daemon *d, const char *tag,
 	waitpid(d->pid, NULL, 0);
 	remove_leftovers(d);
 	bail_out("kvshmd %s did not come up", d->name);
+}
+
+static void show_log(const struct test_daemon *d)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "sed 's/^/# /' %s/kvshmd.log", d->dir);
+	if (system(cmd) < 0)
+		diag("could not show the log of %s", d->name);
+}
+
+void start_kvshmd(struct test_daemon *d, const char *tag,
+		  const char *const *extra_args)
+{
+	int st;
+
+	snprintf(d->name, sizeof(d->name), "t-%s-%d-%ld", tag, (int)getpid(),
+		 (long)(time(NULL) % 100000));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/kvshm-test-XXXXXX");
+	if (!mkdtemp(d->dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	st = launch(d, extra_args);
+	if (st) {
+		show_log(d);
+		remove_leftovers(d);
+		bail_out("kvshmd exited at start (status %d)", st);
+	}
+}
+
+void restart_kvshmd(struct test_daemon *d, const char *const *extra_args)
+{
+	int st = launch(d, extra_args);
+
+	if (st) {
+		show_log(d);
+		remove_leftovers(d);
+		bail_out("kvshmd exited at restart (status %d)", st);
+	}
+}
+
+int try_restart_kvshmd(struct test_daemon *d, const char *const *extra_args)
+{
+	int st = launch(d, extra_args);
+
+	if (st == 0)
+		return 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+void kill_kvshmd(struct test_daemon *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+}
+
+int term_kvshmd(struct test_daemon *d)
+{
+	int i, st = -1;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	for (i = 0; i < 2000; i++) {
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+			break;
+		sleep_ms(10);
+	}
+	if (i == 2000) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &st, 0);
+	}
+	d->pid = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void cleanup_kvshmd(struct test_daemon *d)
+{
+	kill_kvshmd(d);
+	remove_leftovers(d);
 }
 
 long long stat_of(kvshm_t *c, const char *name)

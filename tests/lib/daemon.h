@@ -23,6 +23,21 @@ struct test_daemon {
 void start_kvshmd(struct test_daemon *d, const char *tag,
 		  const char *const *extra_args);
 
+/*
+ * For restart tests: the same name and data directory again. restart_
+ * bails out if kvshmd does not come up; try_restart_ returns 0 if it
+ * serves, else its exit status (the log is DIR/kvshmd.log).
+ */
+void restart_kvshmd(struct test_daemon *d, const char *const *extra_args);
+int try_restart_kvshmd(struct test_daemon *d, const char *const *extra_args);
+/* SIGKILL and reap, leaving segments and files as a crash does. */
+void kill_kvshmd(struct test_daemon *d);
+/* SIGTERM and reap (20 s at most), keeping the data directory. Return the
+ * exit status or -1. */
+int term_kvshmd(struct test_daemon *d);
+/* Kill if running; remove segments and the data directory. */
+void cleanup_kvshmd(struct test_daemon *d);
+
 /* SIGTERM, wait (10 s at most, then SIGKILL); return its exit status or -1. */
 int stop_kvshmd(struct test_daemon *d);
 

@@ -35,7 +35,7 @@ static kvs_off_t make_item(const char *key, const char *val)
 		bail_out("heap full");
 	memset(it, 0, sizeof(*it));
 	it->klen = (uint16_t)klen;
-	it->vlen = (uint32_t)vlen;
+	it->vlen_flags = (uint32_t)vlen;
 	memcpy((char *)(it + 1), key, klen);
 	memcpy((char *)(it + 1) + klen, val, vlen);
 	return off;

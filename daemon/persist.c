@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/persist.c - encode, decode and verify WAL segments and snapshots
+ * (formats in persist.h). Used by kvshmd and, offline, by kvshmctl.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lz4frame.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hash.h"		/* XXH3, inlined */
+#include "persist.h"
+
+static const char wal_magic[8] = { 'K', 'V', 'S', 'H', 'M', 'W', 'A', 'L' };
+static const char snap_magic[8] = { 'K', 'V', 'S', 'H', 'M', 'S', 'N', 'P' };
+static const char end_magic[8] = { 'K', 'V', 'S', 'H', 'M', 'E', 'N', 'D' };
+
+#define SKIP_META	0x184D2A50U	/* LZ4 skippable frame magics */
+#define SKIP_TRAILER	0x184D2A51U
+#define SNAP_META_LEN	64
+#define SNAP_TRAILER_LEN 32
+
+static void put32(char *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(char *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get64(const char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+size_t kvp_ent_put(char *p, const struct kvp_ent *e)
+{
+	uint16_t klen = (uint16_t)e->klen;
+
+	p[0] = (char)e->op;
+	p[1] = 0;
+	memcpy(p + 2, &klen, 2);
+	put32(p + 4, (uint32_t)e->vlen);
+	put64(p + 8, (uint64_t)e->expire_ms);
+	put64(p + 16, e->version);
+	if (e->klen)
+		memcpy(p + KVP_ENT_HDR, e->key, e->klen);
+	if (e->vlen)
+		memcpy(p + KVP_ENT_HDR + e->klen, e->val, e->vlen);
+	return kvp_ent_size(e->klen, e->vlen);
+}
+
+int kvp_ent_next(const char **pp, const char *end, struct kvp_ent *e)
+{
+	const char *p = *pp;
+	uint16_t klen;
+	uint32_t vlen;
+
+	if (p == end)
+		return 0;
+	if ((size_t)(end - p) < KVP_ENT_HDR)
+		return -EBADMSG;
+	memcpy(&klen, p + 2, 2);
+	vlen = get32(p + 4);
+	if ((size_t)(end - p) - KVP_ENT_HDR < (size_t)klen + vlen || p[1] != 0)
+		return -EBADMSG;
+	e->op = (enum kvp_op)(unsigned char)p[0];
+	switch (e->op) {
+	case KVP_OP_SET:
+		if (klen == 0)
+			return -EBADMSG;
+		break;
+	case KVP_OP_DEL:
+		if (klen == 0 || vlen != 0)
+			return -EBADMSG;
+		break;
+	case KVP_OP_FLUSH:
+		if (klen != 0 || vlen != 0)
+			return -EBADMSG;
+		break;
+	default:
+		return -EBADMSG;
+	}
+	e->klen = klen;
+	e->vlen = vlen;
+	e->expire_ms = (int64_t)get64(p + 8);
+	e->version = get64(p + 16);
+	e->key = p + KVP_ENT_HDR;
+	e->val = p + KVP_ENT_HDR + klen;
+	*pp = p + kvp_ent_size(klen, vlen);
+	return 1;
+}
+
+/* The record checksum: its header with the checksum field zero, then the
+ * payload. */
+static uint64_t rec_sum(const char *rec, size_t payload)
+{
+	XXH3_state_t st;
+	char h[KVP_REC_HDR];
+
+	memcpy(h, rec, KVP_REC_HDR);
+	put64(h + 24, 0);
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, h, KVP_REC_HDR);
+	XXH3_64bits_update(&st, rec + KVP_REC_HDR, payload);
+	return XXH3_64bits_digest(&st);
+}
+
+size_t kvp_rec_seal(char *rec, size_t payload, uint64_t lsn,
+		    uint64_t version_hw)
+{
+	size_t size = kvp_rec_size(payload);
+
+	put32(rec, KVP_REC_MAGIC);
+	put32(rec + 4, (uint32_t)payload);
+	put64(rec + 8, lsn);
+	put64(rec + 16, version_hw);
+	put64(rec + 24, 0);
+	memset(rec + KVP_REC_HDR + payload, 0, size - KVP_REC_HDR - payload);
+	put64(rec + 24, rec_sum(rec, payload));
+	return size;
+}
+
+int kvp_rec_check(const char *p, size_t avail, struct kvp_rec *r)
+{
+	uint32_t len;
+	size_t size;
+
+	if (avail < KVP_REC_HDR)
+		return avail >= 4 && get32(p) != KVP_REC_MAGIC ? -EBADMSG
+							       : -EAGAIN;
+	if (get32(p) != KVP_REC_MAGIC)
+		return -EBADMSG;
+	len = get32(p + 4);
+	size = kvp_rec_size(len);
+	if (size > avail)
+		return -EAGAIN;
+	if (get64(p + 24) != rec_sum(p, len))
+		return -EBADMSG;
+	r->lsn = get64(p + 8);
+	r->version_hw = get64(p + 16);
+	r->payload = p + KVP_REC_HDR;
+	r->len = len;
+	r->size = size;
+	return 0;
+}
+
+void kvp_wal_hdr_put(char *p, uint64_t first_lsn)
+{
+	memcpy(p, wal_magic, 8);
+	put32(p + 8, KVP_WAL_FORMAT);
+	put32(p + 12, 0);
+	put64(p + 16, first_lsn);
+	put64(p + 24, XXH3_64bits(p, 24));
+}
+
+int kvp_wal_hdr_check(const char *p, size_t avail, uint64_t *first_lsn)
+{
+	if (avail < KVP_WAL_HDR || memcmp(p, wal_magic, 8) != 0 ||
+	    get32(p + 8) != KVP_WAL_FORMAT || get64(p + 24) != XXH3_64bits(p, 24))
+		return -EBADMSG;
+	*first_lsn = get64(p + 16);
+	return 0;
+}
+
+/* Is there a valid record anywhere in [@from, @end)? Records are 8-byte
+ * aligned, so an 8-byte stride finds any. */
+static bool valid_record_after(const char *base, size_t from, size_t end)
+{
+	struct kvp_rec r;
+	size_t off;
+
+	for (off = (from + 7) & ~(size_t)7; off + KVP_REC_HDR <= end; off += 8)
+		if (get32(base + off) == KVP_REC_MAGIC &&
+		    kvp_rec_check(base + off, end - off, &r) == 0)
+			return true;
+	return false;
+}
+
+int kvp_wal_scan_file(const char *path, struct kvp_wal_scan *res,
+		      int (*cb)(const struct kvp_rec *r, void *arg), void *arg)
+{
+	struct stat st;
+	const char *base = NULL;
+	size_t size, off;
+	int fd, rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	size = (size_t)st.st_size;
+	res->file_size = size;
+	if (size) {
+		base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (base == MAP_FAILED) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	}
+	close(fd);
+	if (kvp_wal_hdr_check(base, size, &res->first_lsn) < 0) {
+		res->state = KVP_WAL_BADHDR;
+		snprintf(res->why, sizeof(res->why), "%s",
+			 size < KVP_WAL_HDR ? "shorter than a segment header"
+					    : "not a kvshm WAL segment header");
+		goto out;
+	}
+	res->last_lsn = res->first_lsn - 1;
+	off = KVP_WAL_HDR;
+	while (off < size) {
+		struct kvp_rec r;
+		int c = kvp_rec_check(base + off, size - off, &r);
+
+		if (c == 0 && r.lsn != res->last_lsn + 1) {
+			res->state = KVP_WAL_CORRUPT;
+			res->bad_off = off;
+			snprintf(res->why, sizeof(res->why),
+				 "LSN %" PRIu64 " where %" PRIu64 " was due",
+				 r.lsn, res->last_lsn + 1);
+			break;
+		}
+		if (c < 0) {
+			if (valid_record_after(base, off + 8, size)) {
+				res->state = KVP_WAL_CORRUPT;
+				res->bad_off = off;
+				snprintf(res->why, sizeof(res->why),
+					 "bad record (%s) with valid records "
+					 "after it",
+					 c == -EAGAIN ? "length past the end"
+						      : "checksum or magic");
+			} else {
+				res->state = KVP_WAL_TORN;
+				snprintf(res->why, sizeof(res->why),
+					 "%zu bytes after the last valid record "
+					 "are not a whole record", size - off);
+			}
+			break;
+		}
+		res->records++;
+		res->last_lsn = r.lsn;
+		res->version_hw = r.version_hw;
+		{
+			const char *p = r.payload, *end = r.payload + r.len;
+			struct kvp_ent e;
+			int k;
+
+			while ((k = kvp_ent_next(&p, end, &e)) > 0)
+				res->entries++;
+			if (k < 0) {
+				/* Checksummed, yet malformed: written by
+				 * something that is not kvshmd. */
+				res->state = KVP_WAL_CORRUPT;
+				res->bad_off = off;
+				snprintf(res->why, sizeof(res->why),
+					 "record LSN %" PRIu64 " holds a "
+					 "malformed entry", r.lsn);
+				res->records--;
+				res->last_lsn = r.lsn - 1;
+				break;
+			}
+		}
+		if (cb && (rc = cb(&r, arg)) != 0)
+			break;
+		off += r.size;
+		res->valid_end = off;
+	}
+	if (res->state == KVP_WAL_CLEAN || res->valid_end == 0)
+		res->valid_end = res->state == KVP_WAL_CLEAN ? size : KVP_WAL_HDR;
+out:
+	if (base)
+		munmap((void *)base, size);
+	return rc;
+}
+
+void kvp_wal_path(char *p, size_t n, const char *dir, uint64_t first_lsn)
+{
+	snprintf(p, n, "%s/" KVP_WAL_PREFIX "%016" PRIx64 KVP_WAL_SUFFIX, dir,
+		 first_lsn);
+}
+
+void kvp_snap_path(char *p, size_t n, const char *dir, uint64_t lsn,
+		   const char *ext)
+{
+	snprintf(p, n, "%s/" KVP_SNAP_PREFIX "%016" PRIx64 KVP_SNAP_SUFFIX "%s",
+		 dir, lsn, ext);
+}
+
+int kvp_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int kvp_buf_reserve(struct kvp_buf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 65536;
+	char *p;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int num_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+long kvp_list(const char *dir, const char *prefix, const char *suffix,
+	      uint64_t **nums)
+{
+	size_t plen = strlen(prefix), slen = strlen(suffix), n = 0, cap = 0;
+	uint64_t *v = NULL;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	*nums = NULL;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		const char *s = de->d_name;
+		size_t len = strlen(s);
+		char hex[17], *end;
+		uint64_t num;
+
+		if (len != plen + 16 + slen || strncmp(s, prefix, plen) != 0 ||
+		    strcmp(s + plen + 16, suffix) != 0)
+			continue;
+		memcpy(hex, s + plen, 16);
+		hex[16] = '\0';
+		num = strtoull(hex, &end, 16);
+		if (*end)
+			continue;
+		if (n == cap) {
+			uint64_t *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[n++] = num;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), num_cmp);
+	*nums = v;
+	return (long)n;
+}
+
+/* ---- snapshots ---- */
+
+#define SNAP_CHUNK	(1U << 20)	/* entries compressed per update */
+
+struct kvp_snap_writer {
+	int fd;
+	LZ4F_cctx *cctx;
+	char *raw;			/* entries not yet compressed */
+	size_t rlen;
+	char *out;
+	size_t ocap;
+	uint64_t items, raw_bytes;
+	struct kvp_snap_meta meta;
+	int err;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int kvp_snap_create(struct kvp_snap_writer **wp, int fd,
+		    const struct kvp_snap_meta *in)
+{
+	uint64_t lsn = in->lsn;
+	LZ4F_preferences_t prefs;
+	struct kvp_snap_writer *w;
+	char meta[8 + SNAP_META_LEN];
+	size_t n;
+	int rc;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = fd;
+	w->meta = *in;
+	w->raw = malloc(SNAP_CHUNK);
+	w->ocap = LZ4F_compressBound(SNAP_CHUNK, NULL) + LZ4F_HEADER_SIZE_MAX;
+	w->out = malloc(w->ocap);
+	if (!w->raw || !w->out ||
+	    LZ4F_isError(LZ4F_createCompressionContext(&w->cctx, LZ4F_VERSION))) {
+		kvp_snap_free(w);
+		return -ENOMEM;
+	}
+	put32(meta, SKIP_META);
+	put32(meta + 4, SNAP_META_LEN);
+	memcpy(meta + 8, snap_magic, 8);
+	put32(meta + 16, KVP_SNAP_FORMAT);
+	put32(meta + 20, 0);
+	put64(meta + 24, lsn);
+	put64(meta + 32, in->version_hw);
+	put64(meta + 40, (uint64_t)in->created_ms);
+	put64(meta + 48, in->hash_seed);
+	put32(meta + 56, in->nshards);
+	put32(meta + 60, 0);
+	put64(meta + 64, XXH3_64bits(meta + 8, SNAP_META_LEN - 8));
+	if ((rc = write_all(fd, meta, sizeof(meta))) < 0) {
+		kvp_snap_free(w);
+		return rc;
+	}
+	memset(&prefs, 0, sizeof(prefs));
+	prefs.frameInfo.blockSizeID = LZ4F_max1MB;
+	/* Independent blocks decode straight into the reader's buffer (a
+	 * linked block needs the previous 64 KiB kept aside and copied). */
+	prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+	n = LZ4F_compressBegin(w->cctx, w->out, w->ocap, &prefs);
+	if (LZ4F_isError(n) || (rc = write_all(fd, w->out, n)) < 0) {
+		kvp_snap_free(w);
+		return LZ4F_isError(n) ? -EIO : rc;
+	}
+	*wp = w;
+	return 0;
+}
+
+static int snap_compress(struct kvp_snap_writer *w, const char *p, size_t len)
+{
+	while (len) {
+		size_t take = len < SNAP_CHUNK ? len : SNAP_CHUNK;
+		size_t n = LZ4F_compressUpdate(w->cctx, w->out, w->ocap, p, take,
+					       NULL);
+
+		if (LZ4F_isError(n))
+			return -EIO;
+		if (n && write_all(w->fd, w->out, n) < 0)
+			return -errno;
+		p += take;
+		len -= take;
+	}
+	return 0;
+}
+
+int kvp_snap_add(struct kvp_snap_writer *w, const struct kvp_ent *e)
+{
+	size_t need = kvp_ent_size(e->klen, e->vlen);
+	int rc;
+
+	if (w->err)
+		return w->err;
+	if (w->rlen + need > SNAP_CHUNK && w->rlen) {
+		if ((rc = snap_compress(w, w->raw, w->rlen)) < 0)
+			return w->err = rc;
+		w->rlen = 0;
+	}
+	if (need > SNAP_CHUNK) {		/* a big value: on its own */
+		char *tmp = malloc(need);
+
+		if (!tmp)
+			return w->err = -ENOMEM;
+		kvp_ent_put(tmp, e);
+		rc = snap_compress(w, tmp, need);
+		free(tmp);
+		if (rc < 0)
+			return w->err = rc;
+	} else {
+		w->rlen += kvp_ent_put(w->raw + w->rlen, e);
+	}
+	w->items++;
+	w->raw_bytes += need;
+	return 0;
+}
+
+int kvp_snap_add_raw(struct kvp_snap_writer *w, const char *p, size_t len,
+		     uint64_t items)
+{
+	int rc;
+
+	if (w->err)
+		return w->err;
+	if (w->rlen && (rc = snap_compress(w, w->raw, w->rlen)) < 0)
+		return w->err = rc;
+	w->rlen = 0;
+	if ((rc = snap_compress(w, p, len)) < 0)
+		return w->err = rc;
+	w->items += items;
+	w->raw_bytes += len;
+	return 0;
+}
+
+int kvp_snap_finish(struct kvp_snap_writer *w, struct kvp_snap_meta *m)
+{
+	char tr[8 + SNAP_TRAILER_LEN];
+	size_t n;
+	int rc;
+
+	if (w->err)
+		return w->err;
+	if (w->rlen && (rc = snap_compress(w, w->raw, w->rlen)) < 0)
+		return rc;
+	w->rlen = 0;
+	n = LZ4F_compressEnd(w->cctx, w->out, w->ocap, NULL);
+	if (LZ4F_isError(n))
+		return -EIO;
+	if ((rc = write_all(w->fd, w->out, n)) < 0)
+		return rc;
+	put32(tr, SKIP_TRAILER);
+	put32(tr + 4, SNAP_TRAILER_LEN);
+	memcpy(tr + 8, end_magic, 8);
+	put64(tr + 16, w->items);
+	put64(tr + 24, w->raw_bytes);
+	put64(tr + 32, XXH3_64bits(tr + 8, SNAP_TRAILER_LEN - 8));
+	if ((rc = write_all(w->fd, tr, sizeof(tr))) < 0)
+		return rc;
+	w->meta.items = w->items;
+	w->meta.raw_bytes = w->raw_bytes;
+	if (m)
+		*m = w->meta;
+	return 0;
+}
+
+void kvp_snap_free(struct kvp_snap_writer *w)
+{
+	if (!w)
+		return;
+	if (w->cctx)
+		LZ4F_freeCompressionContext(w->cctx);
+	free(w->raw);
+	free(w->out);
+	free(w);
+}
+
+#define WHY(...) snprintf(why, whylen, __VA_ARGS__)
+
+int kvp_snap_peek(const char *path, struct kvp_snap_meta *m)
+{
+	char meta[8 + SNAP_META_LEN], tr[8 + SNAP_TRAILER_LEN];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -EBADMSG;
+
+	memset(m, 0, sizeof(*m));
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 ||
+	    (size_t)st.st_size < sizeof(meta) + sizeof(tr) ||
+	    pread(fd, meta, sizeof(meta), 0) != (ssize_t)sizeof(meta) ||
+	    pread(fd, tr, sizeof(tr), st.st_size - (off_t)sizeof(tr)) !=
+		    (ssize_t)sizeof(tr))
+		goto out;
+	if (get32(meta) != SKIP_META || memcmp(meta + 8, snap_magic, 8) != 0 ||
+	    get64(meta + 64) != XXH3_64bits(meta + 8, SNAP_META_LEN - 8) ||
+	    get32(tr) != SKIP_TRAILER || memcmp(tr + 8, end_magic, 8) != 0 ||
+	    get64(tr + 32) != XXH3_64bits(tr + 8, SNAP_TRAILER_LEN - 8))
+		goto out;
+	m->lsn = get64(meta + 24);
+	m->version_hw = get64(meta + 32);
+	m->created_ms = (int64_t)get64(meta + 40);
+	m->hash_seed = get64(meta + 48);
+	m->nshards = get32(meta + 56);
+	m->items = get64(tr + 16);
+	m->raw_bytes = get64(tr + 24);
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
+		  int (*cb)(const struct kvp_ent *e, void *arg), void *arg,
+		  char *why, size_t whylen)
+{
+	LZ4F_dctx *dctx = NULL;
+	const char *base = NULL, *p, *end;
+	struct kvp_buf b = { 0 };	/* decompressed, not yet parsed */
+	size_t size, hint = 1;
+	uint64_t items = 0, raw = 0;
+	struct stat st;
+	int fd, rc = -EBADMSG, crc;
+
+	memset(m, 0, sizeof(*m));
+	WHY("ok");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		WHY("%s", strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	size = (size_t)st.st_size;
+	if (size < 8 + SNAP_META_LEN + 8 + SNAP_TRAILER_LEN) {
+		close(fd);
+		WHY("too short (%zu bytes) to be a snapshot", size);
+		return -EBADMSG;
+	}
+	base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED) {
+		WHY("mmap: %s", strerror(errno));
+		return -errno;
+	}
+	end = base + size;
+	if (get32(base) != SKIP_META || get32(base + 4) != SNAP_META_LEN ||
+	    memcmp(base + 8, snap_magic, 8) != 0 ||
+	    get64(base + 64) != XXH3_64bits(base + 8, SNAP_META_LEN - 8)) {
+		WHY("bad metadata frame (not a kvshm snapshot)");
+		goto out;
+	}
+	if (get32(base + 16) != KVP_SNAP_FORMAT) {
+		WHY("format %u, this kvshm reads %u", get32(base + 16),
+		    KVP_SNAP_FORMAT);
+		goto out;
+	}
+	m->lsn = get64(base + 24);
+	m->version_hw = get64(base + 32);
+	m->created_ms = (int64_t)get64(base + 40);
+	m->hash_seed = get64(base + 48);
+	m->nshards = get32(base + 56);
+	if (kvp_buf_reserve(&b, 4U << 20) < 0 ||
+	    LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	p = base + 8 + SNAP_META_LEN;
+	while (hint) {
+		size_t in = (size_t)(end - p), outn, room;
+		const char *q;
+		struct kvp_ent e;
+		int k;
+
+		/* At least a whole block's room: LZ4 then decodes in place. */
+		if (kvp_buf_reserve(&b, 1U << 20) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		room = b.cap - b.len;
+		outn = room;
+		hint = LZ4F_decompress(dctx, b.p + b.len, &outn, p, &in, NULL);
+		if (LZ4F_isError(hint)) {
+			WHY("data frame: %s", LZ4F_getErrorName(hint));
+			goto out;
+		}
+		p += in;
+		b.len += outn;
+		if (hint && in == 0 && outn == 0) {
+			WHY("truncated inside the data frame");
+			goto out;
+		}
+		/* Parse every whole entry; keep a partial one for later. */
+		q = b.p;
+		for (;;) {
+			const char *save = q;
+
+			k = kvp_ent_next(&q, b.p + b.len, &e);
+			if (k <= 0) {
+				q = save;
+				break;
+			}
+			if (e.op != KVP_OP_SET) {
+				WHY("entry %" PRIu64 " is not a SET", items);
+				goto out;
+			}
+			items++;
+			raw += kvp_ent_size(e.klen, e.vlen);
+			if (cb && (crc = cb(&e, arg)) != 0) {
+				rc = crc;
+				goto out_rc;
+			}
+		}
+		if (k < 0 && (size_t)(b.p + b.len - q) >= KVP_ENT_HDR) {
+			/* A malformed header, or a long entry still coming:
+			 * its header says how long it is. */
+			uint16_t kl;
+			uint32_t vl;
+			size_t need;
+
+			memcpy(&kl, q + 2, 2);
+			vl = get32(q + 4);
+			need = kvp_ent_size(kl, vl);
+			if (q[0] != KVP_OP_SET || q[1] != 0 || kl == 0 ||
+			    need <= (size_t)(b.p + b.len - q)) {
+				WHY("malformed entry after %" PRIu64 " items",
+				    items);
+				goto out;
+			}
+			/* Move the partial entry to the front first, so
+			 * growing the buffer keeps it at offset 0. */
+			b.len -= (size_t)(q - b.p);
+			memmove(b.p, q, b.len);
+			if (kvp_buf_reserve(&b, need + (1U << 20) - b.len) < 0) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			continue;
+		}
+		b.len -= (size_t)(q - b.p);
+		memmove(b.p, q, b.len);
+	}
+	if (b.len) {
+		WHY("%zu bytes of a partial entry at the end of the data", b.len);
+		goto out;
+	}
+	if ((size_t)(end - p) != 8 + SNAP_TRAILER_LEN ||
+	    get32(p) != SKIP_TRAILER || get32(p + 4) != SNAP_TRAILER_LEN ||
+	    memcmp(p + 8, end_magic, 8) != 0 ||
+	    get64(p + 32) != XXH3_64bits(p + 8, SNAP_TRAILER_LEN - 8)) {
+		WHY("missing or bad trailer (truncated or extended file)");
+		goto out;
+	}
+	m->items = get64(p + 16);
+	m->raw_bytes = get64(p + 24);
+	if (m->items != items || m->raw_bytes != raw) {
+		WHY("trailer says %" PRIu64 " items, the data holds %" PRIu64,
+		    m->items, items);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+out_rc:
+	WHY("stopped by the caller");
+out:
+	if (dctx)
+		LZ4F_freeDecompressionContext(dctx);
+	free(b.p);
+	munmap((void *)base, size);
+	return rc;
+}

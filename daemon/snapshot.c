@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/snapshot.c - fuzzy snapshots, and recovery at start-up (see
+ * snapshot.h for why a snapshot taken while writes go on is consistent
+ * with the WAL after its LSN).
+ *
+ * Threads: the snapshot thread runs scheduled and requested snapshots;
+ * the server thread asks (kvd_snap_request, kvd_snap_tick) and learns the
+ * outcome through an eventfd; at a clean stop the server thread writes
+ * the last one itself. @wlock serialises writers; @lock guards the
+ * request counters and the statistics.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "epoch.h"
+#include "kvshmd.h"
+#include "log.h"
+#include "persist.h"
+#include "snapshot.h"
+#include "table.h"
+#include "wal.h"
+
+/* Versions given out after a restart start this far above the highest
+ * one recovered, so a version a crashed daemon handed out for a write it
+ * never logged is not given to a different value. */
+#define VERSION_GAP	(1ULL << 24)
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+struct kvd_snap {
+	struct kvd *d;
+	char dir[4096];
+	uint64_t interval_ms, after_writes;
+	unsigned int keep;
+	int efd;
+
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t req, done;		/* tickets; under lock */
+	int last_rc;
+	uint64_t last_done_lsn;
+	bool stop;
+	struct kvd_snap_stats st;	/* under lock */
+
+	pthread_mutex_t wlock;		/* one snapshot written at a time */
+
+	/* server thread only (kvd_snap_tick) */
+	int64_t sched_mono_ms;		/* when the last one was asked for */
+	uint64_t sched_version;		/* d->version then */
+};
+
+/*
+ * Copy shard @shard's live items into @b as entries, inside one read
+ * section of slot @slot. The section keeps every item and bucket array
+ * this reaches alive (shm/epoch.h); the fence makes our epoch visible
+ * before any load, as a fenced client's is.
+ */
+static int copy_shard(struct kvd *d, struct kvs_slot *slot, uint32_t shard,
+		      int64_t now, struct kvp_buf *b, uint64_t *items)
+{
+	struct kvs_barray_view v;
+	uint64_t bi;
+	int rc = 0;
+
+	kvs_read_enter(d->hdr, slot, true);
+	if (kvs_shard_array(&d->index.map, shard, &v) < 0) {
+		kvs_read_exit(slot);
+		return -EIO;
+	}
+	for (bi = 0; bi <= v.mask && rc == 0; bi++) {
+		unsigned int i;
+
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e = kvs_load_acquire(&v.b[bi].ent[i]);
+			struct kvs_iref r;
+			struct kvp_ent ent;
+
+			if (kvs_ent_off(e) == 0 || kvs_item_ref(&d->index.map, e,
+								&r) < 0 ||
+			    kvs_iref_expired(&r, now))
+				continue;
+			ent = (struct kvp_ent){
+				.op = KVP_OP_SET, .key = r.key, .klen = r.klen,
+				.val = r.val, .vlen = r.vlen,
+				.expire_ms = r.expire_ms, .version = r.version,
+			};
+			rc = kvp_buf_reserve(b, kvp_ent_size(r.klen, r.vlen));
+			if (rc < 0)
+				break;
+			b->len += kvp_ent_put(b->p + b->len, &ent);
+			(*items)++;
+		}
+	}
+	kvs_read_exit(slot);
+	return rc;
+}
+
+/* Keep the newest @keep snapshots; trim the WAL to the oldest kept. */
+static void prune(struct kvd_snap *s)
+{
+	uint64_t *v;
+	long n, i;
+
+	n = kvp_list(s->dir, KVP_SNAP_PREFIX, KVP_SNAP_SUFFIX, &v);
+	if (n <= 0)
+		return;
+	for (i = 0; i + (long)s->keep < n; i++) {
+		char path[4200];
+
+		kvp_snap_path(path, sizeof(path), s->dir, v[i], "");
+		if (unlink(path) < 0)
+			kvd_log(LOG_WARNING, "event=snapshot_prune_failed "
+				"file=%s errno=%d", path, errno);
+	}
+	kvp_fsync_dir(s->dir);
+	if (s->d->wal)
+		kvd_wal_trim(s->d->wal, v[i]);
+	free(v);
+}
+
+static int snap_write(struct kvd_snap *s, struct kvp_snap_meta *m,
+		      uint64_t *bytes)
+{
+	struct kvd *d = s->d;
+	struct kvp_snap_writer *w = NULL;
+	struct kvp_buf b = { 0 };
+	char tmp[4200], path[4200];
+	uint64_t lsn, vhw, items;
+	uint32_t slot_idx, sh;
+	struct kvs_slot *slot;
+	struct stat st;
+	int64_t now;
+	int fd, rc;
+
+	/* Every change up to @lsn is already in the table (an event, and
+	 * so its record, comes after the change is published). */
+	lsn = d->wal ? kvd_wal_last_lsn(d->wal) : 0;
+	vhw = __atomic_load_n(&d->version, __ATOMIC_RELAXED);
+	now = kvs_now_ms();
+	kvp_snap_path(tmp, sizeof(tmp), s->dir, lsn, ".tmp");
+	kvp_snap_path(path, sizeof(path), s->dir, lsn, "");
+	if ((rc = kvd_slot_assign(d->rc, getpid(), &slot_idx)) < 0)
+		return rc;
+	slot = kvs_rw_slots(d->seg.rw) + slot_idx;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	{
+		struct kvp_snap_meta meta = {
+			.lsn = lsn, .version_hw = vhw, .created_ms = now,
+			.hash_seed = d->hdr->hash_seed,
+			.nshards = d->index.nshards,
+		};
+
+		if ((rc = kvp_snap_create(&w, fd, &meta)) < 0)
+			goto out;
+	}
+	for (sh = 0; sh < d->index.nshards; sh++) {
+		items = 0;
+		b.len = 0;
+		if ((rc = copy_shard(d, slot, sh, now, &b, &items)) < 0)
+			goto out;
+		if (b.len && (rc = kvp_snap_add_raw(w, b.p, b.len, items)) < 0)
+			goto out;
+	}
+	if ((rc = kvp_snap_finish(w, m)) < 0)
+		goto out;
+	if (fdatasync(fd) < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	*bytes = (uint64_t)st.st_size;
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = -errno;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0 || (rc = kvp_fsync_dir(s->dir)) < 0) {
+		rc = rc ? rc : -errno;
+		goto out;
+	}
+	rc = 0;
+out:
+	kvd_slot_release(d->rc, slot_idx);
+	kvp_snap_free(w);
+	free(b.p);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* Write one snapshot and account for it. */
+static int snap_run(struct kvd_snap *s, uint64_t *lsn_out)
+{
+	struct kvp_snap_meta m = { 0 };
+	int64_t t0 = kvs_mono_ms();
+	uint64_t bytes = 0, ms;
+	int rc;
+
+	pthread_mutex_lock(&s->wlock);
+	pthread_mutex_lock(&s->lock);
+	s->st.in_progress = 1;
+	pthread_mutex_unlock(&s->lock);
+	rc = snap_write(s, &m, &bytes);
+	if (rc == 0)
+		prune(s);
+	ms = (uint64_t)(kvs_mono_ms() - t0);
+	pthread_mutex_lock(&s->lock);
+	s->st.in_progress = 0;
+	if (rc == 0) {
+		s->st.count++;
+		s->st.last_lsn = m.lsn;
+		s->st.last_created_ms = m.created_ms;
+		s->st.last_duration_ms = ms;
+		s->st.last_bytes = bytes;
+		s->st.last_items = m.items;
+	} else {
+		s->st.failed++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->wlock);
+	if (rc == 0)
+		kvd_log(LOG_INFO, "event=snapshot lsn=%" PRIu64 " keys=%" PRIu64
+			" bytes=%" PRIu64 " raw_bytes=%" PRIu64 " ms=%" PRIu64,
+			m.lsn, m.items, bytes, m.raw_bytes, ms);
+	else
+		kvd_log(LOG_ERR, "event=snapshot_failed dir=%s errno=%d (%s)",
+			s->dir, -rc, strerror(-rc));
+	*lsn_out = m.lsn;
+	return rc;
+}
+
+static void *snap_main(void *arg)
+{
+	struct kvd_snap *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		uint64_t target, lsn = 0;
+		uint64_t one = 1;
+		int rc;
+
+		while (!s->stop && s->done >= s->req)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->stop)
+			break;
+		target = s->req;
+		pthread_mutex_unlock(&s->lock);
+		rc = snap_run(s, &lsn);
+		pthread_mutex_lock(&s->lock);
+		s->done = target;
+		s->last_rc = rc;
+		s->last_done_lsn = lsn;
+		if (write(s->efd, &one, sizeof(one)) < 0)
+			kvd_log(LOG_WARNING, "event=eventfd_write errno=%d",
+				errno);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int kvd_snap_init(struct kvd_snap **sp, struct kvd *d, uint64_t interval_s,
+		  uint64_t after_writes, unsigned int keep)
+{
+	struct kvd_snap *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	snprintf(s->dir, sizeof(s->dir), "%s", d->cfg.data_dir);
+	s->interval_ms = interval_s * 1000;
+	s->after_writes = after_writes;
+	s->keep = keep ? keep : 1;
+	s->sched_mono_ms = kvs_mono_ms();
+	s->sched_version = __atomic_load_n(&d->version, __ATOMIC_RELAXED);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0 || pthread_create(&s->th, NULL, snap_main, s) != 0) {
+		int rc = s->efd < 0 ? -errno : -EAGAIN;
+
+		if (s->efd >= 0)
+			close(s->efd);
+		free(s);
+		return rc;
+	}
+	*sp = s;
+	return 0;
+}
+
+void kvd_snap_destroy(struct kvd_snap *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->th, NULL);
+	close(s->efd);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+int kvd_snap_fd(struct kvd_snap *s)
+{
+	return s->efd;
+}
+
+uint64_t kvd_snap_request(struct kvd_snap *s)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&s->lock);
+	/* A run already asked for and not yet started serves this too. */
+	if (s->req == s->done || s->st.in_progress)
+		s->req++;
+	t = s->req;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	s->sched_mono_ms = kvs_mono_ms();
+	s->sched_version = __atomic_load_n(&s->d->version, __ATOMIC_RELAXED);
+	return t;
+}
+
+uint64_t kvd_snap_done(struct kvd_snap *s, int *rc, uint64_t *lsn)
+{
+	uint64_t v, done;
+
+	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		kvd_log(LOG_WARNING, "event=eventfd_read errno=%d", errno);
+	pthread_mutex_lock(&s->lock);
+	done = s->done;
+	*rc = s->last_rc;
+	*lsn = s->last_done_lsn;
+	pthread_mutex_unlock(&s->lock);
+	return done;
+}
+
+void kvd_snap_tick(struct kvd_snap *s)
+{
+	uint64_t writes = __atomic_load_n(&s->d->version, __ATOMIC_RELAXED) -
+			  s->sched_version;
+	int64_t now = kvs_mono_ms();
+	bool busy;
+
+	if (writes == 0)
+		return;
+	if (!(s->after_writes && writes >= s->after_writes) &&
+	    !(s->interval_ms && (uint64_t)(now - s->sched_mono_ms) >=
+				       s->interval_ms))
+		return;
+	pthread_mutex_lock(&s->lock);
+	busy = s->req != s->done;
+	pthread_mutex_unlock(&s->lock);
+	if (!busy)
+		kvd_snap_request(s);
+}
+
+int kvd_snap_write_now(struct kvd_snap *s)
+{
+	uint64_t lsn;
+
+	return snap_run(s, &lsn);
+}
+
+void kvd_snap_get_stats(struct kvd_snap *s, struct kvd_snap_stats *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = s->st;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- recovery ---- */
+
+struct load {
+	struct kvd *d;
+	int64_t now;
+	bool absent;			/* loading a snapshot: keys are new */
+	uint64_t from_lsn;		/* records up to here are in the
+					 * snapshot */
+	uint64_t records, entries;
+	uint64_t version_hw;
+};
+
+static int load_ent(const struct kvp_ent *e, void *arg)
+{
+	struct load *l = arg;
+
+	l->entries++;
+	return kvd_exec_load(l->d, e, l->now, l->absent);
+}
+
+static int load_rec(const struct kvp_rec *r, void *arg)
+{
+	struct load *l = arg;
+	const char *p = r->payload, *end = r->payload + r->len;
+	struct kvp_ent e;
+	int rc;
+
+	if (r->version_hw > l->version_hw)
+		l->version_hw = r->version_hw;
+	if (r->lsn <= l->from_lsn)
+		return 0;
+	l->records++;
+	while (kvp_ent_next(&p, end, &e) > 0)
+		if ((rc = load_ent(&e, l)) < 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Grow every shard once, up front, to hold its share of the snapshot's
+ * keys: growing step by step while loading would rehash every key several
+ * times (each rehash reads every item again). Best effort: a failure here
+ * shows up, clearly, as -ENOMEM from the load itself.
+ */
+static void presize(struct kvd *d, const char *path)
+{
+	struct kvp_snap_meta m;
+	uint64_t per, bytes;
+	uint32_t s;
+
+	if (kvp_snap_peek(path, &m) < 0 || m.items == 0)
+		return;
+	/*
+	 * The table is empty and unpublished: no reader has seen its seed.
+	 * Taking the snapshot's lets its keys arrive shard by shard, in
+	 * bucket order, instead of scattered over every shard.
+	 */
+	if (m.hash_seed && m.nshards == d->index.nshards &&
+	    kvd_index_count(&d->index) == 0)
+		d->hdr->hash_seed = m.hash_seed;
+	/*
+	 * Fault in the heap pages the bucket arrays and items will take (a
+	 * fresh heap hands out pages from its start) with one call instead
+	 * of a trap per page. Best effort: MADV_POPULATE_WRITE needs Linux
+	 * 5.14; without it the pages fault in one by one.
+	 */
+	bytes = m.raw_bytes + m.raw_bytes / 2;
+	if (bytes > d->hdr->heap_size)
+		bytes = d->hdr->heap_size;
+	madvise(d->seg.base + d->hdr->heap_off, bytes & ~(uint64_t)4095,
+		MADV_POPULATE_WRITE);
+	per = m.items / d->index.nshards;
+	per += per / 16 + 16;		/* hashing is not perfectly even */
+	for (s = 0; s < d->index.nshards; s++) {
+		kvd_index_lock(&d->index, s);
+		kvd_index_reserve(&d->index, s, per);
+		kvd_index_unlock(&d->index, s);
+	}
+}
+
+static void clear_table(struct kvd *d)
+{
+	struct kvp_ent flush = { .op = KVP_OP_FLUSH };
+
+	kvd_exec_load(d, &flush, 0, false);
+}
+
+static void remove_tmp_files(const char *dir)
+{
+	uint64_t *v;
+	long n, i;
+
+	n = kvp_list(dir, KVP_SNAP_PREFIX, KVP_SNAP_SUFFIX ".tmp", &v);
+	for (i = 0; i < n; i++) {
+		char path[4200];
+
+		kvp_snap_path(path, sizeof(path), dir, v[i], ".tmp");
+		unlink(path);
+		kvd_log(LOG_INFO, "event=removed_partial_snapshot file=%s", path);
+	}
+	free(v);
+}
+
+#define REFUSE(...) do {						\
+	kvd_log(LOG_ERR, "event=recovery_failed " __VA_ARGS__);		\
+	rc = -EBADMSG;							\
+	goto out;							\
+} while (0)
+
+int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
+{
+	uint64_t *snaps = NULL, *wals = NULL, expect, snap_lsn = 0;
+	struct load l = { .d = d, .now = kvs_now_ms() };
+	struct kvp_snap_meta m = { 0 };
+	char path[4200], src[4300] = "none";
+	long nsnap, nwal, i;
+	int64_t t0 = kvs_mono_ms();
+	bool have_snap = false;
+	int rc = 0;
+
+	remove_tmp_files(dir);
+	nsnap = kvp_list(dir, KVP_SNAP_PREFIX, KVP_SNAP_SUFFIX, &snaps);
+	nwal = kvp_list(dir, KVP_WAL_PREFIX, KVP_WAL_SUFFIX, &wals);
+	if (nsnap < 0 || nwal < 0) {
+		rc = nsnap < 0 ? (int)nsnap : (int)nwal;
+		kvd_log(LOG_ERR, "event=recovery_failed dir=%s errno=%d (%s)",
+			dir, -rc, strerror(-rc));
+		goto out;
+	}
+
+	/* The newest snapshot that loads whole and that the WAL continues. */
+	for (i = nsnap - 1; i >= 0; i--) {
+		char why[160];
+
+		kvp_snap_path(path, sizeof(path), dir, snaps[i], "");
+		if (nwal > 0 && wals[0] > snaps[i] + 1) {
+			kvd_log(LOG_WARNING, "event=snapshot_skipped file=%s "
+				"reason=\"the WAL after it is gone (first "
+				"segment starts at LSN %" PRIu64 ")\"", path,
+				wals[0]);
+			continue;
+		}
+		if (nwal == 0 && i != nsnap - 1) {
+			kvd_log(LOG_WARNING, "event=snapshot_skipped file=%s "
+				"reason=\"older than another and no WAL "
+				"continues it\"", path);
+			continue;
+		}
+		presize(d, path);
+		l.entries = 0;
+		l.absent = true;
+		rc = kvp_snap_read(path, &m, load_ent, &l, why, sizeof(why));
+		l.absent = false;
+		if (rc == 0 && m.lsn != snaps[i]) {
+			snprintf(why, sizeof(why), "metadata LSN %" PRIu64
+				 " differs from its name", m.lsn);
+			rc = -EBADMSG;
+		}
+		if (rc == 0) {
+			have_snap = true;
+			snap_lsn = m.lsn;
+			if (m.version_hw > l.version_hw)
+				l.version_hw = m.version_hw;
+			snprintf(src, sizeof(src), "%s", path);
+			break;
+		}
+		if (rc == -ENOMEM) {
+			kvd_log(LOG_ERR, "event=recovery_failed file=%s "
+				"reason=\"the data does not fit in --memory\"",
+				path);
+			goto out;
+		}
+		kvd_log(LOG_ERR, "event=snapshot_corrupt file=%s reason=\"%s\" "
+			"action=%s", path, why,
+			i > 0 ? "try_older_snapshot" : "use_wal_only");
+		clear_table(d);
+	}
+	if (!have_snap && nsnap > 0 && (nwal == 0 || wals[0] != 1))
+		REFUSE("dir=%s reason=\"no snapshot could be loaded and the "
+		       "WAL does not reach back to the first write\"", dir);
+
+	/* Replay the WAL after the snapshot. */
+	l.from_lsn = snap_lsn;
+	expect = 0;			/* next LSN due; 0 = not yet known */
+	for (i = 0; i < nwal; i++) {
+		struct kvp_wal_scan sc;
+		bool last = i == nwal - 1;
+
+		if (i + 1 < nwal && wals[i + 1] <= snap_lsn + 1)
+			continue;	/* wholly inside the snapshot */
+		kvp_wal_path(path, sizeof(path), dir, wals[i]);
+		if (expect && wals[i] != expect)
+			REFUSE("file=%s reason=\"LSN gap: segment starts at "
+			       "%" PRIu64 ", %" PRIu64 " was due\"", path,
+			       wals[i], expect);
+		if (!expect && wals[i] > snap_lsn + 1)
+			REFUSE("file=%s reason=\"LSN gap: the WAL starts at "
+			       "%" PRIu64 " but the state ends at %" PRIu64 "\"",
+			       path, wals[i], snap_lsn);
+		rc = kvp_wal_scan_file(path, &sc, load_rec, &l);
+		if (rc == -ENOMEM)
+			REFUSE("file=%s reason=\"the data does not fit in "
+			       "--memory\"", path);
+		if (rc < 0) {
+			kvd_log(LOG_ERR, "event=recovery_failed file=%s "
+				"errno=%d (%s)", path, -rc, strerror(-rc));
+			goto out;
+		}
+		if (sc.state == KVP_WAL_BADHDR) {
+			if (last && sc.file_size < KVP_WAL_HDR) {
+				/* Created, never written: a crash at once. */
+				kvd_log(LOG_WARNING, "event=wal_truncated "
+					"file=%s bytes_dropped=%" PRIu64
+					" reason=\"incomplete header\"", path,
+					sc.file_size);
+				unlink(path);
+				break;
+			}
+			REFUSE("file=%s reason=\"%s\"", path, sc.why);
+		}
+		if (sc.first_lsn != wals[i])
+			REFUSE("file=%s reason=\"header LSN %" PRIu64
+			       " differs from its name\"", path, sc.first_lsn);
+		if (sc.state == KVP_WAL_CORRUPT)
+			REFUSE("file=%s offset=%" PRIu64 " reason=\"%s\" "
+			       "hint=\"kvshmctl check-wal shows the damage; "
+			       "truncating the file at the offset drops every "
+			       "write after it\"", path, sc.bad_off, sc.why);
+		if (sc.state == KVP_WAL_TORN) {
+			if (!last)
+				REFUSE("file=%s offset=%" PRIu64 " reason=\"%s, "
+				       "and later segments follow\"", path,
+				       sc.valid_end, sc.why);
+			if (truncate(path, (off_t)sc.valid_end) < 0) {
+				rc = -errno;
+				kvd_log(LOG_ERR, "event=recovery_failed file=%s "
+					"op=truncate errno=%d", path, errno);
+				goto out;
+			}
+			kvd_log(LOG_WARNING, "event=wal_truncated file=%s "
+				"offset=%" PRIu64 " bytes_dropped=%" PRIu64
+				" reason=\"torn or garbage tail\"", path,
+				sc.valid_end, sc.file_size - sc.valid_end);
+		}
+		expect = sc.last_lsn + 1;
+	}
+	if (expect && expect - 1 < snap_lsn)
+		REFUSE("dir=%s reason=\"the WAL ends at LSN %" PRIu64
+		       " before the snapshot's %" PRIu64 "\"", dir, expect - 1,
+		       snap_lsn);
+	*next_lsn = (expect ? expect : snap_lsn + 1);
+	if (l.version_hw > d->version)
+		d->version = l.version_hw;
+	if (nsnap > 0 || nwal > 0)
+		d->version += VERSION_GAP;
+	kvd_log(LOG_INFO, "event=recovered keys=%" PRIu64 " snapshot=%s "
+		"snapshot_keys=%" PRIu64 " wal_records=%" PRIu64
+		" next_lsn=%" PRIu64 " ms=%" PRId64,
+		kvd_index_count(&d->index), src, have_snap ? m.items : 0,
+		l.records, *next_lsn, kvs_mono_ms() - t0);
+	rc = 0;
+out:
+	free(snaps);
+	free(wals);
+	return rc;
+}

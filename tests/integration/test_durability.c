@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: MIT
+/*
+ * integration/test_durability.c - what survives a crash.
+ *
+ *  1. kvshmd (fsync=always, small WAL segments, frequent snapshots) is
+ *     SIGKILLed at a random moment while 4 writer processes store keys
+ *     and 3-key batches; after a restart every acknowledged write is there
+ *     with its value (or a later one), every batch is whole, TTLs are kept.
+ *     Several rounds, then a clean stop and start.
+ *  2. Garbage appended to the WAL: truncated at start, logged, data kept.
+ *  3. A flipped byte inside the WAL: kvshmd refuses to start, naming the
+ *     file.
+ *  4. A corrupt newest snapshot: the previous one plus the WAL.
+ *  5. A cut snapshot whose WAL was trimmed: kvshmd refuses to start.
+ *
+ * KVSHM_TORTURE_SECS=N runs more crash rounds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kvshm.h>
+
+#include "../lib/daemon.h"
+#include "../tap.h"
+
+#define WRITERS	4
+#define KEYS	40		/* plain keys per writer */
+#define BATCHES	10		/* 3-key batches per writer */
+
+/* Rounds acknowledged per key, shared with the writer processes. */
+struct acks {
+	long key[WRITERS][KEYS];
+	long batch[WRITERS][BATCHES];
+};
+
+static struct acks *acks;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int grep_log(const struct test_daemon *d, const char *what)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "grep -q -- '%s' '%s/kvshmd.log'", what,
+		 d->dir);
+	return system(cmd) == 0;
+}
+
+/* Values carry their key and round, so a value under the wrong key or a
+ * torn one is caught. */
+static int make_val(char *buf, size_t cap, const char *key, long round)
+{
+	return snprintf(buf, cap, "%s|%ld|%0*d", key, round, 40, 7);
+}
+
+static long parse_round(const char *key, const char *val, size_t vlen)
+{
+	char exp[128];
+	long r;
+
+	if (vlen >= sizeof(exp) || sscanf(val, "%*[^|]|%ld", &r) != 1)
+		return -1;
+	if (make_val(exp, sizeof(exp), key, r) != (int)vlen ||
+	    memcmp(exp, val, vlen) != 0)
+		return -1;
+	return r;
+}
+
+static void writer(const char *name, int w, long base)
+{
+	kvshm_t *c;
+	long round;
+
+	if (kvshm_open(&c, name, NULL) != 0)
+		_exit(1);
+	for (round = base;; round++) {
+		int k;
+
+		for (k = 0; k < KEYS; k++) {
+			char key[32], val[128];
+			int n;
+
+			snprintf(key, sizeof(key), "w%d-k%d", w, k);
+			n = make_val(val, sizeof(val), key, round);
+			if (kvshm_set(c, key, strlen(key), val, (size_t)n,
+				      k % 4 == 0 ? 3600000 : 0, 0) != 0)
+				_exit(0);
+			acks->key[w][k] = round;
+			if (k % 4 == 0) {
+				char bk[3][32], bv[3][128];
+				struct kvshm_kv kv[3];
+				int b = k / 4, j;
+
+				for (j = 0; j < 3; j++) {
+					snprintf(bk[j], 32, "w%d-b%d-%d", w, b, j);
+					kv[j] = (struct kvshm_kv){
+						.key = bk[j], .klen = strlen(bk[j]),
+						.val = bv[j],
+						.vlen = (size_t)make_val(bv[j], 128,
+									 bk[j], round),
+					};
+				}
+				if (kvshm_mset(c, kv, 3) != 0)
+					_exit(0);
+				acks->batch[w][b] = round;
+			}
+		}
+	}
+}
+
+static long get_round(kvshm_t *c, const char *key)
+{
+	char buf[256];
+	size_t vlen = 0;
+	int rc = kvshm_get(c, key, strlen(key), buf, sizeof(buf), &vlen);
+
+	if (rc == KVSHM_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return -2;
+	return parse_round(key, buf, vlen);
+}
+
+/* Every acknowledged write present, batches whole, TTLs kept. */
+static void verify(const char *name, int cycle)
+{
+	int w, k, lost = 0, torn = 0, ttl_bad = 0;
+	kvshm_t *c;
+
+	if (kvshm_open(&c, name, NULL) != 0)
+		bail_out("cannot attach after restart");
+	for (w = 0; w < WRITERS; w++) {
+		for (k = 0; k < KEYS; k++) {
+			char key[32];
+			long r;
+			int64_t ttl = 0;
+
+			snprintf(key, sizeof(key), "w%d-k%d", w, k);
+			r = get_round(c, key);
+			if (r < acks->key[w][k]) {
+				if (!lost++)
+					diag("%s: round %ld, acknowledged %ld",
+					     key, r, acks->key[w][k]);
+			}
+			if (k % 4 == 0 && acks->key[w][k] > 0 &&
+			    (kvshm_ttl(c, key, strlen(key), &ttl) != 0 ||
+			     ttl <= 0 || ttl > 3600000))
+				ttl_bad++;
+		}
+		for (k = 0; k < BATCHES; k++) {
+			long r[3];
+			int j;
+
+			for (j = 0; j < 3; j++) {
+				char key[32];
+
+				snprintf(key, sizeof(key), "w%d-b%d-%d", w, k, j);
+				r[j] = get_round(c, key);
+			}
+			if (r[0] < acks->batch[w][k])
+				lost++;
+			if (r[0] != r[1] || r[1] != r[2]) {
+				if (!torn++)
+					diag("batch w%d-b%d: rounds %ld %ld %ld",
+					     w, k, r[0], r[1], r[2]);
+			}
+		}
+	}
+	kvshm_close(c);
+	ok(lost == 0, "cycle %d: every acknowledged write survived the crash",
+	   cycle);
+	ok(torn == 0, "cycle %d: every batch is all or nothing", cycle);
+	ok(ttl_bad == 0, "cycle %d: expiries survived", cycle);
+}
+
+static void crash_rounds(void)
+{
+	static const char *const args[] = {
+		"--fsync", "always", "--wal-segment-size", "16K",
+		"--snapshot-writes", "300", NULL,
+	};
+	struct test_daemon d;
+	const char *env = getenv("KVSHM_TORTURE_SECS");
+	int cycles = env ? atoi(env) + 3 : 3, cycle;
+	long keys_before;
+	kvshm_t *c;
+
+	acks = mmap(NULL, sizeof(*acks), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (acks == MAP_FAILED)
+		bail_out("mmap");
+	memset(acks, 0, sizeof(*acks));
+	srand((unsigned)getpid());
+	start_kvshmd(&d, "dur", args);
+	for (cycle = 1; cycle <= cycles; cycle++) {
+		pid_t pids[WRITERS];
+		int w;
+
+		for (w = 0; w < WRITERS; w++) {
+			pids[w] = fork();
+			if (pids[w] == 0)
+				writer(d.name, w, (long)cycle * 1000000);
+		}
+		sleep_ms(150 + rand() % 400);
+		kill_kvshmd(&d);
+		for (w = 0; w < WRITERS; w++)
+			waitpid(pids[w], NULL, 0);
+		restart_kvshmd(&d, args);
+		verify(d.name, cycle);
+	}
+	if (kvshm_open(&c, d.name, NULL) != 0)
+		bail_out("attach");
+	keys_before = stat_of(c, "keys");
+	kvshm_close(c);
+	ok(term_kvshmd(&d) == 0, "a clean stop exits 0");
+	restart_kvshmd(&d, args);
+	if (kvshm_open(&c, d.name, NULL) != 0)
+		bail_out("attach");
+	ok(stat_of(c, "keys") == keys_before && keys_before > 0,
+	   "a clean stop and start keeps all %ld keys", keys_before);
+	kvshm_close(c);
+	verify(d.name, 0);
+	cleanup_kvshmd(&d);
+	munmap(acks, sizeof(*acks));
+}
+
+/* Store @n keys "p-i" = "v-i" through one handle. */
+static void fill(const char *name, const char *p, int n)
+{
+	kvshm_t *c;
+	int i;
+
+	if (kvshm_open(&c, name, NULL) != 0)
+		bail_out("attach");
+	for (i = 0; i < n; i++) {
+		char k[32], v[32];
+
+		snprintf(k, sizeof(k), "%s-%d", p, i);
+		snprintf(v, sizeof(v), "v-%d", i);
+		if (kvshm_set(c, k, strlen(k), v, strlen(v), 0, 0) != 0)
+			bail_out("set %s", k);
+	}
+	kvshm_close(c);
+}
+
+static int count_present(const char *name, const char *p, int n)
+{
+	kvshm_t *c;
+	int i, got = 0;
+
+	if (kvshm_open(&c, name, NULL) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char k[32], v[32], want[32];
+		size_t vlen = 0;
+
+		snprintf(k, sizeof(k), "%s-%d", p, i);
+		snprintf(want, sizeof(want), "v-%d", i);
+		if (kvshm_get(c, k, strlen(k), v, sizeof(v), &vlen) == 0 &&
+		    vlen == strlen(want) && memcmp(v, want, vlen) == 0)
+			got++;
+	}
+	kvshm_close(c);
+	return got;
+}
+
+/* The newest file of @d's data dir matching @glob. */
+static void newest(const struct test_daemon *d, const char *glob, char *out,
+		   size_t cap)
+{
+	char cmd[600];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/%s | sort | tail -1", d->dir, glob);
+	f = popen(cmd, "r");
+	if (!f || !fgets(out, (int)cap, f))
+		bail_out("no %s in %s", glob, d->dir);
+	pclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static void flip_byte(const char *path, long off)
+{
+	int fd = open(path, O_RDWR);
+	unsigned char b;
+
+	if (fd < 0 || pread(fd, &b, 1, off) != 1)
+		bail_out("open %s", path);
+	b ^= 0x10;
+	if (pwrite(fd, &b, 1, off) != 1)
+		bail_out("write %s", path);
+	close(fd);
+}
+
+static void damage_cases(void)
+{
+	static const char *const keep2[] = { "--snapshot-keep", "2", NULL };
+	static const char *const small[] = {
+		"--snapshot-keep", "1", "--wal-segment-size", "4K", NULL,
+	};
+	struct test_daemon d;
+	char path[400], cmd[800];
+	kvshm_t *c;
+	struct stat st;
+	int rc;
+
+	/* Garbage appended to the WAL: truncated, logged, nothing lost. */
+	start_kvshmd(&d, "tail", NULL);
+	fill(d.name, "a", 100);
+	kill_kvshmd(&d);
+	newest(&d, "wal-*.log", path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "head -c 333 /dev/urandom >> '%s'", path);
+	if (system(cmd) != 0)
+		bail_out("append");
+	restart_kvshmd(&d, NULL);
+	ok(count_present(d.name, "a", 100) == 100 &&
+	   grep_log(&d, "event=wal_truncated") &&
+	   grep_log(&d, "bytes_dropped=333"),
+	   "garbage after the WAL is truncated (333 bytes logged), no key lost");
+	cleanup_kvshmd(&d);
+
+	/* A flipped byte in the middle of the WAL: refuse, name the file. */
+	start_kvshmd(&d, "flip", NULL);
+	fill(d.name, "b", 100);
+	kill_kvshmd(&d);
+	newest(&d, "wal-*.log", path, sizeof(path));
+	if (stat(path, &st) < 0)
+		bail_out("stat %s", path);
+	flip_byte(path, (long)st.st_size / 2);
+	rc = try_restart_kvshmd(&d, NULL);
+	ok(rc != 0 && grep_log(&d, "event=recovery_failed") &&
+	   grep_log(&d, strrchr(path, '/') + 1),
+	   "a flipped byte inside the WAL stops the start (exit %d), naming "
+	   "the file", rc);
+	cleanup_kvshmd(&d);
+
+	/* A corrupt newest snapshot: the one before it plus the WAL. */
+	start_kvshmd(&d, "snapfb", keep2);
+	fill(d.name, "c", 50);
+	if (kvshm_open(&c, d.name, NULL) != 0 || kvshm_snapshot(c, NULL) != 0)
+		bail_out("snapshot 1");
+	kvshm_close(c);
+	fill(d.name, "e", 50);
+	if (kvshm_open(&c, d.name, NULL) != 0 || kvshm_snapshot(c, NULL) != 0)
+		bail_out("snapshot 2");
+	kvshm_close(c);
+	fill(d.name, "f", 50);
+	kill_kvshmd(&d);
+	newest(&d, "snap-*.lz4", path, sizeof(path));
+	if (stat(path, &st) < 0)
+		bail_out("stat %s", path);
+	flip_byte(path, (long)st.st_size / 2);
+	restart_kvshmd(&d, keep2);
+	ok(count_present(d.name, "c", 50) == 50 &&
+	   count_present(d.name, "e", 50) == 50 &&
+	   count_present(d.name, "f", 50) == 50 &&
+	   grep_log(&d, "event=snapshot_corrupt"),
+	   "a corrupt newest snapshot falls back to the previous one and the "
+	   "WAL: all 150 keys");
+	cleanup_kvshmd(&d);
+
+	/* A cut snapshot whose WAL was trimmed: no consistent state. */
+	start_kvshmd(&d, "snapcut", small);
+	fill(d.name, "g", 300);
+	if (kvshm_open(&c, d.name, NULL) != 0 || kvshm_snapshot(c, NULL) != 0)
+		bail_out("snapshot");
+	kvshm_close(c);
+	kill_kvshmd(&d);
+	newest(&d, "snap-*.lz4", path, sizeof(path));
+	if (stat(path, &st) < 0 || truncate(path, st.st_size - 10) < 0)
+		bail_out("truncate %s", path);
+	rc = try_restart_kvshmd(&d, small);
+	ok(rc != 0 && grep_log(&d, "snapshot_corrupt") &&
+	   grep_log(&d, "event=recovery_failed"),
+	   "a cut snapshot with its WAL trimmed stops the start (exit %d)", rc);
+	cleanup_kvshmd(&d);
+}
+
+int main(void)
+{
+	const char *env = getenv("KVSHM_TORTURE_SECS");
+	int cycles = env ? atoi(env) + 3 : 3;
+
+	plan_tests(cycles * 3 + 2 + 3 + 4);
+	crash_rounds();
+	damage_cases();
+	return exit_status();
+}

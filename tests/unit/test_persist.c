@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/*
+ * unit/test_persist.c - the on-disk formats (daemon/persist.c): entries,
+ * WAL records and segments, snapshots; and how each kind of damage is
+ * classified: a WAL cut at every byte of its last records, garbage
+ * appended, a flipped byte in the middle, an LSN gap; a snapshot cut,
+ * flipped or extended.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "persist.h"
+#include "../tap.h"
+
+static char dir[] = "/tmp/kvshm-persist-XXXXXX";
+static char wal[300], cut[300], snap[300];
+
+static void write_file(const char *path, const char *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || write(fd, p, n) != (ssize_t)n || close(fd) < 0)
+		bail_out("write %s: %s", path, strerror(errno));
+}
+
+static char *read_file(const char *path, size_t *n)
+{
+	struct stat st;
+	char *p;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		bail_out("read %s: %s", path, strerror(errno));
+	p = malloc((size_t)st.st_size + 1);
+	if (!p || read(fd, p, (size_t)st.st_size) != st.st_size)
+		bail_out("read %s", path);
+	close(fd);
+	*n = (size_t)st.st_size;
+	return p;
+}
+
+#define NREC 24
+
+/* A segment of NREC records; record i has i % 3 + 1 entries. @ends[i] is
+ * the offset just after record i. Returns the buffer; *@n its size. */
+static char *make_wal(size_t *n, size_t ends[NREC], uint64_t skip_lsn)
+{
+	size_t cap = 1 << 20, len = KVP_WAL_HDR;
+	char *b = calloc(1, cap);
+	uint64_t lsn = 1;
+	int i, j;
+
+	kvp_wal_hdr_put(b, 1);
+	for (i = 0; i < NREC; i++, lsn++) {
+		char *rec = b + len, *p = rec + KVP_REC_HDR;
+		char key[32], val[200];
+
+		if (lsn == skip_lsn)
+			lsn++;
+		for (j = 0; j <= i % 3; j++) {
+			struct kvp_ent e = { .op = KVP_OP_SET, .key = key,
+					     .val = val, .version = lsn };
+
+			e.klen = (size_t)snprintf(key, sizeof(key), "key-%d-%d", i, j);
+			e.vlen = (size_t)(i * 7 % 150);
+			memset(val, 'a' + i % 26, e.vlen);
+			if (j == 2) {
+				e.op = KVP_OP_DEL;
+				e.vlen = 0;
+			}
+			p += kvp_ent_put(p, &e);
+		}
+		len += kvp_rec_seal(rec, (size_t)(p - rec - KVP_REC_HDR), lsn, lsn);
+		ends[i] = len;
+	}
+	*n = len;
+	return b;
+}
+
+static void test_entries(void)
+{
+	char buf[256];
+	const char *p;
+	struct kvp_ent e = { .op = KVP_OP_SET, .key = "k", .klen = 1,
+			     .val = "value", .vlen = 5, .expire_ms = 1234,
+			     .version = 99 }, d;
+	size_t n = kvp_ent_put(buf, &e);
+
+	p = buf;
+	ok(kvp_ent_next(&p, buf + n, &d) == 1 && d.op == KVP_OP_SET &&
+	   d.klen == 1 && d.vlen == 5 && memcmp(d.val, "value", 5) == 0 &&
+	   d.expire_ms == 1234 && d.version == 99 && p == buf + n,
+	   "an entry decodes to what was encoded");
+	p = buf;
+	ok(kvp_ent_next(&p, buf + n - 1, &d) == -EBADMSG,
+	   "a truncated entry is malformed");
+	buf[0] = 9;
+	p = buf;
+	ok(kvp_ent_next(&p, buf + n, &d) == -EBADMSG, "an unknown op is malformed");
+	e.klen = 0;
+	n = kvp_ent_put(buf, &e);
+	p = buf;
+	ok(kvp_ent_next(&p, buf + n, &d) == -EBADMSG, "a SET without a key is malformed");
+}
+
+static void scan(const char *path, struct kvp_wal_scan *sc)
+{
+	if (kvp_wal_scan_file(path, sc, NULL, NULL) != 0)
+		bail_out("scan %s", path);
+}
+
+static void test_wal(void)
+{
+	size_t n, ends[NREC], off, bad = 0, first;
+	char *b = make_wal(&n, ends, 0), *g;
+	struct kvp_wal_scan sc;
+	int i, k;
+
+	write_file(wal, b, n);
+	scan(wal, &sc);
+	ok(sc.state == KVP_WAL_CLEAN && sc.records == NREC &&
+	   sc.last_lsn == NREC && sc.entries == NREC * 2 && sc.valid_end == n,
+	   "a whole segment scans clean: %d records, %d entries", NREC,
+	   NREC * 2);
+
+	/* Cut at every byte inside the last 4 records. */
+	first = ends[NREC - 5];
+	for (off = first; off < n; off++) {
+		size_t whole = 0;
+
+		for (k = 0; k < NREC; k++)
+			if (ends[k] <= off)
+				whole = (size_t)k + 1;
+		write_file(cut, b, off);
+		scan(cut, &sc);
+		if (sc.records != whole || sc.last_lsn != whole ||
+		    sc.valid_end != (whole ? ends[whole - 1] : KVP_WAL_HDR) ||
+		    sc.state != (off == ends[whole - 1] ? KVP_WAL_CLEAN
+							 : KVP_WAL_TORN)) {
+			if (!bad++)
+				diag("cut at %zu: state %d records %llu end %llu",
+				     off, sc.state,
+				     (unsigned long long)sc.records,
+				     (unsigned long long)sc.valid_end);
+		}
+	}
+	ok(bad == 0, "a WAL cut at each of %zu offsets keeps exactly the "
+	   "records before the cut", n - first);
+
+	g = malloc(n + 100);
+	memcpy(g, b, n);
+	srand(7);
+	for (i = 0; i < 100; i++)
+		g[n + (size_t)i] = (char)rand();
+	write_file(cut, g, n + 100);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_TORN && sc.records == NREC && sc.valid_end == n,
+	   "garbage appended is a torn tail after %d records", NREC);
+	memset(g + n, 0, 100);
+	write_file(cut, g, n + 100);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_TORN && sc.valid_end == n,
+	   "zeros appended (a preallocated tail) are a torn tail too");
+
+	memcpy(g, b, n);
+	g[ends[9] + KVP_REC_HDR + 3] ^= 0x20;	/* record 11's payload */
+	write_file(cut, g, n);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_CORRUPT && sc.records == 10 &&
+	   sc.bad_off == ends[9],
+	   "a flipped byte in the middle is corruption at its record, not a tail");
+	memcpy(g, b, n);
+	g[ends[9] + 5] ^= 0x01;			/* record 11's length */
+	write_file(cut, g, n);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_CORRUPT && sc.bad_off == ends[9],
+	   "a flipped length field is found as corruption too");
+	free(g);
+	free(b);
+
+	b = make_wal(&n, ends, 7);
+	write_file(cut, b, n);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_CORRUPT && sc.records == 6,
+	   "an LSN gap is corruption");
+	free(b);
+
+	write_file(cut, "KVSHMWAL", 8);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_BADHDR, "a short header is reported");
+}
+
+struct sum {
+	uint64_t n, bytes, big;
+};
+
+static int sum_ent(const struct kvp_ent *e, void *arg)
+{
+	struct sum *s = arg;
+
+	s->n++;
+	s->bytes += e->klen + e->vlen;
+	if (e->vlen > (1 << 20))
+		s->big++;
+	return 0;
+}
+
+static void test_snapshot(void)
+{
+	struct kvp_snap_writer *w;
+	struct kvp_snap_meta m;
+	struct sum s = { 0 };
+	char why[160], key[32], *val, *b, *c;
+	size_t n, off, bad = 0, tries = 0;
+	int fd, i, rc;
+
+	/* Varied bytes: in a run of one byte value, a flipped LZ4 match
+	 * offset can decode to the very same data, which is no damage. */
+	val = malloc(3 << 20);
+	srand(11);
+	for (i = 0; i < (3 << 20); i++)
+		val[i] = (char)('a' + rand() % 26);
+	fd = open(snap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || kvp_snap_create(&w, fd, &(struct kvp_snap_meta){
+			.lsn = 42, .version_hw = 77, .created_ms = 1000,
+			.hash_seed = 5, .nshards = 16 }) < 0)
+		bail_out("snapshot create");
+	for (i = 0; i < 5000; i++) {
+		struct kvp_ent e = { .op = KVP_OP_SET, .key = key, .val = val,
+				     .version = (uint64_t)i + 1 };
+
+		e.klen = (size_t)snprintf(key, sizeof(key), "k%d", i);
+		e.vlen = i == 2500 ? (3 << 20) : (size_t)(i % 300);
+		if (kvp_snap_add(w, &e) < 0)
+			bail_out("snapshot add");
+	}
+	rc = kvp_snap_finish(w, &m);
+	kvp_snap_free(w);
+	close(fd);
+	ok(rc == 0 && m.items == 5000, "a snapshot of 5000 entries is written");
+	rc = kvp_snap_read(snap, &m, sum_ent, &s, why, sizeof(why));
+	ok(rc == 0 && s.n == 5000 && s.big == 1 && m.lsn == 42 &&
+	   m.version_hw == 77 && m.items == 5000 && m.hash_seed == 5 &&
+	   m.nshards == 16,
+	   "it reads back whole, a 3 MiB value included (%s)", why);
+
+	b = read_file(snap, &n);
+	c = malloc(n + 1);
+	for (off = 0; off < n; off += n / 97 + 1) {
+		write_file(cut, b, off);
+		tries++;
+		if (kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) != -EBADMSG)
+			bad++;
+	}
+	for (off = n - 40; off < n; off++) {
+		struct sum t = { 0 };
+
+		write_file(cut, b, off);
+		tries++;
+		/* With a callback too: what it returns must not mask it. */
+		if (kvp_snap_read(cut, &m, sum_ent, &t, why, sizeof(why)) != -EBADMSG)
+			bad++;
+	}
+	ok(bad == 0, "a snapshot cut at %zu offsets is refused every time", tries);
+	bad = tries = 0;
+	for (off = 3; off < n; off += n / 61 + 1) {
+		memcpy(c, b, n);
+		c[off] ^= 0x04;
+		write_file(cut, c, n);
+		tries++;
+		if (kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) != -EBADMSG) {
+			if (!bad++)
+				diag("flip at %zu of %zu not detected", off, n);
+		}
+	}
+	ok(bad == 0, "a flipped byte at %zu places is refused every time", tries);
+	memcpy(c, b, n);
+	c[n] = 0;
+	write_file(cut, c, n + 1);
+	ok(kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) == -EBADMSG,
+	   "a byte appended is refused (%s)", why);
+	free(b);
+	free(c);
+	free(val);
+}
+
+int main(void)
+{
+	char cmd[400];
+
+	plan_tests(17);
+	if (!mkdtemp(dir))
+		bail_out("mkdtemp");
+	snprintf(wal, sizeof(wal), "%s/wal-0000000000000001.log", dir);
+	snprintf(cut, sizeof(cut), "%s/cut", dir);
+	snprintf(snap, sizeof(snap), "%s/snap", dir);
+	test_entries();
+	test_wal();
+	test_snapshot();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", dir);
+	return exit_status();
+}
