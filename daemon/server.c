@@ -720,6 +720,21 @@ static int conn_read(struct server *sv, struct conn *c)
 }
 
 /*
+ * conn_lost - a reply could not be sent: the peer is gone. It may have
+ * said BYE and closed while its last reply waited for the end of the
+ * round (or for its WAL sync), leaving the BYE unread in our receive
+ * queue; read what it sent before freeing, or its reader slots would be
+ * kept as an orphan's until the process exits. Frames read here run like
+ * any others (the client sent them); their replies go nowhere.
+ */
+static void conn_lost(struct server *sv, struct conn *c)
+{
+	if (!c->bye && !c->closing)
+		(void)conn_read(sv, c);
+	conn_free(sv, c, false);
+}
+
+/*
  * Let out the replies whose WAL sync has happened, and send what may go.
  * Also runs when the sync thread signals that synced_lsn advanced.
  */
@@ -742,7 +757,7 @@ static void release_marks(struct server *sv)
 		if (!c->nmarks)
 			unpend(sv, c);	/* the rest goes out by flush_out() */
 		if (c->ready > c->sent && !c->want_out && flush_out(sv, c) < 0)
-			conn_free(sv, c, false);
+			conn_lost(sv, c);
 	}
 }
 
@@ -1004,13 +1019,13 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 				continue;
 			}
 			c = evs[i].data.ptr;
-			if (c->want_out)
-				rc = flush_out(&sv, c);
-			else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-				rc = conn_read(&sv, c);
-			else
-				rc = 0;
-			if (rc < 0)
+			if (c->want_out) {
+				if (flush_out(&sv, c) < 0)
+					conn_lost(&sv, c);
+				continue;
+			}
+			if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+			    conn_read(&sv, c) < 0)
 				conn_free(&sv, c, false);
 		}
 		commit_round(&sv);
