@@ -78,7 +78,7 @@ static void supersede_old(struct kvd *d)
 			 fd, 0);
 		if (h != MAP_FAILED) {
 			if (h->magic == KVS_MAGIC)
-				kvs_store_release(&h->superseded, 1);
+				kvs_store_release(&h->superseded, KVS_GONE_REPLACED);
 			munmap(h, sizeof(*h));
 		}
 	}
@@ -247,15 +247,15 @@ void kvd_segment_publish(struct kvd *d)
 }
 
 /*
- * kvd_segment_destroy - at stop: tell attached readers the segment is gone
- * (superseded: their reads fail with KVSHM_EDAEMON instead of returning
- * stale data forever), then unmap and unlink. Clients keep their own
- * mappings; nothing in them is freed or rewritten.
+ * kvd_segment_destroy - at stop: tell attached clients the daemon is gone
+ * (KVS_GONE_STOPPED: they go on reading this data, stale, and look for a
+ * new daemon to reattach to), then unmap and unlink. Clients keep their
+ * own mappings; nothing in them is freed or rewritten.
  */
 void kvd_segment_destroy(struct kvd *d)
 {
 	if (d->hdr && d->hdr->magic == KVS_MAGIC)
-		kvs_store_release(&d->hdr->superseded, 1);
+		kvs_store_release(&d->hdr->superseded, KVS_GONE_STOPPED);
 	if (d->seg.base) {
 		munmap(d->seg.base, d->seg.size);
 		shm_unlink(d->seg.shm_name);

@@ -64,20 +64,33 @@ enum {
 
 typedef struct kvshm kvshm_t;
 
+/* kvshm_open_opts.flags */
+enum {
+	/* Once the daemon is known to be gone (it stopped, or a new one
+	 * replaced it and is not serving yet), reads fail with
+	 * KVSHM_EDAEMON instead of returning the last data it stored. */
+	KVSHM_OPEN_NO_STALE = 1,
+};
+
 /*
  * struct kvshm_open_opts - optional settings for kvshm_open().
  * @struct_size: sizeof(struct kvshm_open_opts) as the caller compiled it;
- *               lets later releases add fields. 0 is treated as the
- *               current size.
+ *               lets later releases add fields. 0 is treated as
+ *               KVSHM_OPEN_OPTS_SIZE_VER0 (the fields up to timeout_ms).
  * @timeout_ms:  how long a write or admin request may wait for the
  *               daemon before it fails with KVSHM_EDAEMON; 0 = 5000.
+ * @flags:       KVSHM_OPEN_*; read only if struct_size covers it.
  *
  * Zero-initialise, then set what you need.
  */
 struct kvshm_open_opts {
 	unsigned int struct_size;
 	int timeout_ms;
+	unsigned int flags;
 };
+
+/* The size of the first struct kvshm_open_opts (no flags). */
+#define KVSHM_OPEN_OPTS_SIZE_VER0	8
 
 /*
  * kvshm_strerror - a static, human-readable message for @code.
@@ -124,7 +137,9 @@ void kvshm_close(kvshm_t *c);
  *
  * Return: 0, KVSHM_ENOTFOUND, KVSHM_ETOOSMALL (nothing copied),
  * KVSHM_EINVAL (NULL or empty key), KVSHM_ETOOBIG (key over the daemon's
- * limit), KVSHM_EDAEMON if the daemon was replaced (reopen the handle).
+ * limit), KVSHM_EDAEMON (a thread's first read while no daemon serves;
+ * or the daemon is gone and the handle has KVSHM_OPEN_NO_STALE: otherwise
+ * reads return its last data until a new daemon serves, then reattach).
  * A thread's first read may also give KVSHM_EPROTO, or KVSHM_ESYS with
  * errno ENOSPC when every reader slot is taken.
  */
@@ -216,7 +231,7 @@ int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
  * replaced values, so keep it short and never block inside it. Sections
  * nest. No system call.
  *
- * Return: 0, KVSHM_EDAEMON if the daemon was replaced, KVSHM_ESYS if no
+ * Return: 0, KVSHM_EDAEMON (as for kvshm_get()), KVSHM_ESYS if no
  * reader slot could be had.
  */
 int kvshm_read_lock(kvshm_t *c);
@@ -256,8 +271,8 @@ void kvshm_read_unlock(kvshm_t *c);
  * Return: 0, KVSHM_EEXISTS (NX and present), KVSHM_ENOTFOUND (XX and
  * absent), KVSHM_ETOOBIG, KVSHM_ENOMEM, KVSHM_EINVAL, KVSHM_EDAEMON (the
  * daemon is gone or did not answer within the timeout: the write may or
- * may not have been applied, and the handle sends no more requests;
- * reopen it), KVSHM_EPROTO.
+ * may not have been applied; the handle reattaches by itself once a new
+ * daemon serves the name), KVSHM_EPROTO.
  */
 int kvshm_set(kvshm_t *c, const void *key, size_t klen,
 	      const void *val, size_t vlen, int64_t ttl_ms, unsigned flags);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,23 +126,24 @@ static int header_check(const struct kvs_header *h, size_t size)
 	return 0;
 }
 
-static int rw_check(const struct kvshm *c)
+static int rw_check(const struct kvc_att *a)
 {
-	const struct kvs_rw_header *rh = c->rw;
+	const struct kvs_rw_header *rh = a->rw;
 
-	if (c->rw_size < sizeof(*rh) ||
+	if (a->rw_size < sizeof(*rh) ||
 	    kvs_load_acquire(&rh->magic) != KVS_RW_MAGIC ||
 	    rh->layout_version != KVS_LAYOUT_VERSION)
 		return KVSHM_EVERSION;
-	if (rh->generation != c->generation)
+	if (rh->generation != a->generation)
 		return KVSHM_EDAEMON;		/* a daemon is replacing it */
-	if (rh->nslots != c->hdr->nslots || rh->nhints != c->hdr->nhints ||
-	    c->rw_size < kvs_rw_size(rh->nslots, rh->nhints))
+	if (rh->nslots != a->hdr->nslots || rh->nhints != a->hdr->nhints ||
+	    a->rw_size < kvs_rw_size(rh->nslots, rh->nhints))
 		return KVSHM_EVERSION;
 	return 0;
 }
 
-static int connect_daemon(struct kvshm *c)
+static int connect_daemon(const struct kvshm *c, const struct kvs_header *h,
+			  int *fdp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = {
@@ -153,7 +155,7 @@ static int connect_daemon(struct kvshm *c)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno_code(errno, KVSHM_ESYS);
-	memcpy(sa.sun_path, c->hdr->socket_path, sizeof(sa.sun_path));
+	memcpy(sa.sun_path, h->socket_path, sizeof(sa.sun_path));
 	sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
@@ -166,31 +168,8 @@ static int connect_daemon(struct kvshm *c)
 			return KVSHM_EPERM;
 		return KVSHM_EDAEMON;
 	}
-	c->fd = fd;
+	*fdp = fd;
 	return 0;
-}
-
-/*
- * channel_break - stop using the write channel after a timeout, a short
- * read or a malformed reply: the stream may be out of step, so every later
- * request fails with KVSHM_EDAEMON.
- *
- * The socket itself stays open until kvshm_close(): the daemon releases a
- * connection's reader slots when it closes, and this handle's threads may
- * still be reading through them. Closing here would let the daemon hand
- * those slots to another process and free memory under our readers.
- */
-static void channel_break(struct kvshm *c)
-{
-	c->broken = true;
-}
-
-static void channel_close(struct kvshm *c)
-{
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
-	}
 }
 
 static int send_all(int fd, const char *p, size_t len)
@@ -228,75 +207,289 @@ uint32_t kvc_next_id(struct kvshm *c)
 	return ++c->next_id;
 }
 
-int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep)
+/*
+ * exchange - send the framed request in @req over @fd and read its reply
+ * into @rep (payload in c->rbuf). @req is emptied. *@broke is set when
+ * the stream is out of step afterwards (a timeout, a short read, a
+ * malformed reply), *@torn when the request went out only in part.
+ */
+static int exchange(struct kvshm *c, int fd, struct kvs_wbuf *req,
+		    uint16_t op, struct kvc_reply *rep, bool *broke, bool *torn)
 {
 	struct kvs_frame_hdr want;
 	int rc;
 
-	if (c->fd < 0 || c->broken || kvc_forked(c)) {
-		c->req.len = 0;
-		c->req.err = 0;
-		return kvc_forked(c) ? KVSHM_EINVAL : KVSHM_EDAEMON;
-	}
-	rc = kvs_frame_end(&c->req);
+	*broke = *torn = false;
+	rc = kvs_frame_end(req);
 	if (rc < 0) {
-		c->req.len = 0;
-		c->req.err = 0;
+		req->len = 0;
+		req->err = 0;
 		return rc == -ENOMEM ? (errno = ENOMEM, KVSHM_ESYS) : KVSHM_ETOOBIG;
 	}
-	memcpy(&want, c->req.p, sizeof(want));
-	rc = send_all(c->fd, c->req.p, c->req.len);
-	c->req.len = 0;
+	memcpy(&want, req->p, sizeof(want));
+	rc = send_all(fd, req->p, req->len);
+	req->len = 0;
 	if (rc < 0)
-		c->out_torn = true;
-	if (rc < 0 || recv_all(c->fd, (char *)&rep->h, sizeof(rep->h)) < 0) {
+		*torn = true;
+	if (rc < 0 || recv_all(fd, (char *)&rep->h, sizeof(rep->h)) < 0) {
 		KVC_DEBUG("op %u: channel failed: %s", op, strerror(errno));
-		channel_break(c);
+		*broke = true;
 		return KVSHM_EDAEMON;
 	}
 	if (rep->h.id != want.id || rep->h.op != (op | KVS_OP_REPLY) ||
 	    rep->h.len > MAX_REPLY) {
-		channel_break(c);
+		*broke = true;
 		return KVSHM_EPROTO;
 	}
 	if (rep->h.len > c->rcap) {
 		char *p = realloc(c->rbuf, rep->h.len);
 
 		if (!p) {
-			channel_break(c);
+			*broke = true;
 			errno = ENOMEM;
 			return KVSHM_ESYS;
 		}
 		c->rbuf = p;
 		c->rcap = rep->h.len;
 	}
-	if (recv_all(c->fd, c->rbuf, rep->h.len) < 0) {
-		channel_break(c);
+	if (recv_all(fd, c->rbuf, rep->h.len) < 0) {
+		*broke = true;
 		return KVSHM_EDAEMON;
 	}
 	kvs_rd_init(&rep->rd, c->rbuf, rep->h.len);
 	if (rep->h.status == -EMSGSIZE)		/* daemon closes after this */
-		channel_break(c);
+		*broke = true;
 	return kvc_errno_to_code(rep->h.status);
 }
 
-static int hello(struct kvshm *c)
+/* Is the daemon behind the current attachment known to be gone? */
+static bool cur_gone(const struct kvshm *c)
 {
+	return c->fd < 0 || c->broken ||
+	       kvs_load_acquire(&c->cur->hdr->superseded);
+}
+
+int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep)
+{
+	bool broke, torn;
+	int rc;
+
+	if (kvc_forked(c) || (cur_gone(c) && kvc_reattach(c))) {
+		c->req.len = 0;
+		c->req.err = 0;
+		return kvc_forked(c) ? KVSHM_EINVAL : KVSHM_EDAEMON;
+	}
+	rc = exchange(c, c->fd, &c->req, op, rep, &broke, &torn);
+	/*
+	 * The socket itself stays open until kvshm_close() or a reattach:
+	 * the daemon releases a connection's reader slots when it closes,
+	 * and this handle's threads may still be reading through them.
+	 * Closing here would let the daemon hand those slots to another
+	 * process and free memory under our readers.
+	 */
+	c->broken |= broke;
+	c->out_torn |= torn;
+	return rc;
+}
+
+/* HELLO over @fd: the socket must belong to the daemon that made @a. */
+static int hello(struct kvshm *c, int fd, const struct kvc_att *a)
+{
+	struct kvs_wbuf req = { 0 };
 	struct kvc_reply rep;
+	bool broke, torn;
 	uint64_t gen;
 	int rc;
 
-	kvs_frame_begin(&c->req, KVS_OP_HELLO, 0, kvc_next_id(c), 0);
-	kvs_put_u32(&c->req, KVS_PROTO_VERSION);
-	kvs_put_u32(&c->req, (uint32_t)getpid());
-	rc = kvc_call(c, KVS_OP_HELLO, &rep);
+	kvs_frame_begin(&req, KVS_OP_HELLO, 0, kvc_next_id(c), 0);
+	kvs_put_u32(&req, KVS_PROTO_VERSION);
+	kvs_put_u32(&req, (uint32_t)getpid());
+	rc = exchange(c, fd, &req, KVS_OP_HELLO, &rep, &broke, &torn);
+	kvs_wbuf_free(&req);
 	if (rc)
 		return rc == KVSHM_EPROTO ? KVSHM_EVERSION : rc;
 	gen = kvs_get_u64(&rep.rd);
 	if (kvs_rd_done(&rep.rd) < 0)
 		return KVSHM_EPROTO;
-	/* The socket must belong to the daemon that made this segment. */
-	return gen == c->generation ? 0 : KVSHM_EDAEMON;
+	return gen == a->generation ? 0 : KVSHM_EDAEMON;
+}
+
+/* Bytes at the start of a data mapping kept until kvshm_close(): the
+ * header, which a thread may read without holding any reference. */
+static size_t header_keep(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (sizeof(struct kvs_header) + pg - 1) / pg * pg;
+}
+
+/*
+ * peek_generation - the generation of the segment now served under
+ * c->name, read with pread() before mapping anything: 0 if none is
+ * published (absent, being built, or already superseded).
+ */
+static uint64_t peek_generation(const char *shm_name)
+{
+	struct kvs_header h;
+	int fd = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(h) || h.magic != KVS_MAGIC || h.superseded)
+		return 0;
+	return h.generation;
+}
+
+/*
+ * attach - map the segments served under c->name, check them, connect to
+ * their daemon and greet it. @not_gen: refuse (KVSHM_EDAEMON) a segment
+ * of that generation, the one we are already attached to (0: any).
+ */
+static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
+		  int *fdp)
+{
+	char shm_name[KVS_NAME_MAX + 16];
+	struct kvc_att *a;
+	const char *env;
+	void *base;
+	size_t size;
+	int rc, fd = -1;
+
+	snprintf(shm_name, sizeof(shm_name), "/kvshm-%s", c->name);
+	if (not_gen) {
+		uint64_t g = peek_generation(shm_name);
+
+		if (g == 0 || g == not_gen)
+			return KVSHM_EDAEMON;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		errno = ENOMEM;
+		return KVSHM_ESYS;
+	}
+	rc = map_object(shm_name, false, &base, &size);
+	if (rc)
+		goto err_free;
+	a->map.base = base;
+	a->map.size = size;
+	a->map.hdr = base;
+	a->hdr = base;
+	rc = header_check(a->hdr, size);
+	if (rc)
+		goto err_data;
+	a->generation = a->hdr->generation;
+	if (a->generation == not_gen) {
+		rc = KVSHM_EDAEMON;
+		goto err_data;
+	}
+
+	snprintf(shm_name, sizeof(shm_name), "/kvshm-%s.rw", c->name);
+	rc = map_object(shm_name, true, &a->rw, &a->rw_size);
+	if (rc)
+		goto err_data;
+	rc = rw_check(a);
+	if (rc)
+		goto err_rw;
+	a->slots = kvs_rw_slots(a->rw);
+	a->hints = kvs_rw_hints(a->rw, a->hdr->nslots);
+	a->nhints = a->hdr->nhints;
+
+	rc = connect_daemon(c, a->hdr, &fd);
+	if (rc)
+		goto err_rw;
+	rc = hello(c, fd, a);
+	if (rc)
+		goto err_sock;
+
+	env = getenv("KVSHM_FENCED");
+	a->fenced = !(a->hdr->flags & KVS_HDR_MEMBARRIER) ||
+		    (env && strcmp(env, "1") == 0) ||
+		    kvs_membarrier_register() < 0;
+	KVC_DEBUG("attached name=%s generation=%llu mode=%s", c->name,
+		  (unsigned long long)a->generation,
+		  a->fenced ? "fenced" : "membarrier");
+	*ap = a;
+	*fdp = fd;
+	return 0;
+
+err_sock:
+	close(fd);
+err_rw:
+	munmap(a->rw, a->rw_size);
+err_data:
+	munmap(a->map.base, a->map.size);
+err_free:
+	free(a);
+	return rc;
+}
+
+/*
+ * Unmap what no thread can reach any more: the rw area and the data past
+ * the header page(s). The header stays mapped (and @a allocated) until
+ * kvshm_close(), because argument checks read limits through c->cur
+ * without a reference and may still hold this one.
+ */
+static void att_retire(struct kvc_att *a)
+{
+	size_t keep = header_keep();
+
+	if (!a->rw)
+		return;
+	munmap(a->rw, a->rw_size);
+	a->rw = NULL;
+	a->slots = NULL;
+	a->hints = NULL;
+	if (a->map.size > keep)
+		munmap(a->map.base + keep, a->map.size - keep);
+	a->map.size = keep;
+	KVC_DEBUG("released generation=%llu", (unsigned long long)a->generation);
+}
+
+void kvc_att_put(struct kvshm *c, struct kvc_att *a)
+{
+	if (--a->refs == 0 && a != c->cur)
+		att_retire(a);
+}
+
+int kvc_reattach(struct kvshm *c)
+{
+	struct kvc_att *old = c->cur, *a;
+	struct kvc_tls *t;
+	int fd, rc;
+
+	if (!cur_gone(c))
+		return 0;
+	rc = attach(c, old->generation, &a, &fd);
+	if (rc)
+		return KVSHM_EDAEMON;
+	pthread_mutex_lock(&c->tls_lock);
+	a->refs = 1;				/* current */
+	a->next = c->atts;
+	c->atts = a;
+	__atomic_store_n(&c->cur, a, __ATOMIC_RELEASE);
+	/* Idle records let go of old attachments now; the others do at
+	 * their next read section. */
+	for (t = c->recs; t; t = t->next) {
+		if (!t->in_use && t->att && t->att != a) {
+			kvc_att_put(c, t->att);
+			t->att = NULL;
+			t->slot = NULL;
+		}
+	}
+	kvc_att_put(c, old);			/* no longer current */
+	pthread_mutex_unlock(&c->tls_lock);
+	/* The old daemon is gone: nothing holds slots for us there. */
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = fd;
+	c->broken = false;
+	c->out_torn = false;
+	KVC_DEBUG("reattached name=%s generation=%llu", c->name,
+		  (unsigned long long)a->generation);
+	return 0;
 }
 
 static void tls_destructor(void *arg)
@@ -314,12 +507,10 @@ static void tls_destructor(void *arg)
 
 int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opts)
 {
+	size_t osize = 0;
 	struct kvshm *c;
-	char shm_name[KVS_NAME_MAX + 16];
-	void *base;
-	size_t size;
-	const char *env;
-	int rc;
+	struct kvc_att *a;
+	int rc, fd;
 
 	if (!cp)
 		return KVSHM_EINVAL;
@@ -328,7 +519,13 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 		name = "default";
 	if (!name_valid(name))
 		return KVSHM_EINVAL;
-	if (opts && opts->timeout_ms < 0)
+	if (opts)
+		osize = opts->struct_size ? opts->struct_size :
+						 KVSHM_OPEN_OPTS_SIZE_VER0;
+	if (opts && (osize < KVSHM_OPEN_OPTS_SIZE_VER0 || opts->timeout_ms < 0))
+		return KVSHM_EINVAL;
+	if (osize >= offsetof(struct kvshm_open_opts, flags) + sizeof(opts->flags) &&
+	    (opts->flags & ~(unsigned)KVSHM_OPEN_NO_STALE))
 		return KVSHM_EINVAL;
 	pthread_once(&atfork_once, atfork_init);
 	c = calloc(1, sizeof(*c));
@@ -341,62 +538,31 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 	c->id = __atomic_add_fetch(&kvc_next_handle_id, 1, __ATOMIC_RELAXED);
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms :
 			DEFAULT_TIMEOUT_MS;
+	if (osize >= offsetof(struct kvshm_open_opts, flags) + sizeof(opts->flags))
+		c->flags = opts->flags;
 	strcpy(c->name, name);
 	pthread_mutex_init(&c->io_lock, NULL);
 	pthread_mutex_init(&c->tls_lock, NULL);
 
-	snprintf(shm_name, sizeof(shm_name), "/kvshm-%s", name);
-	rc = map_object(shm_name, false, &base, &size);
+	rc = attach(c, 0, &a, &fd);
 	if (rc)
 		goto err_free;
-	c->map.base = base;
-	c->map.size = size;
-	c->map.hdr = base;
-	c->hdr = base;
-	rc = header_check(c->hdr, size);
-	if (rc)
-		goto err_data;
-	c->generation = c->hdr->generation;
-
-	snprintf(shm_name, sizeof(shm_name), "/kvshm-%s.rw", name);
-	rc = map_object(shm_name, true, &c->rw, &c->rw_size);
-	if (rc)
-		goto err_data;
-	rc = rw_check(c);
-	if (rc)
-		goto err_rw;
-	c->slots = kvs_rw_slots(c->rw);
-	c->hints = kvs_rw_hints(c->rw, c->hdr->nslots);
-	c->nhints = c->hdr->nhints;
-
-	rc = connect_daemon(c);
-	if (rc)
-		goto err_rw;
-	rc = hello(c);
-	if (rc)
-		goto err_sock;
-
-	env = getenv("KVSHM_FENCED");
-	c->fenced = !(c->hdr->flags & KVS_HDR_MEMBARRIER) ||
-		    (env && strcmp(env, "1") == 0) ||
-		    kvs_membarrier_register() < 0;
 	if (pthread_key_create(&c->key, tls_destructor)) {
 		errno = EAGAIN;
 		rc = KVSHM_ESYS;
-		goto err_sock;
+		close(fd);
+		munmap(a->rw, a->rw_size);
+		munmap(a->map.base, a->map.size);
+		free(a);
+		goto err_free;
 	}
-	KVC_DEBUG("attached name=%s generation=%llu mode=%s", name,
-		  (unsigned long long)c->generation,
-		  c->fenced ? "fenced" : "membarrier");
+	a->refs = 1;
+	c->atts = a;
+	c->cur = a;
+	c->fd = fd;
 	*cp = c;
 	return 0;
 
-err_sock:
-	channel_close(c);
-err_rw:
-	munmap(c->rw, c->rw_size);
-err_data:
-	munmap(c->map.base, c->map.size);
 err_free:
 	KVC_DEBUG("open %s failed: %s", name, kvshm_strerror(rc));
 	pthread_mutex_destroy(&c->io_lock);
@@ -424,6 +590,7 @@ static void say_bye(struct kvshm *c)
 void kvshm_close(kvshm_t *c)
 {
 	struct kvc_tls *t, *next;
+	struct kvc_att *a, *anext;
 	bool inherited;
 
 	if (!c)
@@ -444,11 +611,17 @@ void kvshm_close(kvshm_t *c)
 	 */
 	if (!inherited)
 		say_bye(c);
-	channel_close(c);
+	if (c->fd >= 0)
+		close(c->fd);
 	kvs_wbuf_free(&c->req);
 	free(c->rbuf);
-	munmap(c->rw, c->rw_size);
-	munmap(c->map.base, c->map.size);
+	for (a = c->atts; a; a = anext) {
+		anext = a->next;
+		if (a->rw)
+			munmap(a->rw, a->rw_size);
+		munmap(a->map.base, a->map.size);
+		free(a);
+	}
 	pthread_mutex_destroy(&c->io_lock);
 	pthread_mutex_destroy(&c->tls_lock);
 	free(c);
@@ -456,12 +629,15 @@ void kvshm_close(kvshm_t *c)
 
 int kvshm_limits(kvshm_t *c, struct kvshm_limits *l)
 {
+	const struct kvs_header *h;
+
 	if (!c || !l)
 		return KVSHM_EINVAL;
-	l->max_key = c->hdr->max_key;
-	l->max_value = c->hdr->max_value;
-	l->max_entries = c->hdr->max_entries;
-	l->memory = c->hdr->heap_size;
+	h = kvc_hdr(c);
+	l->max_key = h->max_key;
+	l->max_value = h->max_value;
+	l->max_entries = h->max_entries;
+	l->memory = h->heap_size;
 	return 0;
 }
 

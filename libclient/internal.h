@@ -15,22 +15,16 @@
 #include "layout.h"
 
 /*
- * A thread's reader record for one handle: its slot in the rw area and its
- * read-section depth. Records are owned by the handle and recycled when a
- * thread exits (the pthread key's destructor marks them free), so the
- * slot the daemon assigned stays with the process until kvshm_close().
+ * An attachment: one daemon's pair of segments as this process mapped
+ * them, and what was checked about them. A handle reads through its
+ * current attachment; when a new kvshmd serves the name, the library
+ * attaches to it and makes that one current (reattach). An old
+ * attachment stays mapped while a thread record is still bound to it,
+ * since that thread may be inside a read section on it, and is unmapped
+ * when the last one moves on (or at kvshm_close()). Nothing in it changes
+ * after attach() but @refs and @next.
  */
-struct kvc_tls {
-	struct kvshm *c;
-	struct kvs_slot *slot;
-	unsigned int depth;
-	uint32_t rnd;			/* xorshift state for hint counters */
-	bool in_use;
-	struct kvc_tls *next;
-};
-
-struct kvshm {
-	/* const after kvshm_open() */
+struct kvc_att {
 	struct kvs_map map;		/* PROT_READ mapping of the data */
 	const struct kvs_header *hdr;
 	void *rw;
@@ -40,17 +34,57 @@ struct kvshm {
 	uint32_t nhints;
 	bool fenced;			/* full fence after the epoch store */
 	uint64_t generation;
+	unsigned int refs;		/* tls_lock: bound records, +1 while
+					 * current */
+	struct kvc_att *next;		/* tls_lock: the handle's list */
+};
+
+/*
+ * A thread's reader record for one handle: the attachment it reads
+ * through, its slot in that attachment's rw area, and its read-section
+ * depth. Records are owned by the handle and recycled when a thread exits
+ * (the pthread key's destructor marks them free), so the slot the daemon
+ * assigned stays with the process until kvshm_close().
+ *
+ * @att and @slot are written only at depth 0 (rebinding to a newer
+ * attachment) by the thread using the record, under tls_lock, or by
+ * another thread under tls_lock when the record is not in use.
+ */
+struct kvc_tls {
+	struct kvshm *c;
+	struct kvc_att *att;		/* NULL: no slot yet */
+	struct kvs_slot *slot;
+	unsigned int depth;
+	uint32_t rnd;			/* xorshift state for hint counters */
+	bool in_use;
+	struct kvc_tls *next;
+};
+
+struct kvshm {
+	/*
+	 * The attachment reads start from. Written under io_lock and
+	 * tls_lock with a release store (reattach), read anywhere with an
+	 * acquire load; the object it points to stays mapped at least
+	 * while it is current.
+	 */
+	struct kvc_att *cur;
+
+	/* const after kvshm_open() */
 	int timeout_ms;
+	unsigned int flags;		/* KVSHM_OPEN_* */
 	pthread_key_t key;
 	unsigned long fork_gen;		/* kvc_fork_gen at open */
 	uint64_t id;			/* unique per handle, never reused */
 	char name[KVS_NAME_MAX + 1];
 
-	pthread_mutex_t tls_lock;	/* protects recs */
+	pthread_mutex_t tls_lock;	/* protects recs, atts, refs */
 	struct kvc_tls *recs;
+	struct kvc_att *atts;		/* every attachment still mapped */
 
-	pthread_mutex_t io_lock;	/* protects everything below */
-	int fd;				/* open until kvshm_close() */
+	pthread_mutex_t io_lock;	/* protects everything below; taken
+					 * before tls_lock */
+	int fd;				/* open until kvshm_close() or a
+					 * reattach */
 	bool broken;			/* stream out of step: no more requests */
 	bool out_torn;			/* a request was sent only in part */
 	uint32_t next_id;
@@ -58,6 +92,12 @@ struct kvshm {
 	char *rbuf;
 	size_t rcap;
 };
+
+/* The current attachment's header: limits and shape for argument checks. */
+static inline const struct kvs_header *kvc_hdr(const struct kvshm *c)
+{
+	return __atomic_load_n(&c->cur, __ATOMIC_ACQUIRE)->hdr;
+}
 
 /* One decoded reply; payload points into c->rbuf (valid under io_lock). */
 struct kvc_reply {
@@ -84,10 +124,24 @@ void kvc_debug(const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define KVC_DEBUG(...) kvc_debug(__func__, __VA_ARGS__)
 
-/* client.c: the write channel. kvc_call() needs c->io_lock held; it sends
- * c->req (already framed) and reads the reply. Return 0 or KVSHM_E*. */
+/*
+ * client.c: the write channel. kvc_call() needs c->io_lock held; it sends
+ * c->req (already framed) and reads the reply; if the daemon it talked to
+ * is gone and a new one serves, it reattaches first. Return 0 or KVSHM_E*.
+ */
 int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep);
 uint32_t kvc_next_id(struct kvshm *c);
+
+/*
+ * kvc_reattach - with c->io_lock held: if the current attachment's daemon
+ * is gone (its segment says so, or the channel broke) and a new kvshmd
+ * serves the name, attach to it and make it current. Return 0 if the
+ * current attachment is (now) served, KVSHM_EDAEMON if not.
+ */
+int kvc_reattach(struct kvshm *c);
+
+/* kvc_att_put - drop a record's reference to @a (tls_lock held). */
+void kvc_att_put(struct kvshm *c, struct kvc_att *a);
 
 /* read.c */
 struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc);

@@ -22,20 +22,19 @@
 #include "internal.h"
 #include "table.h"
 
+/* Ask the current daemon for a reader slot; c->io_lock held. */
 static int request_slot(struct kvshm *c, uint32_t *idx)
 {
 	struct kvc_reply rep;
 	int rc;
 
-	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, KVS_OP_SLOT, 0, kvc_next_id(c), 0);
 	rc = kvc_call(c, KVS_OP_SLOT, &rep);
 	if (rc == 0) {
 		*idx = kvs_get_u32(&rep.rd);
-		if (kvs_rd_done(&rep.rd) < 0 || *idx >= c->hdr->nslots)
+		if (kvs_rd_done(&rep.rd) < 0 || *idx >= c->cur->hdr->nslots)
 			rc = KVSHM_EPROTO;
 	}
-	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }
 
@@ -49,10 +48,10 @@ static __thread struct {
 	struct kvc_tls *t;
 } tls_last __attribute__((tls_model("initial-exec")));
 
+/* This thread's record for @c, made (with no slot yet) on first use. */
 struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 {
-	struct kvc_tls *t;
-	uint32_t idx;
+	struct kvc_tls *t, *best = NULL;
 
 	if (tls_last.id == c->id)
 		return tls_last.t;
@@ -62,27 +61,29 @@ struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 		tls_last.t = t;
 		return t;
 	}
+	/* Reuse a free record, one that holds a slot of the current
+	 * daemon by preference: slots are what is scarce. */
 	pthread_mutex_lock(&c->tls_lock);
-	for (t = c->recs; t; t = t->next)
-		if (!t->in_use)
-			break;
+	for (t = c->recs; t; t = t->next) {
+		if (t->in_use)
+			continue;
+		if (!best || (t->att == c->cur && best->att != c->cur) ||
+		    (t->att && !best->att))
+			best = t;
+	}
+	t = best;
 	if (t)
 		t->in_use = true;
 	pthread_mutex_unlock(&c->tls_lock);
 	if (!t) {
-		*rc = request_slot(c, &idx);
-		if (*rc)
-			return NULL;
 		t = calloc(1, sizeof(*t));
 		if (!t) {
-			/* The slot stays ours until close; nothing leaks. */
 			errno = ENOMEM;
 			*rc = KVSHM_ESYS;
 			return NULL;
 		}
 		t->c = c;
-		t->slot = &c->slots[idx];
-		t->rnd = (uint32_t)(idx * 2654435761U) | 1;
+		t->rnd = (uint32_t)((uintptr_t)t * 2654435761U) | 1;
 		t->in_use = true;
 		pthread_mutex_lock(&c->tls_lock);
 		t->next = c->recs;
@@ -102,10 +103,62 @@ struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 	return t;
 }
 
-/* Enter a (possibly nested) read section. */
+/*
+ * rebind - the slow path of a read section's entry, at depth 0: @t has no
+ * slot yet, or the daemon behind its attachment is gone. Reattach to a new
+ * daemon if one serves, and move @t to the current attachment with a slot
+ * from it. If that cannot be done, @t keeps reading the attachment it has:
+ * the last data its daemon stored (KVSHM_OPEN_NO_STALE refuses that).
+ *
+ * A thread that already has an attachment does not wait for io_lock: if
+ * another thread is talking to the daemon, it reads what it has and
+ * tries again at its next section.
+ */
+static int rebind(struct kvshm *c, struct kvc_tls *t)
+{
+	struct kvc_att *cur;
+	uint32_t idx;
+	int rc = 0;
+
+	if (!t->att || (c->flags & KVSHM_OPEN_NO_STALE))
+		pthread_mutex_lock(&c->io_lock);
+	else if (pthread_mutex_trylock(&c->io_lock))
+		goto stale;
+	kvc_reattach(c);
+	cur = c->cur;
+	if (t->att != cur) {
+		rc = request_slot(c, &idx);
+		if (rc == 0) {
+			pthread_mutex_lock(&c->tls_lock);
+			if (t->att)
+				kvc_att_put(c, t->att);
+			cur->refs++;
+			t->att = cur;
+			t->slot = &cur->slots[idx];
+			pthread_mutex_unlock(&c->tls_lock);
+		}
+	}
+	pthread_mutex_unlock(&c->io_lock);
+	if (!t->att)
+		return rc;
+stale:
+	if ((c->flags & KVSHM_OPEN_NO_STALE) &&
+	    (t->att != __atomic_load_n(&c->cur, __ATOMIC_ACQUIRE) ||
+	    kvs_load_acquire(&t->att->hdr->superseded)))
+		return KVSHM_EDAEMON;
+	return 0;
+}
+
+/*
+ * Enter a (possibly nested) read section. The fast path is three loads:
+ * this thread's attachment, the handle's current one (the same unless a
+ * new daemon was attached) and its header's superseded word (0 while its
+ * daemon serves; a line no one writes otherwise).
+ */
 static int section_enter(struct kvshm *c, struct kvc_tls **tp)
 {
 	struct kvc_tls *t;
+	struct kvc_att *a;
 	int rc = 0;
 
 	if (kvc_forked(c))
@@ -114,9 +167,15 @@ static int section_enter(struct kvshm *c, struct kvc_tls **tp)
 	if (!t)
 		return rc;
 	if (t->depth == 0) {
-		if (kvs_load_acquire(&c->hdr->superseded))
-			return KVSHM_EDAEMON;
-		kvs_read_enter(c->hdr, t->slot, c->fenced);
+		a = t->att;
+		if (__builtin_expect(!a || a != __atomic_load_n(&c->cur,
+							       __ATOMIC_ACQUIRE) ||
+				     kvs_load_acquire(&a->hdr->superseded), 0)) {
+			if ((rc = rebind(c, t)))
+				return rc;
+			a = t->att;
+		}
+		kvs_read_enter(a->hdr, t->slot, a->fenced);
 	}
 	t->depth++;
 	*tp = t;
@@ -139,7 +198,7 @@ int kvc_key_check(const struct kvshm *c, const void *key, size_t klen)
 {
 	if (!c || (!key && klen) || klen == 0)
 		return KVSHM_EINVAL;
-	if (klen > c->hdr->max_key)
+	if (klen > kvc_hdr(c)->max_key)
 		return KVSHM_ETOOBIG;
 	return 0;
 }
@@ -152,14 +211,14 @@ static void touch(struct kvshm *c, struct kvc_tls *t, uint32_t idx)
 {
 	uint32_t *w, old, nw;
 
-	if (idx == 0 || idx >= c->nhints)
+	if (idx == 0 || idx >= t->att->nhints)
 		return;
 	t->rnd ^= t->rnd << 13;
 	t->rnd ^= t->rnd >> 17;
 	t->rnd ^= t->rnd << 5;
-	w = &c->hints[idx];
+	w = &t->att->hints[idx];
 	old = kvs_load_relaxed(w);
-	nw = kvs_hint_touch(old, kvs_load_relaxed(&c->hdr->clock_s), t->rnd);
+	nw = kvs_hint_touch(old, kvs_load_relaxed(&t->att->hdr->clock_s), t->rnd);
 	if (nw != old)
 		kvs_store_relaxed(w, nw);
 }
@@ -168,8 +227,8 @@ static void touch(struct kvshm *c, struct kvc_tls *t, uint32_t idx)
 static bool find(struct kvshm *c, struct kvc_tls *t, const void *key,
 		 size_t klen, struct kvs_iref *r)
 {
-	uint64_t h = kvs_hash(c->hdr->hash_seed, key, klen);
-	bool hit = kvs_lookup(&c->map, h, key, klen, NULL, r);
+	uint64_t h = kvs_hash(t->att->hdr->hash_seed, key, klen);
+	bool hit = kvs_lookup(&t->att->map, h, key, klen, NULL, r);
 
 	if (hit && r->expire_ms && kvs_iref_expired(r, kvs_now_ms()))
 		hit = false;
@@ -545,7 +604,7 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 	*next = UINT64_MAX;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (kvs_shard_array(&c->map, s, &v) != 0)
+	if (kvs_shard_array(&t->att->map, s, &v) != 0)
 		goto out;
 	lg = (uint64_t)__builtin_ctzll(v.mask + 1);
 	if (((cur >> CUR_LOG_SHIFT) & 0x3f) == lg)
@@ -559,7 +618,7 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 				*next = (lg << CUR_LOG_SHIFT) | (b << 3) | i;
 				goto out;
 			}
-			if (!kvs_ent_off(e) || kvs_item_ref(&c->map, e, &r) ||
+			if (!kvs_ent_off(e) || kvs_item_ref(&t->att->map, e, &r) ||
 			    kvs_iref_expired(&r, now) || !scan_match(o, &r))
 				continue;
 			if (keybuf_add(kb, r.key, r.klen)) {
@@ -582,17 +641,18 @@ int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
 	const struct kvshm_scan_opts *o = opts ? opts : &none;
 	struct keybuf kb = { 0 };
 	uint64_t cur, next = 0;
-	uint32_t s;
+	uint32_t s, nshards;
 	size_t got = 0;
 	int rc = 0;
 
 	if (!c || !cursor || !cb || (o->prefix_len && !o->prefix))
 		return KVSHM_EINVAL;
+	nshards = kvc_hdr(c)->nshards;
 	cur = *cursor;
 	s = (uint32_t)(cur >> CUR_SHARD_SHIFT);
-	if (s >= c->hdr->nshards)
+	if (s >= nshards)
 		return KVSHM_EINVAL;	/* not a cursor of this cache */
-	for (; s < c->hdr->nshards && rc == 0; s++, cur = 0) {
+	for (; s < nshards && rc == 0; s++, cur = 0) {
 		size_t pos = 0;
 
 		kb.len = 0;
@@ -609,7 +669,7 @@ int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
 	}
 	free(kb.p);
 	if (rc == 0) {
-		if (s >= c->hdr->nshards)
+		if (s >= nshards)
 			*cursor = 0;		/* the walk is complete */
 		else if (next != UINT64_MAX)
 			*cursor = ((uint64_t)s << CUR_SHARD_SHIFT) | next;

@@ -65,7 +65,7 @@ int kvshm_set(kvshm_t *c, const void *key, size_t klen,
 	    (flags & ~(unsigned)(KVSHM_NX | KVSHM_XX)) ||
 	    flags == (KVSHM_NX | KVSHM_XX))
 		return KVSHM_EINVAL;
-	if (vlen > c->hdr->max_value) {
+	if (vlen > kvc_hdr(c)->max_value) {
 		int rc = kvc_key_check(c, key, klen);
 
 		return rc ? rc : KVSHM_ETOOBIG;
@@ -113,7 +113,7 @@ int kvshm_cas(kvshm_t *c, const void *key, size_t klen,
 {
 	if (!c || kvc_forked(c) || (!val && vlen) || ttl_ms < 0)
 		return KVSHM_EINVAL;
-	if (vlen > c->hdr->max_value) {
+	if (vlen > kvc_hdr(c)->max_value) {
 		int rc = kvc_key_check(c, key, klen);
 
 		return rc ? rc : KVSHM_ETOOBIG;
@@ -141,11 +141,11 @@ int kvshm_mset(kvshm_t *c, const struct kvshm_kv *kv, size_t n)
 			return rc;
 		if ((!kv[i].val && kv[i].vlen) || kv[i].ttl_ms < 0)
 			return KVSHM_EINVAL;
-		if (kv[i].vlen > c->hdr->max_value)
+		if (kv[i].vlen > kvc_hdr(c)->max_value)
 			return KVSHM_ETOOBIG;
 		bytes += 16 + kv[i].klen + kv[i].vlen;
 	}
-	if (bytes > kvs_max_payload(c->hdr->max_key, c->hdr->max_value))
+	if (bytes > kvs_max_payload(kvc_hdr(c)->max_key, kvc_hdr(c)->max_value))
 		return KVSHM_ETOOBIG;
 	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, KVS_OP_MSET, 0, kvc_next_id(c), 0);
@@ -207,7 +207,7 @@ static int key_old_op(struct kvshm *c, uint16_t op, const void *key,
 		return rc;
 	if (!old || (!val && vlen))
 		return KVSHM_EINVAL;
-	if (vlen > c->hdr->max_value)
+	if (vlen > kvc_hdr(c)->max_value)
 		return KVSHM_ETOOBIG;
 	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, op, 0, kvc_next_id(c), 0);
@@ -252,7 +252,7 @@ int kvshm_append(kvshm_t *c, const void *key, size_t klen,
 		return rc;
 	if (!val && vlen)
 		return KVSHM_EINVAL;
-	if (vlen > c->hdr->max_value)
+	if (vlen > kvc_hdr(c)->max_value)
 		return KVSHM_ETOOBIG;
 	rc = key_op(c, KVS_OP_APPEND, 0, key, klen, val, vlen, true, NULL, NULL,
 		    &n);
@@ -302,7 +302,7 @@ int kvshm_mdel(kvshm_t *c, const struct kvshm_key *keys, size_t n,
 			return rc;
 		bytes += 4 + keys[i].klen;
 	}
-	if (bytes > kvs_max_payload(c->hdr->max_key, c->hdr->max_value))
+	if (bytes > kvs_max_payload(kvc_hdr(c)->max_key, kvc_hdr(c)->max_value))
 		return KVSHM_ETOOBIG;
 	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, KVS_OP_MDEL, 0, kvc_next_id(c), 0);
@@ -331,7 +331,7 @@ static int batch_op_check(const struct kvshm *c, const struct kvshm_batch_op *o)
 	case KVSHM_BATCH_PUT:
 		if ((!o->val && o->vlen) || o->ttl_ms < 0)
 			return KVSHM_EINVAL;
-		return o->vlen > c->hdr->max_value ? KVSHM_ETOOBIG : 0;
+		return o->vlen > kvc_hdr(c)->max_value ? KVSHM_ETOOBIG : 0;
 	case KVSHM_BATCH_DEL:
 		return (f & KVSHM_NX) || o->vlen || o->ttl_ms ? KVSHM_EINVAL : 0;
 	default:
@@ -371,7 +371,7 @@ int kvshm_batch(kvshm_t *c, const struct kvshm_batch_op *ops, size_t n,
 		}
 		bytes += KVS_BATCH_OP_MIN + ops[i].klen + ops[i].vlen;
 	}
-	if (bytes > kvs_max_payload(c->hdr->max_key, c->hdr->max_value))
+	if (bytes > kvs_max_payload(kvc_hdr(c)->max_key, kvc_hdr(c)->max_value))
 		return KVSHM_ETOOBIG;
 	pthread_mutex_lock(&c->io_lock);
 	kvs_frame_begin(&c->req, KVS_OP_BATCH, 0, kvc_next_id(c), 0);

@@ -52,13 +52,20 @@ typedef uint64_t kvs_off_t;	/* bytes from the segment base; 0 = none */
  * changes after publication, so it stays in every reader's cache.
  * global_epoch has a line of its own: it changes once per grace period.
  */
+/* kvs_header.superseded: why the daemon behind a segment is gone. */
+#define KVS_GONE_REPLACED	1	/* a new kvshmd took the name over */
+#define KVS_GONE_STOPPED	2	/* its kvshmd stopped cleanly */
+
 struct kvs_header {
 	/* line 0 */
 	uint32_t magic;			/* const: KVS_MAGIC, stored last (release) */
 	uint32_t layout_version;	/* const: KVS_LAYOUT_VERSION */
-	uint32_t superseded;		/* kvshmd: 0->1 release when a new daemon
-					 * replaces this segment; clients:
-					 * acquire at each read-section entry */
+	uint32_t superseded;		/* KVS_GONE_*: kvshmd, 0->STOPPED
+					 * release at a clean stop; a new
+					 * kvshmd, 0->REPLACED release when it
+					 * replaces a dead one's segment;
+					 * clients: acquire at each read-section
+					 * entry and before each request */
 	uint32_t flags;			/* const: KVS_HDR_* */
 	uint64_t generation;		/* const: random, per daemon start */
 	uint64_t size;			/* const: bytes of this segment */
