@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "access.h"
 #include "alloc.h"
 #include "evict.h"
 #include "expiry.h"
@@ -57,6 +58,7 @@ struct kvd_config {
 	uint32_t eviction_samples;	/* keys sampled per eviction */
 	uint32_t eviction_watermark;	/* % of the heap kept free */
 	bool foreground;
+	struct kvd_access access;	/* owner group, modes, writers */
 	bool no_membarrier;		/* env KVSHMD_NO_MEMBARRIER=1 (tests) */
 };
 

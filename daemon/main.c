@@ -71,6 +71,15 @@ static void usage(FILE *f)
 "  --foreground         do not detach; log to stderr\n"
 "  --pidfile PATH       write the daemon's PID there (default when\n"
 "                       detached: DIR/kvshmd.pid; in the foreground: none)\n"
+"  --group GROUP        owner group of the segments and the socket (and of\n"
+"                       DIR if kvshmd creates it); default: kvshmd's\n"
+"  --data-mode MODE     mode of the data segment (default: 0640; never\n"
+"                       writable by group or others)\n"
+"  --rw-mode MODE       mode of the reader area (default: 0660)\n"
+"  --socket-mode MODE   mode of the socket (default: 0660)\n"
+"  --writers LIST       users and @groups that may write, comma-separated,\n"
+"                       or * for anyone who can connect (default: *);\n"
+"                       kvshmd's own user and root always may\n"
 "  --config FILE        read settings from FILE (see kvshmd.conf(5));\n"
 "                       flags override it\n"
 "  --check-config       print the effective settings and exit\n"
@@ -143,6 +152,7 @@ enum {
 	OPT_WAL_SEGMENT_SIZE, OPT_SNAPSHOT_INTERVAL, OPT_SNAPSHOT_WRITES,
 	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP,
 	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG, OPT_PIDFILE,
+	OPT_GROUP, OPT_DATA_MODE, OPT_RW_MODE, OPT_SOCKET_MODE, OPT_WRITERS,
 };
 
 static const struct option options[] = {
@@ -170,6 +180,11 @@ static const struct option options[] = {
 	{ "snapshot-on-stop", required_argument, NULL, OPT_SNAPSHOT_ON_STOP },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
 	{ "pidfile",	 required_argument, NULL, OPT_PIDFILE },
+	{ "group",	 required_argument, NULL, OPT_GROUP },
+	{ "data-mode",	 required_argument, NULL, OPT_DATA_MODE },
+	{ "rw-mode",	 required_argument, NULL, OPT_RW_MODE },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+	{ "writers",	 required_argument, NULL, OPT_WRITERS },
 	{ "config",	 required_argument, NULL, OPT_CONFIG },
 	{ "check-config", no_argument,	    NULL, OPT_CHECK_CONFIG },
 	{ "help",	 no_argument,	    NULL, 'h' },
@@ -193,6 +208,7 @@ struct paths {
  */
 static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val)
 {
+	const char *why = NULL;
 	uint64_t v;
 
 	switch (o) {
@@ -253,11 +269,11 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		int pol = kvd_policy_parse(val);
 
 		if (pol < 0) {
-			char why[256];
+			char names[256];
 
-			snprintf(why, sizeof(why), "unknown policy; one of %s",
+			snprintf(names, sizeof(names), "unknown policy; one of %s",
 				 kvd_policy_names());
-			return bad_opt("--eviction", val, why);
+			return bad_opt("--eviction", val, names);
 		}
 		c->eviction = (enum kvd_policy)pol;
 		break;
@@ -323,6 +339,25 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		if (!*val)
 			return bad_opt("--pidfile", val, "a path is needed");
 		p->pidfile = val;
+		break;
+	case OPT_GROUP:
+		if (kvd_access_set_group(&c->access, val, &why) < 0)
+			return bad_opt("--group", val, why);
+		break;
+	case OPT_DATA_MODE:
+	case OPT_RW_MODE:
+	case OPT_SOCKET_MODE:
+		if (kvd_access_set_mode(o == OPT_DATA_MODE ? &c->access.data_mode :
+					o == OPT_RW_MODE ? &c->access.rw_mode :
+					&c->access.socket_mode, val,
+					o == OPT_DATA_MODE, &why) < 0)
+			return bad_opt(o == OPT_DATA_MODE ? "--data-mode" :
+				       o == OPT_RW_MODE ? "--rw-mode" :
+				       "--socket-mode", val, why);
+		break;
+	case OPT_WRITERS:
+		if (kvd_access_set_writers(&c->access, val, &why) < 0)
+			return bad_opt("--writers", val, why);
 		break;
 	default:
 		return -EINVAL;
@@ -439,6 +474,7 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("snapshot-keep %u\n", c->snapshot_keep);
 	printf("snapshot-on-stop %s\n", c->snapshot_on_stop ? "yes" : "no");
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
+	kvd_access_print(&c->access, stdout);
 	if (p->pidfile)
 		printf("pidfile %s\n", p->pidfile);
 	else if (c->foreground)
@@ -496,6 +532,7 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	int o;
 
 	snprintf(c->name, sizeof(c->name), "default");
+	kvd_access_defaults(&c->access);
 	c->memory = 64ULL << 20;
 	c->nshards = 256;
 	c->max_key = 1024;
@@ -566,7 +603,16 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 		print_config(c, p);
 		return 1;
 	}
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0750) == 0) {
+		/* A directory we made takes --group, so that the group
+		 * reaches the socket in it. */
+		if (kvd_access_chgrp(&c->access, -1, dir) < 0) {
+			fprintf(stderr, "kvshmd: cannot give data directory '%s' "
+				"group %u: %s\n", dir, (unsigned int)c->access.group,
+				strerror(errno));
+			return -EINVAL;
+		}
+	} else if (errno != EEXIST) {
 		fprintf(stderr, "kvshmd: cannot create data directory '%s': %s\n",
 			dir, strerror(errno));
 		return -EINVAL;

@@ -90,7 +90,8 @@ unlink:
 	shm_unlink(d->seg.rw_name);
 }
 
-static int shm_make(const char *name, mode_t mode, uint64_t size, char **base)
+static int shm_make(const struct kvd_access *a, const char *name, mode_t mode,
+		    uint64_t size, char **base)
 {
 	void *p;
 	int fd, e;
@@ -98,7 +99,10 @@ static int shm_make(const char *name, mode_t mode, uint64_t size, char **base)
 	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, mode) < 0 || ftruncate(fd, (off_t)size) < 0)
+	/* Group and mode before the size: no one attaches to an object
+	 * with the wrong permissions (clients wait for the header). */
+	if (kvd_access_chgrp(a, fd, NULL) < 0 || fchmod(fd, mode) < 0 ||
+	    ftruncate(fd, (off_t)size) < 0)
 		goto err;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -215,13 +219,15 @@ int kvd_segment_create(struct kvd *d)
 	kvd_layout(c, &shards_off, &heap_off, &d->seg.size);
 	d->seg.rw_size = kvs_rw_size(c->max_readers, kvd_nhints(c));
 
-	rc = shm_make(d->seg.shm_name, 0640, d->seg.size, &d->seg.base);
+	rc = shm_make(&c->access, d->seg.shm_name, c->access.data_mode,
+		      d->seg.size, &d->seg.base);
 	if (rc < 0) {
 		kvd_log(LOG_ERR, "event=start_failed reason=shm_open object=%s "
 			"errno=%d (%s)", d->seg.shm_name, -rc, strerror(-rc));
 		goto err_lock;
 	}
-	rc = shm_make(d->seg.rw_name, 0660, d->seg.rw_size, &d->seg.rw);
+	rc = shm_make(&c->access, d->seg.rw_name, c->access.rw_mode,
+		      d->seg.rw_size, &d->seg.rw);
 	if (rc < 0) {
 		kvd_log(LOG_ERR, "event=start_failed reason=shm_open object=%s "
 			"errno=%d (%s)", d->seg.rw_name, -rc, strerror(-rc));

@@ -59,6 +59,8 @@ struct conn {
 	int pidfd;			/* the peer process, or -1 */
 	pid_t pid;
 	uid_t uid;
+	bool may_write;			/* --writers allows the peer */
+	bool denied_logged;		/* one log line per connection */
 	char *rbuf;
 	size_t rlen, rcap;
 	struct kvs_wbuf out;
@@ -415,6 +417,21 @@ static int fields_done(const struct kvs_rd *r, const struct kvs_frame_hdr *h)
 }
 
 /* Decode and execute one request; append its reply to c->out. */
+/* Ops that change the data or the disk: only --writers may send them. */
+static bool op_writes(uint16_t op)
+{
+	switch (op) {
+	case KVS_OP_SET: case KVS_OP_DEL: case KVS_OP_EXPIRE:
+	case KVS_OP_PERSIST: case KVS_OP_INCR: case KVS_OP_MSET:
+	case KVS_OP_APPEND: case KVS_OP_GETDEL: case KVS_OP_GETSET:
+	case KVS_OP_FLUSH: case KVS_OP_MDEL: case KVS_OP_CAS:
+	case KVS_OP_CASDEL: case KVS_OP_BATCH: case KVS_OP_SNAPSHOT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void dispatch(struct server *sv, struct conn *c,
 		     const struct kvs_frame_hdr *h, const char *payload)
 {
@@ -429,6 +446,14 @@ static void dispatch(struct server *sv, struct conn *c,
 	int rc;
 
 	kvs_rd_init(&r, payload, h->len);
+	if (!c->may_write && op_writes(h->op)) {
+		if (!c->denied_logged)
+			kvd_log(LOG_NOTICE, "event=write_denied pid=%d uid=%u "
+				"op=%u", (int)c->pid, (unsigned int)c->uid, h->op);
+		c->denied_logged = true;
+		reply_status(c, h, -EPERM);
+		return;
+	}
 	switch (h->op) {
 	case KVS_OP_HELLO:
 		u32 = kvs_get_u32(&r);
@@ -849,6 +874,9 @@ static void on_accept(struct server *sv)
 			c->pid = cred.pid;
 			c->uid = cred.uid;
 			c->pidfd = pidfd_of(cred.pid);
+			c->may_write = kvd_access_may_write(&sv->d->cfg.access,
+							    fd, cred.uid,
+							    cred.gid);
 		}
 		ev.data.ptr = c;
 		if (epoll_ctl(sv->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -898,7 +926,9 @@ static int listen_on(struct server *sv)
 		return -errno;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0660) < 0 || listen(fd, 512) < 0) {
+	    kvd_access_chgrp(&sv->d->cfg.access, -1, path) < 0 ||
+	    chmod(path, sv->d->cfg.access.socket_mode) < 0 ||
+	    listen(fd, 512) < 0) {
 		int e = errno;
 
 		kvd_log(LOG_ERR, "event=start_failed reason=listen socket=%s "
