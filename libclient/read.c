@@ -125,9 +125,11 @@ static int rebind(struct kvshm *c, struct kvc_tls *t)
 	else if (pthread_mutex_trylock(&c->io_lock))
 		goto stale;
 	kvc_reattach(c);
-	cur = c->cur;
-	if (t->att != cur) {
+	if (t->att != c->cur) {
 		rc = request_slot(c, &idx);
+		/* The slot is the current daemon's as of the reply: the
+		 * request itself may have reattached. */
+		cur = c->cur;
 		if (rc == 0) {
 			pthread_mutex_lock(&c->tls_lock);
 			if (t->att)
