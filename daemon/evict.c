@@ -12,10 +12,10 @@
  *    POOL_SIZE candidates seen so far in a pool; the best of the pool
  *    that is still live goes. With @samples at least the number of keys
  *    the choice is exact.
- *    lru scores the idle time (1 s resolution: the readers' coarse
+ *    lru scores the idle time (64 ms resolution: the readers' hint
  *    clock), ties broken by the lower counter; lfu the log counter
- *    decayed by one per LFU_DECAY_S idle seconds, ties broken by idle
- *    time.
+ *    decayed by one per idle minute (LFU_DECAY_TICKS), ties broken by
+ *    idle time.
  *  - volatile-ttl takes the soonest expiry, exactly, from the per-shard
  *    expiry heaps (expiry.c).
  *  - sieve is SIEVE (Zhang et al., NSDI '24) on the readers' visited bit:
@@ -54,7 +54,8 @@
 #include "log.h"
 
 #define POOL_SIZE	16
-#define LFU_DECAY_S	60	/* one counter step per idle minute, as Redis */
+/* One counter step per idle minute, as Redis. */
+#define LFU_DECAY_TICKS	(60000 / KVS_HINT_TICK_MS)
 #define SAMPLE_SHARDS	64	/* shards tried to fill one sample */
 #define PICK_TRIES	64	/* stale candidates skipped per eviction */
 #define BG_PERIOD_MS	100	/* evictor checks the watermark this often */
@@ -220,7 +221,7 @@ static uint32_t take_if_live(struct kvd_evict *ev, int policy, bool sync,
 /* ---- sampled policies ---------------------------------------------- */
 
 static uint64_t score_of(struct kvd_evict *ev, int policy,
-			 const struct kvs_iref *r, int64_t now, uint32_t clock_s)
+			 const struct kvs_iref *r, int64_t now, uint32_t clock)
 {
 	uint32_t w = hint_word(ev, r->hint);
 	uint64_t idle, f, decay;
@@ -228,7 +229,7 @@ static uint64_t score_of(struct kvd_evict *ev, int policy,
 	if (kvs_iref_expired(r, now))
 		return UINT64_MAX;
 	/* No hint word (none was free): the coldest possible. */
-	idle = w ? ((clock_s - kvs_hint_time(w)) & 0xffff) : 0x10000;
+	idle = w ? kvs_hint_idle(w, clock) : KVS_HINT_TIME_MASK + 1;
 	f = w ? kvs_hint_freq(w) : 0;
 	switch (policy) {
 	case KVD_POLICY_LRU:
@@ -236,9 +237,9 @@ static uint64_t score_of(struct kvd_evict *ev, int policy,
 		return (idle << 8) | (255 - f);
 	case KVD_POLICY_LFU:
 	case KVD_POLICY_VOLATILE_LFU:
-		decay = idle / LFU_DECAY_S;
+		decay = idle / LFU_DECAY_TICKS;
 		f = f > decay ? f - decay : 0;
-		return ((255 - f) << 17) | idle;
+		return ((255 - f) << 24) | idle;
 	default:
 		return rnd(ev) >> 1;
 	}
@@ -269,7 +270,7 @@ struct sampling {
 	struct kvd_evict *ev;
 	int policy;
 	int64_t now;
-	uint32_t clock_s;
+	uint32_t clock;
 	uint32_t want, got;
 };
 
@@ -277,7 +278,7 @@ static void consider(struct sampling *s, uint64_t hash,
 		     const struct kvs_iref *r)
 {
 	struct cand c = {
-		.score = score_of(s->ev, s->policy, r, s->now, s->clock_s),
+		.score = score_of(s->ev, s->policy, r, s->now, s->clock),
 		.hash = hash,
 		.off = (kvs_off_t)((const char *)r->it - s->ev->d->seg.base),
 		.chunk = chunk_of(r),
@@ -303,7 +304,7 @@ static void sample(struct kvd_evict *ev, int policy)
 	struct kvd_index *x = &ev->d->index;
 	struct sampling s = {
 		.ev = ev, .policy = policy, .now = kvs_now_ms(),
-		.clock_s = kvs_load_relaxed(&ev->d->hdr->clock_s),
+		.clock = kvs_load_relaxed(&ev->d->hdr->clock_tick),
 		.want = ev->samples,
 	};
 	unsigned int tries, j;

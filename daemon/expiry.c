@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "expiry.h"
 #include "kvshmd.h"
+#include "hint.h"
 #include "log.h"
 
 #define SWEEP_MS	50	/* pass period */
@@ -335,6 +336,8 @@ static void *sweep_main(void *arg)
 
 		pthread_mutex_unlock(&ex->lock);
 		now = kvs_now_ms();
+		/* The readers' clock for access hints (shm/hint.h). */
+		kvs_store_relaxed(&ex->d->hdr->clock_tick, kvs_hint_ticks(now));
 		for (si = 0; si < ex->nshards; si++)
 			if (__atomic_load_n(&ex->sh[si].next,
 					    __ATOMIC_RELAXED) <= now)

@@ -29,7 +29,7 @@ void kvd_hints_destroy(struct kvd_hints *h)
 	h->free = NULL;
 }
 
-uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now_s)
+uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now)
 {
 	uint32_t idx = 0;
 
@@ -41,7 +41,7 @@ uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now_s)
 	if (idx) {
 		h->used++;
 		kvs_store_relaxed(&h->words[idx],
-				  kvs_hint_make(KVS_HINT_FREQ_INIT, now_s & 0xffff));
+				  kvs_hint_make(KVS_HINT_FREQ_INIT, now));
 	}
 	pthread_mutex_unlock(&h->lock);
 	return idx;

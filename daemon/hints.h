@@ -30,7 +30,7 @@ int kvd_hints_init(struct kvd_hints *h, uint32_t *words, uint32_t nwords);
 void kvd_hints_destroy(struct kvd_hints *h);
 
 /* A word for a new key, set to its initial value; 0 if none is free. */
-uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now_s);
+uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now);
 void kvd_hint_free(struct kvd_hints *h, uint32_t idx);
 uint32_t kvd_hints_used(struct kvd_hints *h);
 

@@ -351,7 +351,7 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 		return -ENOMEM;
 	if (x->hints)
 		hint = kvd_hint_alloc(x->hints,
-				      kvs_load_relaxed(&x->hdr->clock_s));
+				      kvs_load_relaxed(&x->hdr->clock_tick));
 	item_w(x, item_off)->hint = hint;
 	for (tries = 0; tries < 4; tries++) {
 		rc = place(s->b, s->ovf, s->log, hash, ent);

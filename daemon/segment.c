@@ -22,6 +22,7 @@
 #include "atomic.h"
 #include "clock.h"
 #include "kvshmd.h"
+#include "hint.h"
 #include "log.h"
 
 #define HEADER_AREA	4096	/* header page; shards follow it */
@@ -176,7 +177,7 @@ void kvd_header_init(struct kvs_header *h, const struct kvd_config *c,
 	h->start_time_ms = (uint64_t)kvs_now_ms();
 	h->nhints = kvd_nhints(c);
 	h->max_entries = c->max_entries;
-	h->clock_s = (uint32_t)(kvs_now_ms() / 1000);
+	h->clock_tick = kvs_hint_ticks(kvs_now_ms());
 	memcpy(h->socket_path, c->socket_path, sizeof(h->socket_path));
 	h->global_epoch = 1;
 }

@@ -1000,9 +1000,6 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 	}
 
 	while (!sv.stop) {
-		/* The readers' coarse clock for access hints (shm/hint.h). */
-		kvs_store_relaxed(&d->hdr->clock_s,
-				  (uint32_t)(kvs_now_ms() / 1000));
 		n = epoll_wait(sv.efd, evs, MAX_EVENTS, 1000);
 		if (n < 0 && errno == EINTR)
 			continue;

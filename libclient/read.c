@@ -220,7 +220,8 @@ static void touch(struct kvshm *c, struct kvc_tls *t, uint32_t idx)
 	t->rnd ^= t->rnd << 5;
 	w = &t->att->hints[idx];
 	old = kvs_load_relaxed(w);
-	nw = kvs_hint_touch(old, kvs_load_relaxed(&t->att->hdr->clock_s), t->rnd);
+	nw = kvs_hint_touch(old, kvs_load_relaxed(&t->att->hdr->clock_tick),
+			     t->rnd);
 	if (nw != old)
 		kvs_store_relaxed(w, nw);
 }

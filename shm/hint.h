@@ -7,7 +7,12 @@
  *		     KVS_HINT_FREQ_INIT, grows with probability
  *		     1 / ((f - INIT) * KVS_HINT_LOG_FACTOR + 1), saturates at 255
  *	bit   8      visited (CLOCK/SIEVE-style policies clear it)
- *	bits 16..31  last access, CLOCK_REALTIME seconds mod 65536
+ *	bits  9..31  last access, in ticks of KVS_HINT_TICK_MS of
+ *		     CLOCK_REALTIME, mod 2^23 (wraps after about 6 days)
+ *
+ * The tick is fine enough that LRU can tell apart accesses a fraction of
+ * a second apart (a working set that moves within seconds), and coarse
+ * enough that a hot key's word changes at most ~16 times a second.
  *
  * Writers: any reader of the key (relaxed store, and only when the word
  * would change, so hot keys do not bounce the line between cores) and
@@ -23,13 +28,23 @@
 
 #define KVS_HINT_FREQ_MASK	0xffU
 #define KVS_HINT_VISITED	0x100U
-#define KVS_HINT_TIME_SHIFT	16
+#define KVS_HINT_TIME_SHIFT	9
+#define KVS_HINT_TIME_MASK	0x7fffffU	/* 23 bits of ticks */
+#define KVS_HINT_TICK_SHIFT	6		/* a tick: 2^6 ms */
+#define KVS_HINT_TICK_MS	(1U << KVS_HINT_TICK_SHIFT)
 #define KVS_HINT_FREQ_INIT	5
 #define KVS_HINT_LOG_FACTOR	10
 
-static inline uint32_t kvs_hint_make(uint32_t freq, uint32_t now_s)
+/* The hint clock at CLOCK_REALTIME @ms, in ticks. */
+static inline uint32_t kvs_hint_ticks(int64_t ms)
 {
-	return (now_s << KVS_HINT_TIME_SHIFT) | (freq & KVS_HINT_FREQ_MASK);
+	return (uint32_t)((uint64_t)ms >> KVS_HINT_TICK_SHIFT);
+}
+
+static inline uint32_t kvs_hint_make(uint32_t freq, uint32_t now)
+{
+	return ((now & KVS_HINT_TIME_MASK) << KVS_HINT_TIME_SHIFT) |
+	       (freq & KVS_HINT_FREQ_MASK);
 }
 
 static inline uint32_t kvs_hint_freq(uint32_t w)
@@ -42,16 +57,22 @@ static inline uint32_t kvs_hint_time(uint32_t w)
 	return w >> KVS_HINT_TIME_SHIFT;
 }
 
+/* Ticks from the access recorded in @w to the clock @now (mod 2^23). */
+static inline uint32_t kvs_hint_idle(uint32_t w, uint32_t now)
+{
+	return (now - kvs_hint_time(w)) & KVS_HINT_TIME_MASK;
+}
+
 /*
- * kvs_hint_touch - the word after one more access at @now_s, given a
- * uniform random @rnd. Equal to @old when nothing would change (visited
- * already set, same second, counter not incremented this time).
+ * kvs_hint_touch - the word after one more access at clock @now (ticks),
+ * given a uniform random @rnd. Equal to @old when nothing would change
+ * (visited already set, same tick, counter not incremented this time).
  */
-static inline uint32_t kvs_hint_touch(uint32_t old, uint32_t now_s, uint32_t rnd)
+static inline uint32_t kvs_hint_touch(uint32_t old, uint32_t now, uint32_t rnd)
 {
 	uint32_t f = old & KVS_HINT_FREQ_MASK;
-	uint32_t w = (old & 0xfe00U) | KVS_HINT_VISITED |
-		     ((now_s & 0xffffU) << KVS_HINT_TIME_SHIFT) | f;
+	uint32_t w = KVS_HINT_VISITED |
+		     ((now & KVS_HINT_TIME_MASK) << KVS_HINT_TIME_SHIFT) | f;
 
 	if (f < 255) {
 		uint32_t base = f > KVS_HINT_FREQ_INIT ? f - KVS_HINT_FREQ_INIT : 0;

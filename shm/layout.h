@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	5
+#define KVS_LAYOUT_VERSION	6
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -96,8 +96,9 @@ struct kvs_header {
 	uint64_t global_epoch;		/* kvshmd: release store per grace
 					 * period (starts at 1); readers:
 					 * acquire load at section entry */
-	uint32_t clock_s;		/* kvshmd: relaxed store of CLOCK_REALTIME
-					 * seconds, about once a second; readers:
+	uint32_t clock_tick;		/* kvshmd's expiry thread: relaxed store
+					 * of kvs_hint_ticks(CLOCK_REALTIME) at
+					 * each pass (every 50 ms); readers:
 					 * relaxed load on a hit, for the access
 					 * hint (same line as global_epoch, which
 					 * a reader loads anyway) */

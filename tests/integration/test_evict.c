@@ -122,11 +122,12 @@ static int set_age(const char *key, uint32_t ago)
 {
 	struct kvs_iref r;
 	uint64_t h = hash_of(key);
-	uint32_t now = __atomic_load_n(&m.hdr->clock_s, __ATOMIC_RELAXED);
+	uint32_t now = __atomic_load_n(&m.hdr->clock_tick, __ATOMIC_RELAXED);
 
 	if (!kvs_lookup(&m, h, key, strlen(key), NULL, &r) || !r.hint)
 		return -1;
-	hints[r.hint] = kvs_hint_make(KVS_HINT_FREQ_INIT, (now - ago) & 0xffff);
+	hints[r.hint] = kvs_hint_make(KVS_HINT_FREQ_INIT,
+				      now - ago * (1000 / KVS_HINT_TICK_MS));
 	return 0;
 }
 

@@ -32,8 +32,10 @@ int main(void)
 	ok(kvs_hint_time(w) == 1005, "a touch records the access time");
 	ok(kvs_hint_freq(w) == KVS_HINT_FREQ_INIT + 1,
 	   "at the initial value the counter always grows");
-	ok(kvs_hint_time(kvs_hint_touch(w, 70000, rnd())) == 70000 % 65536,
-	   "the time wraps at 16 bits");
+	ok(kvs_hint_time(kvs_hint_touch(w, 70000, rnd())) == 70000 &&
+	   kvs_hint_time(kvs_hint_touch(w, 0x800000 + 5, rnd())) == 5 &&
+	   kvs_hint_idle(kvs_hint_make(1, 0x7ffffe), 3) == 5,
+	   "the time wraps at 23 bits, and idle time across the wrap is right");
 
 	w = w0;
 	for (i = 0; i < 1000; i++) {
