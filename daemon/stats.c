@@ -138,6 +138,8 @@ static void add_memory(struct text *t, struct kvd *d)
 		    cs[i].chunks);
 		add(t, "memory_class_%u_capacity %" PRIu64 "\n", cs[i].size,
 		    cs[i].capacity);
+		add(t, "memory_class_%u_used %" PRIu64 "\n", cs[i].size,
+		    cs[i].chunks * cs[i].size);
 	}
 }
 
