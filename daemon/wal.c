@@ -237,7 +237,8 @@ static void *syncer_main(void *arg)
 			policy = __atomic_load_n(&w->policy, __ATOMIC_RELAXED);
 		}
 		if (w->stop || !w->dirty || policy == KVD_FSYNC_NO ||
-		    (policy == KVD_FSYNC_EVERYSEC && kvd_mono_us() - last < 1000000))
+		    (policy == KVD_FSYNC_EVERYSEC &&
+		     kvd_mono_us() - last < 1000000))
 			continue;
 		upto = __atomic_load_n(&w->written_lsn, __ATOMIC_ACQUIRE);
 		fd = dup(w->fd);

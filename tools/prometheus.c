@@ -60,7 +60,8 @@ struct row {
 #define I(stat)			{ stat, NULL, INFO, ONE, NULL, NULL }
 #define S(stat)			{ stat, NULL, SKIP, ONE, NULL, NULL }
 
-#define OP(stat, op)		CL(stat, "kvshm_ops_total", "op=\"" op "\"", NULL)
+#define OP(stat, op)		CL(stat, "kvshm_ops_total", "op=\"" op "\"", \
+				   NULL)
 #define EVP(pol)		CL("evictions_" pol, "kvshm_evictions_total", \
 				   "policy=\"" pol "\"", NULL)
 
@@ -111,7 +112,8 @@ static const struct row rows[] = {
 	G("max_value", "kvshm_max_value_bytes", "Longest value accepted."),
 	G("max_entries", "kvshm_max_entries",
 	  "Most keys stored at once; 0 = no limit but memory."),
-	G("reader_slots", "kvshm_reader_slots", "Reader slots (--max-readers)."),
+	G("reader_slots", "kvshm_reader_slots",
+	  "Reader slots (--max-readers)."),
 	G("reader_slots_per_client", "kvshm_reader_slots_per_client",
 	  "Most reader slots one handle may hold."),
 	G("reader_slots_used", "kvshm_reader_slots_used",
@@ -172,7 +174,8 @@ static const struct row rows[] = {
 	CL("expiry_swept", "kvshm_expirations_total", "by=\"sweep\"",
 	   "Expired keys removed: by the sweep, by a write that met them, or "
 	   "by eviction."),
-	CL("expirations_write", "kvshm_expirations_total", "by=\"write\"", NULL),
+	CL("expirations_write", "kvshm_expirations_total", "by=\"write\"",
+	   NULL),
 	CL("eviction_expired", "kvshm_expirations_total", "by=\"eviction\"",
 	   NULL),
 	C("evictions_sync", "kvshm_evictions_sync_total",
@@ -297,7 +300,7 @@ static int parse(struct prom *pr, const char *text)
 			eol = p + strlen(p);
 		sp = memchr(p, ' ', (size_t)(eol - p));
 		if (!sp || sp == p || pr->n > cap)
-			continue;	/* not "name value" (cap: can't happen) */
+			continue;	/* not "name value" */
 		s->name = p;
 		s->nlen = (size_t)(sp - p);
 		s->val = sp + 1;
@@ -382,7 +385,8 @@ static void fmt_value(char *out, size_t cap, const char *v, size_t len,
 		width--;
 	}
 	if (r)
-		snprintf(out, cap, "%s%llu.%0*llu", neg ? "-" : "", q, width, r);
+		snprintf(out, cap, "%s%llu.%0*llu", neg ? "-" : "", q, width,
+			 r);
 	else
 		snprintf(out, cap, "%s%llu", neg && q ? "-" : "", q);
 }
@@ -431,12 +435,14 @@ static void put_histogram(struct prom *pr, FILE *f, const struct row *r)
 
 	for (i = 0; i < pr->n; i++) {
 		struct line *s = &pr->st[i];
-		const char *b = s->name + plen + 4;
-		size_t blen = s->nlen - plen - 4;
+		const char *b;
+		size_t blen;
 
 		if (s->nlen > plen + 4 && memcmp(s->name, r->stat, plen) == 0 &&
 		    memcmp(s->name + plen, "_le_", 4) == 0 && s->numeric) {
 			s->used = true;
+			b = s->name + plen + 4;
+			blen = s->nlen - plen - 4;
 			if (blen == 3 && memcmp(b, "inf", 3) == 0) {
 				inf = s;
 				continue;
@@ -448,21 +454,23 @@ static void put_histogram(struct prom *pr, FILE *f, const struct row *r)
 				   le, s, ONE);
 		} else if (s->nlen == plen + 4 &&
 			   memcmp(s->name, r->stat, plen) == 0 &&
-			   memcmp(s->name + plen, "_sum", 4) == 0 && s->numeric) {
+			   memcmp(s->name + plen, "_sum", 4) == 0 &&
+			   s->numeric) {
 			s->used = true;
 			sum = s;
 		}
 	}
 	if (!inf)
 		return;		/* no +Inf bucket: not a histogram after all */
-	put_sample(pr, f, r->family, "_bucket", NULL, NULL, 0, "+Inf", inf, ONE);
+	put_sample(pr, f, r->family, "_bucket", NULL, NULL, 0, "+Inf", inf,
+		   ONE);
 	if (sum)
 		put_sample(pr, f, r->family, "_sum", NULL, NULL, 0, NULL, sum,
 			   r->unit);
 	put_sample(pr, f, r->family, "_count", NULL, NULL, 0, NULL, inf, ONE);
 }
 
-/* The samples of rows[from] (one row of a family) into @f. */
+/* The samples of row @r (one row of a family) into @f. */
 static void put_row(struct prom *pr, FILE *f, const struct row *r)
 {
 	const char *digits = NULL;
@@ -475,11 +483,12 @@ static void put_row(struct prom *pr, FILE *f, const struct row *r)
 	for (i = 0; i < pr->n; i++) {
 		struct line *s = &pr->st[i];
 
-		if (s->used || !s->numeric || !match(s, r->stat, &digits, &dlen))
+		if (s->used || !s->numeric ||
+		    !match(s, r->stat, &digits, &dlen))
 			continue;
 		s->used = true;
-		put_sample(pr, f, r->family, "", r->label, digits, dlen, NULL, s,
-			   r->unit);
+		put_sample(pr, f, r->family, "", r->label, digits, dlen, NULL,
+			   s, r->unit);
 	}
 }
 
@@ -554,7 +563,8 @@ int prom_write(FILE *f, const char *text, const char *cache)
 			pr.cache_len = pr.st[i].vlen;
 		}
 		for (j = 0; j < n; j++)
-			if (rows[j].kind == SKIP && name_is(&pr.st[i], rows[j].stat))
+			if (rows[j].kind == SKIP &&
+			    name_is(&pr.st[i], rows[j].stat))
 				pr.st[i].used = true;
 	}
 	if (pr.cache == cache)
