@@ -21,7 +21,7 @@
 #define PG_LARGE	0xfffe		/* head of a run; nused = run length */
 #define PG_TAIL		0xfffd		/* inside a run */
 #define NO_PAGE		UINT32_MAX
-#define MAX_CLASSES	256
+#define MAX_CLASSES	KVA_NCLASSES_MAX
 
 struct kva_page {
 	uint16_t cls;
@@ -47,6 +47,11 @@ struct kva {
 					 * since kva_used() reads it without */
 	struct kva_page *pages;
 	uint32_t partial[MAX_CLASSES];	/* per class: first partial page */
+	/* For stats, under lock (written by alloc and free, read by
+	 * kva_get_stats() and kva_get_classes()). */
+	uint32_t cls_pages[MAX_CLASSES];	/* pages serving each class */
+	uint64_t cls_chunks[MAX_CLASSES];	/* chunks in use per class */
+	uint32_t pages_large;		/* pages in large runs */
 };
 
 /* The class table is the same for every heap: built once. */
@@ -233,6 +238,7 @@ static kvs_off_t alloc_large(struct kva *a, size_t size)
 	a->pages[first].nused = (uint32_t)n;
 	for (i = 1; i < n; i++)
 		a->pages[first + i].cls = PG_TAIL;
+	a->pages_large += (uint32_t)n;
 	used_add(a, n << KVA_PAGE_SHIFT);
 	return page_off(a, first);
 }
@@ -254,6 +260,7 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 		pg->bump = 0;
 		pg->free = 0;
 		list_push(a, ci, pi);
+		a->cls_pages[ci]++;
 	}
 	pg = &a->pages[pi];
 	if (pg->free) {
@@ -265,6 +272,7 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 	}
 	if (++pg->nused == c->per_page)
 		list_del(a, ci, pi);
+	a->cls_chunks[ci]++;
 	used_add(a, c->size);
 	return off;
 }
@@ -302,6 +310,7 @@ void kva_free(struct kva *a, kvs_off_t off)
 		for (i = 0; i < pg->nused; i++)
 			a->pages[pi + i].cls = PG_FREE;
 		a->pages_free += pg->nused;
+		a->pages_large -= pg->nused;
 		used_add(a, -((uint64_t)pg->nused << KVA_PAGE_SHIFT));
 		pg->nused = 0;
 		pthread_mutex_unlock(&a->lock);
@@ -318,8 +327,10 @@ void kva_free(struct kva *a, kvs_off_t off)
 	if (pg->nused == c->per_page)
 		list_push(a, pg->cls, pi);
 	used_add(a, -(uint64_t)c->size);
+	a->cls_chunks[pg->cls]--;
 	if (--pg->nused == 0) {
 		list_del(a, pg->cls, pi);
+		a->cls_pages[pg->cls]--;
 		pg->cls = PG_FREE;
 		a->pages_free++;
 	}
@@ -333,5 +344,28 @@ void kva_get_stats(struct kva *a, struct kva_stats *st)
 	st->limit = (uint64_t)a->npages << KVA_PAGE_SHIFT;
 	st->pages_free = a->pages_free;
 	st->pages_total = a->npages;
+	st->pages_large = a->pages_large;
 	pthread_mutex_unlock(&a->lock);
+}
+
+unsigned int kva_get_classes(struct kva *a, struct kva_class_stats *cs,
+			     unsigned int max)
+{
+	unsigned int i, n = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < nclasses; i++) {
+		if (!a->cls_pages[i])
+			continue;
+		if (n < max) {
+			cs[n].size = classes[i].size;
+			cs[n].pages = a->cls_pages[i];
+			cs[n].chunks = a->cls_chunks[i];
+			cs[n].capacity = (uint64_t)a->cls_pages[i] *
+					 classes[i].per_page;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return n;
 }

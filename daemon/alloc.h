@@ -43,13 +43,40 @@ void kva_free(struct kva *a, kvs_off_t off);
 /* Bytes a request of @size really takes (its class or page run). */
 size_t kva_chunk_size(size_t size);
 
+/*
+ * A consistent copy of the heap's counters (taken under its lock). Pages
+ * not free serve either one size class or a large run; the bytes of the
+ * former not in chunks in use are the heap's fragmentation:
+ * (pages_total - pages_free - pages_large) * KVA_PAGE_SIZE
+ *	- (used - pages_large * KVA_PAGE_SIZE).
+ */
 struct kva_stats {
 	uint64_t used;		/* bytes in allocated chunks and runs */
 	uint64_t limit;		/* heap bytes */
 	uint64_t pages_free;
 	uint64_t pages_total;
+	uint64_t pages_large;	/* pages in large runs (all in use) */
 };
 void kva_get_stats(struct kva *a, struct kva_stats *st);
+
+/* One size class that holds at least one page. */
+struct kva_class_stats {
+	uint32_t size;		/* chunk bytes */
+	uint32_t pages;		/* pages serving the class */
+	uint64_t chunks;	/* chunks in use */
+	uint64_t capacity;	/* chunks its pages hold */
+};
+
+/*
+ * kva_get_classes - fill @cs with up to @max of the size classes that
+ * hold pages now, smallest first (one lock hold: a consistent copy).
+ * Return how many classes hold pages (may exceed @max).
+ */
+unsigned int kva_get_classes(struct kva *a, struct kva_class_stats *cs,
+			     unsigned int max);
+
+/* How many size classes there are at most (for kva_get_classes()). */
+#define KVA_NCLASSES_MAX	256
 
 /* Bytes allocated now, and the heap's size: no lock, a relaxed load (for
  * the evictor's watermark check after each allocation). */

@@ -148,6 +148,7 @@ static void w_begin(struct kvd *d, struct wctx *w, const void *key, size_t klen)
 				  &w->cur);
 	if (w->found && kvs_iref_expired(&w->cur, w->now)) {
 		kvd_exec_remove(d, KVD_EV_EXPIRE, w->hash, &w->pos, &w->cur);
+		kvd_stats_inc(&d->stats.expired_write);
 		w->found = false;
 	}
 }
@@ -806,6 +807,7 @@ static int batch_conds(struct kvd *d, const struct kvd_kv *kv,
 			       &cur);
 	if (found && kvs_iref_expired(&cur, now)) {
 		kvd_exec_remove(d, KVD_EV_EXPIRE, e[i].hash, &pos, &cur);
+		kvd_stats_inc(&d->stats.expired_write);
 		found = false;
 	}
 	if (found)

@@ -53,11 +53,17 @@ struct kvd_reclaim {
 	uint64_t in_flight;		/* entries taken but not yet freed */
 	bool sync_wanted;
 
+	/* Under @lock: written by the reclaim thread and by slot
+	 * assignment and release (server thread), read by stats. */
 	struct slot_info *info;
 	uint64_t slots_used;
 	uint64_t grace_periods;
-	uint64_t stalled;
-	uint64_t rel_hits, rel_misses;
+	uint64_t stalled;		/* slots stuck now */
+	uint64_t stalls_total;		/* stalls seen since start */
+	uint64_t rel_hits, rel_misses;	/* counters of released slots */
+	/* Written by the reclaim thread only, read by stats; no lock
+	 * (relaxed atomics, hist.h). */
+	struct kvd_hist gp_lat;
 };
 
 static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
@@ -92,6 +98,7 @@ static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 		} else if (!r->info[i].stall_logged) {
 			r->info[i].stall_logged = true;
 			r->stalled++;
+			r->stalls_total++;
 			kvd_log(LOG_WARNING,
 				"event=reader_stalled slot=%u pid=%d ms=%lld",
 				i, (int)r->info[i].pid,
@@ -158,6 +165,7 @@ static void *reclaim_main(void *arg)
 		kvs_off_t *batch;
 		size_t n, i;
 		uint64_t no;
+		int64_t t0;
 
 		while (!r->stop && r->npending == 0)
 			pthread_cond_wait(&r->wake, &r->lock);
@@ -185,7 +193,9 @@ static void *reclaim_main(void *arg)
 		r->sync_wanted = false;
 		pthread_mutex_unlock(&r->lock);
 
+		t0 = kvd_mono_us();
 		grace_period(r);
+		kvd_hist_add(&r->gp_lat, (uint64_t)(kvd_mono_us() - t0));
 		for (i = 0; i < n; i++) {
 			if (batch[i] & 1)
 				kvd_hint_free(r->hints, (uint32_t)(batch[i] >> 3));
@@ -377,6 +387,7 @@ void kvd_reclaim_get_stats(struct kvd_reclaim *r, struct kvd_reclaim_stats *st)
 	st->retired_pending = r->npending + r->in_flight;
 	st->slots_used = r->slots_used;
 	st->stalled_readers = r->stalled;
+	st->stalls_total = r->stalls_total;
 	st->hits = r->rel_hits;
 	st->misses = r->rel_misses;
 	for (i = 0; i < r->nslots; i++) {
@@ -387,4 +398,5 @@ void kvd_reclaim_get_stats(struct kvd_reclaim *r, struct kvd_reclaim_stats *st)
 	}
 	st->gets = st->hits + st->misses;
 	pthread_mutex_unlock(&r->lock);
+	kvd_hist_read(&r->gp_lat, &st->gp);
 }

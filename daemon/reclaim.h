@@ -18,15 +18,25 @@
 #include <sys/types.h>
 
 #include "alloc.h"
+#include "hist.h"
 #include "layout.h"
 
 struct kvd_reclaim;
 
+/*
+ * A copy of the reclaim counters for stats, taken under r->lock (the
+ * latency histogram with relaxed loads, see hist.h).
+ */
 struct kvd_reclaim_stats {
-	uint64_t grace_periods;
+	uint64_t grace_periods;		/* completed since start */
+	struct kvd_hist_snap gp;	/* each grace period's duration: the
+					 * epoch bump, the barrier and the wait
+					 * for every reader slot */
 	uint64_t retired_pending;	/* retired, not yet freed */
 	uint64_t slots_used;
 	uint64_t stalled_readers;	/* slots now stuck in a section > 1 s */
+	uint64_t stalls_total;		/* times a slot was found stuck (each
+					 * stall counts once, however long) */
 	uint64_t gets, hits, misses;	/* summed over slots, live and released */
 };
 

@@ -15,6 +15,8 @@
  * back) leaves its slots assigned as an orphan, watched through a pidfd in
  * the same epoll set, and released when the process exits: a thread of it
  * may still be reading through them.
+ * CLIENTS lists the connections and the orphans, with what each peer sent
+ * and received (counted here, on the server thread).
  *
  * SIGTERM and SIGINT arrive through a signalfd and end the loop.
  */
@@ -44,6 +46,17 @@
 #define MAX_EVENTS	64
 
 enum ev_kind { EV_CONN = 1, EV_ORPHAN };
+
+/*
+ * What CLIENTS reports of a peer besides its pid, uid and slots; an orphan
+ * keeps its connection's. Server thread only.
+ */
+struct peer_acct {
+	gid_t gid;			/* SO_PEERCRED at accept */
+	int64_t since_ms;		/* kvs_mono_ms() at accept */
+	uint64_t requests;		/* frames received */
+	uint64_t bytes_in, bytes_out;	/* on the socket */
+};
 
 /* A SNAPSHOT request waiting for its run to end. */
 struct snap_wait {
@@ -88,6 +101,7 @@ struct conn {
 	bool pending;
 	struct conn *pprev, *pnext;
 	struct conn *prev, *next;	/* server's list of connections */
+	struct peer_acct acct;		/* for CLIENTS */
 };
 
 /* Slots of a closed connection whose process still runs. */
@@ -96,6 +110,9 @@ struct orphan {
 	int pidfd;
 	uint32_t *slots;
 	size_t nslots;
+	pid_t pid;			/* for CLIENTS: the connection's */
+	uid_t uid;
+	struct peer_acct acct;
 	struct orphan *next;
 };
 
@@ -151,6 +168,7 @@ static void orphan_free(struct server *sv, struct orphan *o)
 	close(o->pidfd);
 	free(o->slots);
 	free(o);
+	kvd_stats_dec(&sv->d->stats.orphans);
 }
 
 /* Keep @c's slots until its process exits; false if that cannot be done. */
@@ -165,6 +183,9 @@ static bool orphan_slots(struct server *sv, struct conn *c)
 	o->pidfd = c->pidfd;
 	o->slots = c->slots;
 	o->nslots = c->nslots;
+	o->pid = c->pid;
+	o->uid = c->uid;
+	o->acct = c->acct;
 	ev.data.ptr = o;
 	if (epoll_ctl(sv->efd, EPOLL_CTL_ADD, o->pidfd, &ev) < 0) {
 		free(o);
@@ -174,6 +195,7 @@ static bool orphan_slots(struct server *sv, struct conn *c)
 		"action=keep_until_exit", (int)c->pid, c->nslots);
 	o->next = sv->orphans;
 	sv->orphans = o;
+	kvd_stats_inc(&sv->d->stats.orphans);
 	c->pidfd = -1;
 	c->slots = NULL;
 	c->nslots = 0;
@@ -416,6 +438,52 @@ static int fields_done(const struct kvs_rd *r, const struct kvs_frame_hdr *h)
 	return rc < 0 ? rc : h->flags ? -EPROTO : 0;
 }
 
+/* One CLIENTS record (frame.h), framed as a blob. */
+static void put_client(struct kvs_wbuf *w, pid_t pid, uid_t uid,
+		       const struct peer_acct *a, uint32_t flags,
+		       size_t nslots, int64_t now)
+{
+	kvs_put_u32(w, KVS_CLIENT_REC_LEN);	/* the blob's length */
+	kvs_put_u32(w, (uint32_t)pid);
+	kvs_put_u32(w, (uint32_t)uid);
+	kvs_put_u32(w, (uint32_t)a->gid);
+	kvs_put_u32(w, flags);
+	kvs_put_u32(w, (uint32_t)nslots);
+	kvs_put_u64(w, a->requests);
+	kvs_put_u64(w, a->bytes_in);
+	kvs_put_u64(w, a->bytes_out);
+	kvs_put_u64(w, (uint64_t)(now - a->since_ms));
+}
+
+/*
+ * CLIENTS: a record per connection, then one per orphan. The lists are
+ * the server thread's, and this runs on it: nothing changes meanwhile.
+ * Any client may ask, as for STATS (what it learns, pids and uids of
+ * processes on the same host, /proc shows too).
+ */
+static void op_clients(struct server *sv, struct conn *self,
+		       const struct kvs_frame_hdr *h)
+{
+	int64_t now = kvs_mono_ms();
+	struct orphan *o;
+	struct conn *c;
+	uint32_t n = 0;
+
+	for (c = sv->conns; c; c = c->next)
+		n++;
+	for (o = sv->orphans; o; o = o->next)
+		n++;
+	kvs_frame_begin(&self->out, h->op | KVS_OP_REPLY, 0, h->id, 0);
+	kvs_put_u32(&self->out, n);
+	for (c = sv->conns; c; c = c->next)
+		put_client(&self->out, c->pid, c->uid, &c->acct,
+			   c == self ? KVS_CLIENT_SELF : 0, c->nslots, now);
+	for (o = sv->orphans; o; o = o->next)
+		put_client(&self->out, o->pid, o->uid, &o->acct,
+			   KVS_CLIENT_ORPHAN, o->nslots, now);
+	kvs_frame_end(&self->out);
+}
+
 /* Decode and execute one request; append its reply to c->out. */
 /* Ops that change the data or the disk: only --writers may send them. */
 static bool op_writes(uint16_t op)
@@ -494,6 +562,11 @@ static void dispatch(struct server *sv, struct conn *c,
 		kvs_put_blob(&c->out, text, tlen);
 		kvs_frame_end(&c->out);
 		free(text);
+		return;
+	case KVS_OP_CLIENTS:
+		if ((rc = fields_done(&r, h)) < 0)
+			break;
+		op_clients(sv, c, h);
 		return;
 	case KVS_OP_CONFIG_SET:
 		key = kvs_get_blob(&r, &klen);
@@ -646,6 +719,18 @@ static void dispatch(struct server *sv, struct conn *c,
 	reply_status(c, h, rc);
 }
 
+/* For stats and CLIENTS: one more frame from @c. */
+static void count_request(struct server *sv, struct conn *c,
+			  const struct kvs_frame_hdr *h)
+{
+	struct kvd_stats *st = &sv->d->stats;
+
+	c->acct.requests++;
+	kvd_stats_inc(&st->requests);
+	if (h->op < KVD_STATS_OPS)
+		kvd_stats_inc(&st->req_op[h->op]);
+}
+
 /* Execute every complete frame in c->rbuf. */
 static void process(struct server *sv, struct conn *c)
 {
@@ -664,6 +749,7 @@ static void process(struct server *sv, struct conn *c)
 			c->closing = true;
 			break;
 		}
+		count_request(sv, c, &h);
 		dispatch(sv, c, &h, c->rbuf + pos + sizeof(h));
 		pos += (size_t)n;
 	}
@@ -698,6 +784,7 @@ static int flush_out(struct server *sv, struct conn *c)
 		if (w < 0)
 			return -errno;
 		c->sent += (size_t)w;
+		c->acct.bytes_out += (uint64_t)w;
 	}
 	if (c->sent < c->out.len) {
 		/* Later replies still wait for their sync: keep them. */
@@ -737,6 +824,7 @@ static int conn_read(struct server *sv, struct conn *c)
 		if (n <= 0)
 			return n == 0 ? -ECONNRESET : -errno;
 		c->rlen += (size_t)n;
+		c->acct.bytes_in += (uint64_t)n;
 		process(sv, c);
 		/* Replies wait for the end of the round (commit_round()). */
 		if (c->out.len > c->ready)
@@ -877,7 +965,9 @@ static void on_accept(struct server *sv)
 			c->may_write = kvd_access_may_write(&sv->d->cfg.access,
 							    fd, cred.uid,
 							    cred.gid);
+			c->acct.gid = cred.gid;
 		}
+		c->acct.since_ms = kvs_mono_ms();
 		ev.data.ptr = c;
 		if (epoll_ctl(sv->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);

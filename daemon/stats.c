@@ -12,6 +12,7 @@
 
 #include "atomic.h"
 #include "clock.h"
+#include "frame.h"
 #include "kvshmd.h"
 #include "snapshot.h"
 
@@ -82,6 +83,81 @@ static uint64_t rd(const uint64_t *c)
 	return kvs_load_relaxed(c);
 }
 
+/*
+ * A histogram as NAME_le_BOUND lines (cumulative, bounds in microseconds,
+ * the last NAME_le_inf: every sample), then NAME_sum and NAME_max.
+ */
+static void add_hist(struct text *t, const char *name,
+		     const struct kvd_hist_snap *h)
+{
+	unsigned int b;
+
+	for (b = 0; b < KVD_HIST_BOUNDS; b++)
+		add(t, "%s_le_%" PRIu64 " %" PRIu64 "\n", name,
+		    kvd_hist_le_us[b], h->le[b]);
+	add(t, "%s_le_inf %" PRIu64 "\n", name, h->count);
+	add(t, "%s_sum %" PRIu64 "\n", name, h->sum_us);
+	add(t, "%s_max %" PRIu64 "\n", name, h->max_us);
+}
+
+/*
+ * The heap: totals, fragmentation, and each size class that holds pages.
+ * Fragmentation counts the bytes of pages given to size classes that hold
+ * no chunk in use (free chunks, and the tail a page's chunks leave);
+ * large runs are used whole, so they have none.
+ */
+static void add_memory(struct text *t, struct kvd *d)
+{
+	struct kva_class_stats cs[KVA_NCLASSES_MAX];
+	struct kva_stats as;
+	uint64_t paged, small_used, frag;
+	unsigned int i, n;
+
+	kva_get_stats(d->heap, &as);
+	n = kva_get_classes(d->heap, cs, KVA_NCLASSES_MAX);
+	if (n > KVA_NCLASSES_MAX)
+		n = KVA_NCLASSES_MAX;
+	paged = (as.pages_total - as.pages_free - as.pages_large) *
+		KVA_PAGE_SIZE;
+	small_used = as.used - as.pages_large * KVA_PAGE_SIZE;
+	frag = paged > small_used ? paged - small_used : 0;
+	add(t, "memory_used %" PRIu64 "\n", as.used);
+	add(t, "memory_limit %" PRIu64 "\n", as.limit);
+	add(t, "memory_pages_free %" PRIu64 "\n", as.pages_free);
+	add(t, "memory_free %" PRIu64 "\n", as.limit - as.used);
+	add(t, "memory_page_size %u\n", KVA_PAGE_SIZE);
+	add(t, "memory_pages_total %" PRIu64 "\n", as.pages_total);
+	add(t, "memory_pages_large %" PRIu64 "\n", as.pages_large);
+	add(t, "memory_pages_classes %" PRIu64 "\n", paged / KVA_PAGE_SIZE);
+	add(t, "memory_fragmented %" PRIu64 "\n", frag);
+	add(t, "memory_fragmentation_pct %" PRIu64 "\n",
+	    paged ? frag * 100 / paged : 0);
+	for (i = 0; i < n; i++) {
+		add(t, "memory_class_%u_pages %u\n", cs[i].size, cs[i].pages);
+		add(t, "memory_class_%u_chunks %" PRIu64 "\n", cs[i].size,
+		    cs[i].chunks);
+		add(t, "memory_class_%u_capacity %" PRIu64 "\n", cs[i].size,
+		    cs[i].capacity);
+		add(t, "memory_class_%u_used %" PRIu64 "\n", cs[i].size,
+		    cs[i].chunks * cs[i].size);
+	}
+}
+
+/* Admin requests, counted by the server as frames arrive. */
+static const struct {
+	uint16_t op;
+	const char *name;
+} admin_ops[] = {
+	{ KVS_OP_PING, "cmd_ping" },
+	{ KVS_OP_SLOT, "cmd_slot" },
+	{ KVS_OP_STATS, "cmd_stats" },
+	{ KVS_OP_SNAPSHOT, "cmd_snapshot" },
+	{ KVS_OP_CONFIG_GET, "cmd_config_get" },
+	{ KVS_OP_CONFIG_SET, "cmd_config_set" },
+	{ KVS_OP_CLIENTS, "cmd_clients" },
+};
+_Static_assert(KVS_OP_CLIENTS < KVD_STATS_OPS, "admin ops are counted");
+
 /* The expiry sweep's and the evictor's counters. */
 static void add_housekeeping(struct text *t, struct kvd *d)
 {
@@ -130,16 +206,15 @@ static void add_housekeeping(struct text *t, struct kvd *d)
 char *kvd_stats_text(struct kvd *d, size_t *len)
 {
 	struct kvd_reclaim_stats rs;
-	struct kva_stats as;
-	struct text t = { .cap = 1024 };
+	struct text t = { .cap = 8192 };
 	const struct kvd_stats *st = &d->stats;
+	size_t i;
 
 	t.p = malloc(t.cap);
 	if (!t.p)
 		return NULL;
 	t.p[0] = '\0';
 	kvd_reclaim_get_stats(d->rc, &rs);
-	kva_get_stats(d->heap, &as);
 	add(&t, "pid %d\n", (int)getpid());
 	add(&t, "version %s\n", KVD_VERSION);
 	add(&t, "uptime_s %" PRId64 "\n",
@@ -149,9 +224,7 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "generation %" PRIu64 "\n", d->hdr->generation);
 	add(&t, "shards %u\n", d->hdr->nshards);
 	add(&t, "keys %" PRIu64 "\n", kvd_index_count(&d->index));
-	add(&t, "memory_used %" PRIu64 "\n", as.used);
-	add(&t, "memory_limit %" PRIu64 "\n", as.limit);
-	add(&t, "memory_pages_free %" PRIu64 "\n", as.pages_free);
+	add_memory(&t, d);
 	add(&t, "max_key %u\n", d->cfg.max_key);
 	add(&t, "max_value %u\n", d->cfg.max_value);
 	add(&t, "max_entries %" PRIu64 "\n", d->cfg.max_entries);
@@ -161,9 +234,11 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "hint_words_used %u\n", kvd_hints_used(&d->hints));
 	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
 	add(&t, "readers_stalled %" PRIu64 "\n", rs.stalled_readers);
+	add(&t, "readers_stalled_total %" PRIu64 "\n", rs.stalls_total);
 	add(&t, "membarrier %s\n", d->membarrier ? "expedited" : "fenced");
 	add(&t, "connections %" PRIu64 "\n", rd(&st->connections));
 	add(&t, "connections_total %" PRIu64 "\n", rd(&st->connections_total));
+	add(&t, "connections_orphaned %" PRIu64 "\n", rd(&st->orphans));
 	add(&t, "gets %" PRIu64 "\n", rs.gets);
 	add(&t, "hits %" PRIu64 "\n", rs.hits);
 	add(&t, "misses %" PRIu64 "\n", rs.misses);
@@ -181,9 +256,15 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "cmd_cas %" PRIu64 "\n", rd(&st->cmd_cas));
 	add(&t, "cmd_casdel %" PRIu64 "\n", rd(&st->cmd_casdel));
 	add(&t, "cmd_batch %" PRIu64 "\n", rd(&st->cmd_batch));
+	for (i = 0; i < sizeof(admin_ops) / sizeof(admin_ops[0]); i++)
+		add(&t, "%s %" PRIu64 "\n", admin_ops[i].name,
+		    rd(&st->req_op[admin_ops[i].op]));
+	add(&t, "requests %" PRIu64 "\n", rd(&st->requests));
 	add(&t, "evictions %" PRIu64 "\n", rd(&st->ev[KVD_EV_EVICT]));
 	add(&t, "expirations %" PRIu64 "\n", rd(&st->ev[KVD_EV_EXPIRE]));
+	add(&t, "expirations_write %" PRIu64 "\n", rd(&st->expired_write));
 	add(&t, "grace_periods %" PRIu64 "\n", rs.grace_periods);
+	add_hist(&t, "grace_period_us", &rs.gp);
 	add(&t, "retired_pending %" PRIu64 "\n", rs.retired_pending);
 	add_housekeeping(&t, d);
 	add(&t, "persistence %s\n", d->cfg.persistence == KVD_PERSIST_WAL ? "wal" :
@@ -199,10 +280,10 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 		add(&t, "wal_bytes %" PRIu64 "\n", ws.bytes);
 		add(&t, "wal_records %" PRIu64 "\n", ws.records);
 		add(&t, "wal_commits %" PRIu64 "\n", ws.commits);
-		add(&t, "wal_fsyncs %" PRIu64 "\n", ws.fsyncs);
+		add(&t, "wal_fsyncs %" PRIu64 "\n", ws.fsync.count);
 		add(&t, "wal_fsync_us_avg %" PRIu64 "\n",
-		    ws.fsyncs ? ws.fsync_us_total / ws.fsyncs : 0);
-		add(&t, "wal_fsync_us_max %" PRIu64 "\n", ws.fsync_us_max);
+		    ws.fsync.count ? ws.fsync.sum_us / ws.fsync.count : 0);
+		add_hist(&t, "wal_fsync_us", &ws.fsync);
 		add(&t, "wal_segments %" PRIu64 "\n", ws.segments);
 	}
 	if (d->snap) {

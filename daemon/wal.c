@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hist.h"
 #include "log.h"
 #include "persist.h"
 #include "wal.h"
@@ -65,7 +66,11 @@ struct kvd_wal {
 	bool has_syncer;
 
 	/* statistics, atomic */
-	uint64_t bytes, records, commits, fsyncs, fsync_us_total, fsync_us_max;
+	uint64_t bytes, records, commits;
+	struct kvd_hist fsync_lat;	/* every fdatasync() of a segment:
+					 * the sync thread, and the server
+					 * thread at rotation and close
+					 * (hist.h: lock-free) */
 };
 
 /*
@@ -130,25 +135,6 @@ static void wal_fatal(const char *what, int err)
 	_exit(EXIT_FAILURE);
 }
 
-static void add_us(uint64_t *total, uint64_t *max, uint64_t us)
-{
-	uint64_t m = __atomic_load_n(max, __ATOMIC_RELAXED);
-
-	__atomic_fetch_add(total, us, __ATOMIC_RELAXED);
-	while (us > m && !__atomic_compare_exchange_n(max, &m, us, false,
-						       __ATOMIC_RELAXED,
-						       __ATOMIC_RELAXED))
-		;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Tell the server thread that synced_lsn moved (replies may go out). */
 static void notify(struct kvd_wal *w)
 {
@@ -173,14 +159,12 @@ static void advance_synced(struct kvd_wal *w, uint64_t lsn)
 /* fdatasync @fd; caller holds fdlock. */
 static void sync_fd(struct kvd_wal *w, uint64_t upto_lsn)
 {
-	int64_t t0 = mono_us();
+	int64_t t0 = kvd_mono_us();
 
 	if (fdatasync(w->fd) < 0)
 		wal_fatal("fdatasync", errno);
 	w->dirty = false;
-	add_us(&w->fsync_us_total, &w->fsync_us_max,
-	       (uint64_t)(mono_us() - t0));
-	__atomic_fetch_add(&w->fsyncs, 1, __ATOMIC_RELAXED);
+	kvd_hist_add(&w->fsync_lat, (uint64_t)(kvd_mono_us() - t0));
 	advance_synced(w, upto_lsn);
 	notify(w);
 }
@@ -232,7 +216,7 @@ static int segment_new(struct kvd_wal *w, uint64_t first_lsn)
 static void *syncer_main(void *arg)
 {
 	struct kvd_wal *w = arg;
-	int64_t last = mono_us();
+	int64_t last = kvd_mono_us();
 
 	pthread_mutex_lock(&w->fdlock);
 	while (!w->stop) {
@@ -253,7 +237,8 @@ static void *syncer_main(void *arg)
 			policy = __atomic_load_n(&w->policy, __ATOMIC_RELAXED);
 		}
 		if (w->stop || !w->dirty || policy == KVD_FSYNC_NO ||
-		    (policy == KVD_FSYNC_EVERYSEC && mono_us() - last < 1000000))
+		    (policy == KVD_FSYNC_EVERYSEC &&
+		     kvd_mono_us() - last < 1000000))
 			continue;
 		upto = __atomic_load_n(&w->written_lsn, __ATOMIC_ACQUIRE);
 		fd = dup(w->fd);
@@ -261,13 +246,11 @@ static void *syncer_main(void *arg)
 			wal_fatal("dup", errno);
 		w->dirty = false;
 		pthread_mutex_unlock(&w->fdlock);
-		t0 = mono_us();
+		t0 = kvd_mono_us();
 		if (fdatasync(fd) < 0)
 			wal_fatal("fdatasync", errno);
-		last = mono_us();
-		add_us(&w->fsync_us_total, &w->fsync_us_max,
-		       (uint64_t)(last - t0));
-		__atomic_fetch_add(&w->fsyncs, 1, __ATOMIC_RELAXED);
+		last = kvd_mono_us();
+		kvd_hist_add(&w->fsync_lat, (uint64_t)(last - t0));
 		advance_synced(w, upto);
 		close(fd);
 		notify(w);
@@ -539,10 +522,7 @@ void kvd_wal_get_stats(struct kvd_wal *w, struct kvd_wal_stats *st)
 	st->bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
 	st->records = __atomic_load_n(&w->records, __ATOMIC_RELAXED);
 	st->commits = __atomic_load_n(&w->commits, __ATOMIC_RELAXED);
-	st->fsyncs = __atomic_load_n(&w->fsyncs, __ATOMIC_RELAXED);
-	st->fsync_us_total = __atomic_load_n(&w->fsync_us_total,
-					     __ATOMIC_RELAXED);
-	st->fsync_us_max = __atomic_load_n(&w->fsync_us_max, __ATOMIC_RELAXED);
+	kvd_hist_read(&w->fsync_lat, &st->fsync);
 	st->policy = (enum kvd_fsync)__atomic_load_n(&w->policy,
 						     __ATOMIC_RELAXED);
 	n = kvp_list(w->dir, KVP_WAL_PREFIX, KVP_WAL_SUFFIX, &seg);

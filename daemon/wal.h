@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hist.h"
 #include "hooks.h"
 
 enum kvd_fsync {
@@ -97,9 +98,8 @@ struct kvd_wal_stats {
 	uint64_t bytes;			/* written since start */
 	uint64_t records;
 	uint64_t commits;		/* group writes */
-	uint64_t fsyncs;
-	uint64_t fsync_us_total;
-	uint64_t fsync_us_max;
+	struct kvd_hist_snap fsync;	/* fdatasync() latency; its count
+					 * is the number of syncs */
 	uint64_t segments;		/* files in the data directory */
 	enum kvd_fsync policy;
 };

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -645,6 +646,63 @@ int kvshm_config_get(kvshm_t *c, char **text);
  * as kvshm_stats().
  */
 int kvshm_config_set(kvshm_t *c, const char *key, const char *value);
+
+/* struct kvshm_client flags. */
+enum {
+	KVSHM_CLIENT_ORPHAN = 1,	/* the connection closed without
+					 * kvshm_close() while the process
+					 * lives on: its reader slots are kept
+					 * until the process exits */
+	KVSHM_CLIENT_SELF = 2,		/* the connection of the handle that
+					 * called kvshm_clients() */
+};
+
+/*
+ * struct kvshm_client - one client of the daemon, as kvshm_clients()
+ * reports it: an open handle (one connection each), or an orphan.
+ * @struct_size:  bytes of this structure the library filled: its size as
+ *                the library was compiled. A program built against a later
+ *                header reads a field added since only if struct_size
+ *                covers it (offsetof() + sizeof()).
+ * @flags:        KVSHM_CLIENT_* bits; other bits are 0 in this release.
+ * @pid, @uid, @gid: the process's credentials when it connected.
+ * @slots:        reader slots the handle holds.
+ * @requests:     requests the daemon received from it, of any kind.
+ * @bytes_in:     bytes the daemon received from it;
+ * @bytes_out:    bytes the daemon sent to it.
+ * @connected_ms: milliseconds since it connected.
+ */
+struct kvshm_client {
+	unsigned int struct_size;
+	unsigned int flags;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	unsigned int slots;
+	uint64_t requests;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t connected_ms;
+};
+
+/*
+ * kvshm_clients - list the clients attached to the daemon.
+ * @cb:  called once per client, in no particular order, after the daemon
+ *       has answered and with no lock of @c held (it may call kvshm
+ *       functions on @c); @cl is the library's and valid during the call
+ *       only. A non-zero return stops the walk and is returned.
+ *
+ * The list is the daemon's at the moment it answered: one entry per
+ * connection, this handle's own included (KVSHM_CLIENT_SELF), then one
+ * per orphan.
+ *
+ * Return: 0, @cb's non-zero value, KVSHM_EINVAL (NULL @c or @cb, or a
+ * handle inherited across fork()), KVSHM_EDAEMON, KVSHM_EPROTO (also
+ * from a daemon older than this call), KVSHM_ESYS (errno ENOMEM).
+ */
+int kvshm_clients(kvshm_t *c,
+		  int (*cb)(const struct kvshm_client *cl, void *arg),
+		  void *arg);
 
 #ifdef __cplusplus
 }

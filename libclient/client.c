@@ -711,3 +711,81 @@ int kvshm_config_set(kvshm_t *c, const char *key, const char *value)
 	pthread_mutex_unlock(&c->io_lock);
 	return rc;
 }
+
+/* One CLIENTS record (shm/frame.h); bytes after the known fields are a
+ * later daemon's additions, skipped. */
+static int client_rec(const void *p, size_t len, struct kvshm_client *cl)
+{
+	struct kvs_rd r;
+
+	kvs_rd_init(&r, p, len);
+	memset(cl, 0, sizeof(*cl));
+	cl->struct_size = sizeof(*cl);
+	cl->pid = (pid_t)kvs_get_u32(&r);
+	cl->uid = (uid_t)kvs_get_u32(&r);
+	cl->gid = (gid_t)kvs_get_u32(&r);
+	cl->flags = kvs_get_u32(&r) & (KVSHM_CLIENT_ORPHAN | KVSHM_CLIENT_SELF);
+	cl->slots = kvs_get_u32(&r);
+	cl->requests = kvs_get_u64(&r);
+	cl->bytes_in = kvs_get_u64(&r);
+	cl->bytes_out = kvs_get_u64(&r);
+	cl->connected_ms = kvs_get_u64(&r);
+	return r.err ? KVSHM_EPROTO : 0;
+}
+
+/* The CLIENTS reply: u32 n, n blobs. *@list is malloc()ed. */
+static int decode_clients(struct kvs_rd *r, struct kvshm_client **list,
+			  uint32_t *np)
+{
+	uint32_t i, n = kvs_get_u32(r);
+	struct kvshm_client *l;
+	const void *p;
+	size_t len;
+	int rc = 0;
+
+	/* Each record takes at least its 4-byte length: bound n first. */
+	if (r->err || n > r->left / 4)
+		return KVSHM_EPROTO;
+	l = calloc(n ? n : 1, sizeof(*l));
+	if (!l) {
+		errno = ENOMEM;
+		return KVSHM_ESYS;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		p = kvs_get_blob(r, &len);
+		rc = r->err ? KVSHM_EPROTO : client_rec(p, len, &l[i]);
+	}
+	if (rc == 0 && kvs_rd_done(r) < 0)
+		rc = KVSHM_EPROTO;
+	if (rc < 0) {
+		free(l);
+		return rc;
+	}
+	*list = l;
+	*np = n;
+	return 0;
+}
+
+int kvshm_clients(kvshm_t *c,
+		  int (*cb)(const struct kvshm_client *cl, void *arg),
+		  void *arg)
+{
+	struct kvshm_client *list = NULL;
+	struct kvc_reply rep;
+	uint32_t i, n = 0;
+	int rc;
+
+	if (!c || !cb || kvc_forked(c))
+		return KVSHM_EINVAL;
+	pthread_mutex_lock(&c->io_lock);
+	kvs_frame_begin(&c->req, KVS_OP_CLIENTS, 0, kvc_next_id(c), 0);
+	rc = kvc_call(c, KVS_OP_CLIENTS, &rep);
+	if (rc == 0)
+		rc = decode_clients(&rep.rd, &list, &n);
+	pthread_mutex_unlock(&c->io_lock);
+	/* Outside the lock: @cb may make calls on @c. */
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = cb(&list[i], arg);
+	free(list);
+	return rc;
+}

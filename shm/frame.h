@@ -53,6 +53,8 @@ enum kvs_op {
 	KVS_OP_CONFIG_GET = 50,	/* -> blob text ("key value" lines) */
 	KVS_OP_CONFIG_SET = 51,	/* blob key, blob value; only the daemon's
 				 * user or root (else -EPERM) */
+	KVS_OP_CLIENTS	= 52,	/* -> u32 n, n x blob client record (below):
+				 * every connection, then every orphan */
 	KVS_OP_REPLY	= 0x8000,
 };
 
@@ -60,6 +62,19 @@ enum kvs_op {
 #define KVS_SET_NX	0x1
 #define KVS_SET_XX	0x2
 #define KVS_IF_VERSION	0x4	/* BATCH only: the key has this version */
+
+/*
+ * A CLIENTS record: one connection, or one orphan (a connection closed
+ * without BYE whose process still runs; its reader slots are kept).
+ *	u32 pid, u32 uid, u32 gid (SO_PEERCRED at accept), u32 flags
+ *	(KVS_CLIENT_*), u32 reader slots held, u64 requests received,
+ *	u64 bytes received, u64 bytes sent, u64 ms since it connected
+ * Records travel as blobs so that later releases can append fields: a
+ * decoder reads the fields it knows and ignores the bytes after them.
+ */
+#define KVS_CLIENT_ORPHAN	0x1	/* closed without BYE, slots kept */
+#define KVS_CLIENT_SELF		0x2	/* the connection that asked */
+#define KVS_CLIENT_REC_LEN	52	/* bytes of the fields above */
 
 /* BATCH op kinds. */
 #define KVS_BATCH_PUT	1

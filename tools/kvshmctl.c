@@ -5,8 +5,9 @@
  * kvshmctl [--name NAME] [--timeout MS] COMMAND [ARGS] attaches to the cache
  * served under NAME, runs one command (ping, info, stats, get, mget, set,
  * mset, getset, append, strlen, del, mdel, getdel, ttl, expire, persist,
- * incr, keys, scan, flush, cas, casdel, batch, config, and the persistence
- * commands of persistctl.c) and detaches. It is an ordinary client: it must
+ * incr, keys, scan, flush, cas, casdel, batch, config, clients, and the
+ * persistence commands of persistctl.c) and detaches. stats --prometheus
+ * is prometheus.c's. It is an ordinary client: it must
  * never hold knowledge of the shared-memory layout or of the write
  * channel's protocol, and uses nothing but the public API of <kvshm.h>.
  *
@@ -39,6 +40,7 @@
 #include <kvshm.h>
 
 #include "persistctl.h"
+#include "prometheus.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -67,6 +69,7 @@ enum {
 	OPT_META,
 	OPT_STDIN,
 	OPT_RANGE,
+	OPT_PROMETHEUS,
 };
 
 /* Which command options a command accepts (struct command.opts). */
@@ -87,12 +90,14 @@ enum {
 	CO_FILE		= 1 << 13,	/* --file */
 	CO_STDIN	= 1 << 14,	/* --stdin */
 	CO_RANGE	= 1 << 15,
+	CO_PROMETHEUS	= 1 << 16,
 };
 
 /* The option behind each CO_* bit, lowest first, for error messages. */
 static const char *const co_names[] = {
 	"ttl", "nx", "xx", "json", "prefix", "pattern", "min", "max",
 	"limit", "cursor", "sorted", "meta", "escape", "file", "stdin", "range",
+	"prometheus",
 };
 
 /* The largest --limit: what fits both int64_t and size_t. */
@@ -110,7 +115,9 @@ struct args {
 	int64_t num;		/* the numeric argument of expire, incr */
 	int64_t ttl_ms;		/* set --ttl, 0 = no expiry */
 	unsigned int set_flags;	/* KVSHM_NX or KVSHM_XX */
-	bool json;		/* stats --json */
+	const char *name;	/* --name */
+	bool json;		/* stats, clients --json */
+	bool prometheus;	/* stats --prometheus */
 	struct kvshm_scan_opts scan;	/* scan filters and --limit */
 	uint64_t cursor;	/* scan --cursor, 0 = from the start */
 	bool sorted;		/* scan --sorted */
@@ -152,7 +159,14 @@ static void usage(FILE *f)
 	      "Commands:\n"
 	      "  ping                print PONG if the daemon answers\n"
 	      "  info                short human summary\n"
-	      "  stats [--json]      every daemon counter\n"
+	      "  stats [--json|--prometheus]\n"
+	      "                      every daemon counter, as \"name value\"\n"
+	      "                      lines, one JSON object, or Prometheus\n"
+	      "                      metrics (text format 0.0.4)\n"
+	      "  clients [--json]    the processes attached to the daemon:\n"
+	      "                      pid, uid, gid, reader slots, requests,\n"
+	      "                      bytes in and out, seconds connected,\n"
+	      "                      state (open, self, orphan)\n"
 	      "  get KEY [--meta]    print the value; with --meta, first its\n"
 	      "                      version, length, ttl_ms, expire_ms and\n"
 	      "                      flags, one \"name value\" line each, then\n"
@@ -869,11 +883,74 @@ static int cmd_stats(kvshm_t *c, const struct args *a)
 
 	if (rc != KVSHM_OK)
 		return fail(a->cmd, rc, errno);
-	if (a->json)
+	if (a->json) {
 		print_stats_json(text);
-	else
+	} else if (a->prometheus) {
+		if (prom_write(stdout, text, a->name) < 0) {
+			free(text);
+			errno = ENOMEM;
+			return fail(a->cmd, KVSHM_ESYS, errno);
+		}
+	} else {
 		fputs(text, stdout);
+	}
 	free(text);
+	return 0;
+}
+
+static const char *client_state(const struct kvshm_client *cl)
+{
+	if (cl->flags & KVSHM_CLIENT_ORPHAN)
+		return "orphan";
+	return cl->flags & KVSHM_CLIENT_SELF ? "self" : "open";
+}
+
+static int print_client(const struct kvshm_client *cl, void *arg)
+{
+	(void)arg;
+	printf("%7d %6u %6u %5u %9" PRIu64 " %11" PRIu64 " %11" PRIu64
+	       " %11" PRIu64 " %s\n", (int)cl->pid, (unsigned)cl->uid,
+	       (unsigned)cl->gid, cl->slots, cl->requests, cl->bytes_in,
+	       cl->bytes_out, cl->connected_ms / 1000, client_state(cl));
+	return 0;
+}
+
+static int print_client_json(const struct kvshm_client *cl, void *arg)
+{
+	bool *first = arg;
+
+	printf("%s{\"pid\":%d,\"uid\":%u,\"gid\":%u,\"slots\":%u,"
+	       "\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ","
+	       "\"bytes_out\":%" PRIu64 ",\"connected_s\":%" PRIu64 ","
+	       "\"state\":\"%s\"}", *first ? "" : ",", (int)cl->pid,
+	       (unsigned)cl->uid, (unsigned)cl->gid, cl->slots, cl->requests,
+	       cl->bytes_in, cl->bytes_out, cl->connected_ms / 1000,
+	       client_state(cl));
+	*first = false;
+	return 0;
+}
+
+/* clients [--json]: one line (or JSON object) per kvshm_clients() entry. */
+static int cmd_clients(kvshm_t *c, const struct args *a)
+{
+	bool first = true;
+	int rc;
+
+	if (a->json)
+		putchar('[');
+	else
+		printf("%7s %6s %6s %5s %9s %11s %11s %11s %s\n", "PID", "UID",
+		       "GID", "SLOTS", "REQUESTS", "BYTES_IN", "BYTES_OUT",
+		       "CONNECTED_S", "STATE");
+	rc = kvshm_clients(c, a->json ? print_client_json : print_client,
+			   &first);
+	if (rc != KVSHM_OK) {
+		if (a->json)
+			putchar('\n');
+		return fail(a->cmd, rc, errno);
+	}
+	if (a->json)
+		puts("]");
 	return 0;
 }
 
@@ -1393,7 +1470,9 @@ static const struct command commands[] = {
 	/* name, args min..max, options, synopsis, numeric 2nd arg, run */
 	{ "ping",    0, 0, 0, "", NULL, cmd_ping },
 	{ "info",    0, 0, 0, "", NULL, cmd_info },
-	{ "stats",   0, 0, CO_JSON, "[--json]", NULL, cmd_stats },
+	{ "stats",   0, 0, CO_JSON | CO_PROMETHEUS, "[--json|--prometheus]",
+	  NULL, cmd_stats },
+	{ "clients", 0, 0, CO_JSON, "[--json]", NULL, cmd_clients },
 	{ "get",     1, 1, CO_META | CO_ESCAPE, "KEY [--meta] [--escape]", NULL,
 	  cmd_get },
 	{ "mget",    1, INT_MAX, CO_ESCAPE, "KEY [KEY]... [--escape]", NULL,
@@ -1515,6 +1594,7 @@ static void parse_command_args(const struct command *cmd, struct args *a,
 		{ "file",    required_argument, NULL, 'f' },
 		{ "stdin",   no_argument,       NULL, OPT_STDIN },
 		{ "range",   required_argument, NULL, OPT_RANGE },
+		{ "prometheus", no_argument,    NULL, OPT_PROMETHEUS },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dots;
@@ -1556,6 +1636,10 @@ static void parse_command_args(const struct command *cmd, struct args *a,
 		case OPT_JSON:
 			seen |= CO_JSON;
 			a->json = true;
+			break;
+		case OPT_PROMETHEUS:
+			seen |= CO_PROMETHEUS;
+			a->prometheus = true;
 			break;
 		case OPT_PREFIX:
 			seen |= CO_PREFIX;
@@ -1648,6 +1732,9 @@ static void parse_command_args(const struct command *cmd, struct args *a,
 	if ((seen & (CO_FILE | CO_STDIN)) == (CO_FILE | CO_STDIN))
 		usage_error("%s: --file and --stdin exclude each other",
 			    cmd->name);
+	if ((seen & (CO_JSON | CO_PROMETHEUS)) == (CO_JSON | CO_PROMETHEUS))
+		usage_error("%s: --json and --prometheus exclude each other",
+			    cmd->name);
 	if ((seen & CO_RANGE) && (seen & (CO_MIN | CO_MAX)))
 		usage_error("%s: --range and --min/--max exclude each other",
 			    cmd->name);
@@ -1723,6 +1810,7 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	a.cmd = cmd->name;
+	a.name = name;
 	a.pos = pos;
 	parse_command_args(cmd, &a, argc - optind, argv + optind);
 	/* Input is read before attaching, like the command line checked. */

@@ -13,14 +13,16 @@
 
 int main(void)
 {
+	struct kva_class_stats cs[KVA_NCLASSES_MAX];
 	struct kva_stats st;
+	unsigned int nc;
 	struct kva *a;
 	kvs_off_t offs[70000], big, o64;
 	char *base;
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(13);
+	plan_tests(16);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
@@ -34,6 +36,23 @@ int main(void)
 	o64 = kva_alloc(a, 1024);
 	ok(o64 && o64 % 64 == 0, "a power-of-two chunk is cache-line aligned");
 	kva_free(a, o64);
+
+	offs[0] = kva_alloc(a, 100);
+	offs[1] = kva_alloc(a, 100);
+	offs[2] = kva_alloc(a, 2 * KVA_PAGE_SIZE);
+	nc = kva_get_classes(a, cs, KVA_NCLASSES_MAX);
+	kva_get_stats(a, &st);
+	ok(nc == 1 && cs[0].size == kva_chunk_size(100) && cs[0].pages == 1 &&
+	   cs[0].chunks == 2 && cs[0].capacity == KVA_PAGE_SIZE / cs[0].size,
+	   "the stats show one page of the 100-byte class, two chunks in use");
+	ok(st.pages_large == 2 && st.pages_free == st.pages_total - 3,
+	   "a large run counts its pages apart from the classes'");
+	for (i = 0; i < 3; i++)
+		kva_free(a, offs[i]);
+	kva_get_stats(a, &st);
+	ok(kva_get_classes(a, cs, KVA_NCLASSES_MAX) == 0 &&
+	   st.pages_large == 0 && st.pages_free == st.pages_total,
+	   "freed, no class holds a page and no run is left");
 
 	for (n = 0; n < 70000; n++) {
 		size_t sz = 16 + (n * 37) % 400;
