@@ -58,6 +58,8 @@ struct kvd_config {
 	uint32_t eviction_watermark;	/* % of the heap kept free */
 	bool foreground;
 	bool no_membarrier;		/* env KVSHMD_NO_MEMBARRIER=1 (tests) */
+	int log_level;			/* LOG_ERR..LOG_DEBUG */
+	char log_file[4096];		/* "" = stderr or syslog */
 };
 
 /* The two shared-memory objects, as kvshmd maps them (read-write). */

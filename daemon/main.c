@@ -69,6 +69,9 @@ static void usage(FILE *f)
 "  --snapshot-on-stop yes|no\n"
 "                       snapshot at a clean stop (default: yes)\n"
 "  --foreground         do not detach; log to stderr\n"
+"  --log-level LEVEL    error, warning, notice, info (default) or debug\n"
+"  --log-file PATH      log there, appending, instead of to stderr or\n"
+"                       syslog; SIGHUP reopens it\n"
 "  --pidfile PATH       write the daemon's PID there (default when\n"
 "                       detached: DIR/kvshmd.pid; in the foreground: none)\n"
 "  --config FILE        read settings from FILE (see kvshmd.conf(5));\n"
@@ -142,6 +145,7 @@ enum {
 	OPT_EVICTION_WATERMARK, OPT_PERSISTENCE, OPT_FSYNC,
 	OPT_WAL_SEGMENT_SIZE, OPT_SNAPSHOT_INTERVAL, OPT_SNAPSHOT_WRITES,
 	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP,
+	OPT_LOG_LEVEL, OPT_LOG_FILE,
 	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG, OPT_PIDFILE,
 };
 
@@ -168,6 +172,8 @@ static const struct option options[] = {
 	{ "snapshot-writes", required_argument, NULL, OPT_SNAPSHOT_WRITES },
 	{ "snapshot-keep", required_argument, NULL, OPT_SNAPSHOT_KEEP },
 	{ "snapshot-on-stop", required_argument, NULL, OPT_SNAPSHOT_ON_STOP },
+	{ "log-level",	 required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-file",	 required_argument, NULL, OPT_LOG_FILE },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
 	{ "pidfile",	 required_argument, NULL, OPT_PIDFILE },
 	{ "config",	 required_argument, NULL, OPT_CONFIG },
@@ -319,6 +325,17 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 	case OPT_FOREGROUND:
 		c->foreground = true;
 		break;
+	case OPT_LOG_LEVEL:
+		if ((c->log_level = kvd_log_level_parse(val)) < 0)
+			return bad_opt("--log-level", val,
+				       "error, warning, notice, info or debug");
+		break;
+	case OPT_LOG_FILE:
+		if (!*val || strlen(val) >= sizeof(c->log_file))
+			return bad_opt("--log-file", val,
+				       "a path of 1 to 4095 bytes");
+		snprintf(c->log_file, sizeof(c->log_file), "%s", val);
+		break;
 	case OPT_PIDFILE:
 		if (!*val)
 			return bad_opt("--pidfile", val, "a path is needed");
@@ -439,6 +456,12 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("snapshot-keep %u\n", c->snapshot_keep);
 	printf("snapshot-on-stop %s\n", c->snapshot_on_stop ? "yes" : "no");
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
+	printf("log-level %s\n", kvd_log_level_name(c->log_level));
+	if (c->log_file[0])
+		printf("log-file %s\n", c->log_file);
+	else
+		printf("# log-file: none, %s\n",
+		       c->foreground ? "stderr" : "syslog");
 	if (p->pidfile)
 		printf("pidfile %s\n", p->pidfile);
 	else if (c->foreground)
@@ -511,6 +534,7 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	c->snapshot_writes = 1000000;
 	c->snapshot_keep = 2;
 	c->snapshot_on_stop = true;
+	c->log_level = LOG_INFO;
 	/* First pass: the configuration file, so that flags override it. */
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1)
@@ -771,6 +795,13 @@ int main(int argc, char **argv)
 	rc = parse_args(&d.cfg, argc, argv);
 	if (rc)
 		return rc > 0 ? 0 : 1;
+	/* Before detaching, so that a bad path is said on stderr. */
+	if (d.cfg.log_file[0] && (rc = kvd_log_set_file(d.cfg.log_file)) < 0) {
+		fprintf(stderr, "kvshmd: cannot open log file '%s': %s\n",
+			d.cfg.log_file, strerror(-rc));
+		return 1;
+	}
+	kvd_log_set_level(d.cfg.log_level);
 	if (!d.cfg.foreground) {
 		ready_fd = daemonize();
 		if (ready_fd < 0) {
