@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,11 +131,33 @@ static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 /* "FILE:LINE: " while applying a configuration file, "" for flags. */
 static char opt_where[512];
 
+/* On SIGHUP errors go to the log: stderr is /dev/null once detached. */
+static bool opt_to_log;
+
+__attribute__((format(printf, 1, 2)))
+static void opt_error(const char *fmt, ...)
+{
+	char msg[1024], *q;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!opt_to_log) {
+		fprintf(stderr, "kvshmd: %s\n", msg);
+		return;
+	}
+	while ((q = strchr(msg, '"')))		/* keep the field whole */
+		*q = '\'';
+	kvd_log(LOG_ERR, "event=reload_failed error=\"%s\" "
+		"action=keep_running_config", msg);
+}
+
 static int bad_opt(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, "kvshmd: %sinvalid %s '%s': %s\n", opt_where, opt, val,
-		why);
-	fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
+	opt_error("%sinvalid %s '%s': %s", opt_where, opt, val, why);
+	if (!opt_to_log)
+		fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
 	return -EINVAL;
 }
 
@@ -189,6 +212,7 @@ struct paths {
 	const char *sock;
 	const char *pidfile;
 	bool check_only;		/* --check-config */
+	bool reload;			/* SIGHUP: create nothing */
 	char **owned;			/* values read from a file, freed once */
 	size_t nowned;			/* parse_args() is done with them */
 };
@@ -361,8 +385,8 @@ static int load_config(struct kvd_config *c, struct paths *p, const char *file)
 	int rc = 0;
 
 	if (!f) {
-		fprintf(stderr, "kvshmd: cannot read configuration '%s': %s\n",
-			file, strerror(errno));
+		opt_error("cannot read configuration '%s': %s", file,
+			  strerror(errno));
 		return -EINVAL;
 	}
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
@@ -372,7 +396,7 @@ static int load_config(struct kvd_config *c, struct paths *p, const char *file)
 		no++;
 		snprintf(opt_where, sizeof(opt_where), "%s:%u: ", file, no);
 		if (!strchr(line, '\n') && !feof(f)) {
-			fprintf(stderr, "kvshmd: %sline too long\n", opt_where);
+			opt_error("%sline too long", opt_where);
 			rc = -EINVAL;
 			break;
 		}
@@ -395,7 +419,7 @@ static int load_config(struct kvd_config *c, struct paths *p, const char *file)
 			    op->val != OPT_CONFIG && op->val != OPT_CHECK_CONFIG)
 				break;
 		if (!op->name) {
-			fprintf(stderr, "kvshmd: %sunknown key '%s'\n", opt_where, key);
+			opt_error("%sunknown key '%s'", opt_where, key);
 			rc = -EINVAL;
 		} else if (op->has_arg == no_argument) {
 			if (strcmp(val, "yes") && strcmp(val, "no")) {
@@ -537,6 +561,7 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	c->log_level = LOG_INFO;
 	/* First pass: the configuration file, so that flags override it. */
 	opterr = 0;
+	optind = 0;				/* again on SIGHUP */
 	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1)
 		if (o == OPT_CONFIG && load_config(c, p, optarg) < 0)
 			return -EINVAL;
@@ -590,12 +615,16 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 		print_config(c, p);
 		return 1;
 	}
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	if (p->reload) {
+		/* Compared with the running one only: a directory that is
+		 * not there is a change, for the next start to create. */
+		if (!realpath(dir, c->data_dir))
+			snprintf(c->data_dir, sizeof(c->data_dir), "%s", dir);
+	} else if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "kvshmd: cannot create data directory '%s': %s\n",
 			dir, strerror(errno));
 		return -EINVAL;
-	}
-	if (!realpath(dir, c->data_dir)) {
+	} else if (!realpath(dir, c->data_dir)) {
 		fprintf(stderr, "kvshmd: data directory '%s': %s\n", dir,
 			strerror(errno));
 		return -EINVAL;
@@ -636,17 +665,40 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	return 0;
 }
 
-/* Return 0 to run, 1 to exit 0 (help/version/check), -EINVAL to exit 1. */
-static int parse_args(struct kvd_config *c, int argc, char **argv)
+/*
+ * Return 0 to run, 1 to exit 0 (help/version/check), -EINVAL to exit 1.
+ * @reload: again on SIGHUP, errors to the log, nothing created.
+ */
+static int parse_args(struct kvd_config *c, int argc, char **argv,
+		      bool reload)
 {
-	struct paths p = { .dir = "." };
+	struct paths p = { .dir = ".", .reload = reload };
 	size_t i;
-	int rc = parse_args_paths(c, argc, argv, &p);
+	int rc;
 
+	opt_to_log = reload;
+	rc = parse_args_paths(c, argc, argv, &p);
+	opt_to_log = false;
 	for (i = 0; i < p.nowned; i++)
 		free(p.owned[i]);
 	free(p.owned);
 	return rc;
+}
+
+/* The command line kvshmd started with, for SIGHUP. */
+static int start_argc;
+static char **start_argv;
+
+/*
+ * reread_config - SIGHUP (struct kvd's reread_config): the same files,
+ * environment and flags as at start, parsed the same way. kvshmd never
+ * changes its own environment, so getenv() still sees the one it started
+ * with.
+ */
+static int reread_config(struct kvd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	return parse_args(c, start_argc, start_argv, true) ? -EINVAL : 0;
 }
 
 /*
@@ -780,10 +832,11 @@ static void block_signals(void)
 	sigset_t set;
 
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* until blocked: the server reads it */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
@@ -792,9 +845,12 @@ int main(int argc, char **argv)
 	static struct kvd d;
 	int rc, ready_fd = -1;
 
-	rc = parse_args(&d.cfg, argc, argv);
+	rc = parse_args(&d.cfg, argc, argv, false);
 	if (rc)
 		return rc > 0 ? 0 : 1;
+	start_argc = argc;
+	start_argv = argv;
+	d.reread_config = reread_config;
 	/* Before detaching, so that a bad path is said on stderr. */
 	if (d.cfg.log_file[0] && (rc = kvd_log_set_file(d.cfg.log_file)) < 0) {
 		fprintf(stderr, "kvshmd: cannot open log file '%s': %s\n",
