@@ -20,6 +20,7 @@
 
 #include "kvshmd.h"
 #include "log.h"
+#include "notify.h"
 #include "snapshot.h"
 
 /* A value @v, @vlen bytes, as an integer in [lo, hi]; -EINVAL if not. */
@@ -354,6 +355,7 @@ int kvd_config_reload(struct kvd *d)
 	struct reload r = { .dlen = 0 };
 	int rc;
 
+	kvd_notify_reloading();
 	/* First, so that logrotate's new file gets this reload's lines. */
 	rc = kvd_log_reopen();
 	if (rc < 0)
@@ -373,6 +375,7 @@ int kvd_config_reload(struct kvd *d)
 		kvd_log(LOG_INFO, "event=config_reloaded%s%s%s",
 			r.dlen ? r.done : " changed=none",
 			r.llen ? " restart_needed=" : "", r.later);
+	kvd_notify_ready();
 	free(nc);
 	return rc;
 }

@@ -40,6 +40,7 @@
 #include "frame.h"
 #include "kvshmd.h"
 #include "log.h"
+#include "notify.h"
 #include "snapshot.h"
 
 #define READ_CHUNK	65536
@@ -944,6 +945,7 @@ static void on_signal(struct server *sv)
 		return;
 	}
 	kvd_log(LOG_INFO, "event=stop signal=%s", strsignal((int)si.ssi_signo));
+	kvd_notify_stopping();
 	sv->stop = true;
 }
 
@@ -951,7 +953,7 @@ static void on_signal(struct server *sv)
  * kvd_server_run - serve until SIGTERM/SIGINT, reloading on SIGHUP. The
  * three must be blocked in every thread (main.c does it before starting
  * any). Once the socket listens, one byte is written to @ready_fd (if
- * >= 0) and it is closed.
+ * >= 0) and it is closed, and the service manager is told (READY=1).
  * Return: 0 on a clean stop, -errno if serving could not start.
  */
 int kvd_server_run(struct kvd *d, int ready_fd)
@@ -996,6 +998,7 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 		(void)w;
 		close(ready_fd);
 	}
+	kvd_notify_ready();
 
 	while (!sv.stop) {
 		/* The readers' coarse clock for access hints (shm/hint.h). */
