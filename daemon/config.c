@@ -270,7 +270,7 @@ static void apply_snapshot(struct kvd *d, struct reload *r,
 	c->snapshot_interval = nc->snapshot_interval;
 	c->snapshot_writes = nc->snapshot_writes;
 	c->snapshot_keep = nc->snapshot_keep;
-	c->snapshot_on_stop = nc->snapshot_on_stop;	/* read at the stop */
+	c->snapshot_on_stop = nc->snapshot_on_stop;	/* read at stop */
 	if (d->snap)
 		kvd_snap_set_schedule(d->snap, c->snapshot_interval,
 				      c->snapshot_writes, c->snapshot_keep);
@@ -290,7 +290,8 @@ static void apply_eviction(struct kvd *d, struct reload *r,
 	if (nc->eviction != kvd_evict_policy(d->ev)) {
 		rc = kvd_evict_set_policy(d->ev, nc->eviction);
 		if (rc == 0)
-			changed(r, "eviction=%s", kvd_policy_name(nc->eviction));
+			changed(r, "eviction=%s",
+				kvd_policy_name(nc->eviction));
 		else
 			kvd_log(LOG_ERR, "event=reload_incomplete key=eviction "
 				"value=%s errno=%d (%s) action=keep_policy",
