@@ -152,6 +152,39 @@ int kvd_access_set_writers(struct kvd_access *a, const char *val,
 	return 0;
 }
 
+void kvd_access_value(const struct kvd_access *a, const char *key,
+		      char *buf, size_t len)
+{
+	unsigned int i;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (strcmp(key, "group") == 0) {
+		if (a->group_set)
+			snprintf(buf, len, "%u", (unsigned int)a->group);
+	} else if (strcmp(key, "data-mode") == 0) {
+		snprintf(buf, len, "%04o", (unsigned int)a->data_mode);
+	} else if (strcmp(key, "rw-mode") == 0) {
+		snprintf(buf, len, "%04o", (unsigned int)a->rw_mode);
+	} else if (strcmp(key, "socket-mode") == 0) {
+		snprintf(buf, len, "%04o", (unsigned int)a->socket_mode);
+	} else if (strcmp(key, "writers") == 0) {
+		if (a->writers_any) {
+			snprintf(buf, len, "*");
+			return;
+		}
+		for (i = 0; i < a->nwriters && n < len; i++) {
+			int w = snprintf(buf + n, len - n, "%s%s%u", i ? "," : "",
+					 a->writers[i].group ? "@" : "",
+					 a->writers[i].id);
+
+			if (w < 0)
+				break;
+			n += (size_t)w;
+		}
+	}
+}
+
 void kvd_access_print(const struct kvd_access *a, FILE *f)
 {
 	unsigned int i;

@@ -51,6 +51,11 @@ int kvd_access_set_writers(struct kvd_access *a, const char *val,
 /* "key value" lines for --check-config and CONFIG_GET. */
 void kvd_access_print(const struct kvd_access *a, FILE *f);
 
+/* The value of setting @key ("group", "data-mode", "rw-mode",
+ * "socket-mode", "writers") as text, for comparisons and logs. */
+void kvd_access_value(const struct kvd_access *a, const char *key,
+		      char *buf, size_t len);
+
 /*
  * kvd_access_may_write - may the peer of connected socket @fd, whose
  * SO_PEERCRED said @uid/@gid, write? Called once per connection.

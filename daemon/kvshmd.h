@@ -60,6 +60,8 @@ struct kvd_config {
 	bool foreground;
 	struct kvd_access access;	/* owner group, modes, writers */
 	bool no_membarrier;		/* env KVSHMD_NO_MEMBARRIER=1 (tests) */
+	int log_level;			/* LOG_ERR..LOG_DEBUG */
+	char log_file[4096];		/* "" = stderr or syslog */
 };
 
 /* The two shared-memory objects, as kvshmd maps them (read-write). */
@@ -92,6 +94,12 @@ struct kvd {
 	int64_t start_mono_ms;
 	uint64_t version;		/* last item version given out; atomic
 					 * (kvd_next_version()) */
+	/*
+	 * SIGHUP: parse the configuration again as at start (the --config
+	 * files, the environment, the flags) into @c, reporting errors in
+	 * the log. Set by main.c. Return 0 or -EINVAL.
+	 */
+	int (*reread_config)(struct kvd_config *c);
 };
 
 /* segment.c */
@@ -195,6 +203,14 @@ int kvd_config_set(struct kvd *d, const char *key, size_t klen,
 		   const char *val, size_t vlen);
 /* "key value" lines of the effective settings; malloc()ed, NULL on OOM. */
 char *kvd_config_text(struct kvd *d, size_t *len);
+/*
+ * kvd_config_reload - SIGHUP: reopen the log file, read the configuration
+ * again (d->reread_config) and apply what can change live; warn about the
+ * rest. A configuration with an error changes nothing. Server thread;
+ * afterwards the server recomputes what it derives from d->cfg (the frame
+ * size limit). Return 0 or -errno (logged).
+ */
+int kvd_config_reload(struct kvd *d);
 
 /* server.c */
 int kvd_server_run(struct kvd *d, int ready_fd);

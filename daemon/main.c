@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,9 @@ static void usage(FILE *f)
 "  --snapshot-on-stop yes|no\n"
 "                       snapshot at a clean stop (default: yes)\n"
 "  --foreground         do not detach; log to stderr\n"
+"  --log-level LEVEL    error, warning, notice, info (default) or debug\n"
+"  --log-file PATH      log there, appending, instead of to stderr or\n"
+"                       syslog; SIGHUP reopens it\n"
 "  --pidfile PATH       write the daemon's PID there (default when\n"
 "                       detached: DIR/kvshmd.pid; in the foreground: none)\n"
 "  --group GROUP        owner group of the segments and the socket (and of\n"
@@ -136,11 +140,33 @@ static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 /* "FILE:LINE: " while applying a configuration file, "" for flags. */
 static char opt_where[512];
 
+/* On SIGHUP errors go to the log: stderr is /dev/null once detached. */
+static bool opt_to_log;
+
+__attribute__((format(printf, 1, 2)))
+static void opt_error(const char *fmt, ...)
+{
+	char msg[1024], *q;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!opt_to_log) {
+		fprintf(stderr, "kvshmd: %s\n", msg);
+		return;
+	}
+	while ((q = strchr(msg, '"')))		/* keep the field whole */
+		*q = '\'';
+	kvd_log(LOG_ERR, "event=reload_failed error=\"%s\" "
+		"action=keep_running_config", msg);
+}
+
 static int bad_opt(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, "kvshmd: %sinvalid %s '%s': %s\n", opt_where, opt, val,
-		why);
-	fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
+	opt_error("%sinvalid %s '%s': %s", opt_where, opt, val, why);
+	if (!opt_to_log)
+		fprintf(stderr, "Try 'kvshmd --help' for more information.\n");
 	return -EINVAL;
 }
 
@@ -151,6 +177,7 @@ enum {
 	OPT_EVICTION_WATERMARK, OPT_PERSISTENCE, OPT_FSYNC,
 	OPT_WAL_SEGMENT_SIZE, OPT_SNAPSHOT_INTERVAL, OPT_SNAPSHOT_WRITES,
 	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP,
+	OPT_LOG_LEVEL, OPT_LOG_FILE,
 	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG, OPT_PIDFILE,
 	OPT_GROUP, OPT_DATA_MODE, OPT_RW_MODE, OPT_SOCKET_MODE, OPT_WRITERS,
 };
@@ -178,6 +205,8 @@ static const struct option options[] = {
 	{ "snapshot-writes", required_argument, NULL, OPT_SNAPSHOT_WRITES },
 	{ "snapshot-keep", required_argument, NULL, OPT_SNAPSHOT_KEEP },
 	{ "snapshot-on-stop", required_argument, NULL, OPT_SNAPSHOT_ON_STOP },
+	{ "log-level",	 required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-file",	 required_argument, NULL, OPT_LOG_FILE },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
 	{ "pidfile",	 required_argument, NULL, OPT_PIDFILE },
 	{ "group",	 required_argument, NULL, OPT_GROUP },
@@ -198,6 +227,7 @@ struct paths {
 	const char *sock;
 	const char *pidfile;
 	bool check_only;		/* --check-config */
+	bool reload;			/* SIGHUP: create nothing */
 	char **owned;			/* values read from a file, freed once */
 	size_t nowned;			/* parse_args() is done with them */
 };
@@ -335,6 +365,17 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 	case OPT_FOREGROUND:
 		c->foreground = true;
 		break;
+	case OPT_LOG_LEVEL:
+		if ((c->log_level = kvd_log_level_parse(val)) < 0)
+			return bad_opt("--log-level", val,
+				       "error, warning, notice, info or debug");
+		break;
+	case OPT_LOG_FILE:
+		if (!*val || strlen(val) >= sizeof(c->log_file))
+			return bad_opt("--log-file", val,
+				       "a path of 1 to 4095 bytes");
+		snprintf(c->log_file, sizeof(c->log_file), "%s", val);
+		break;
 	case OPT_PIDFILE:
 		if (!*val)
 			return bad_opt("--pidfile", val, "a path is needed");
@@ -379,8 +420,8 @@ static int load_config(struct kvd_config *c, struct paths *p, const char *file)
 	int rc = 0;
 
 	if (!f) {
-		fprintf(stderr, "kvshmd: cannot read configuration '%s': %s\n",
-			file, strerror(errno));
+		opt_error("cannot read configuration '%s': %s", file,
+			  strerror(errno));
 		return -EINVAL;
 	}
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
@@ -390,7 +431,7 @@ static int load_config(struct kvd_config *c, struct paths *p, const char *file)
 		no++;
 		snprintf(opt_where, sizeof(opt_where), "%s:%u: ", file, no);
 		if (!strchr(line, '\n') && !feof(f)) {
-			fprintf(stderr, "kvshmd: %sline too long\n", opt_where);
+			opt_error("%sline too long", opt_where);
 			rc = -EINVAL;
 			break;
 		}
@@ -413,7 +454,7 @@ static int load_config(struct kvd_config *c, struct paths *p, const char *file)
 			    op->val != OPT_CONFIG && op->val != OPT_CHECK_CONFIG)
 				break;
 		if (!op->name) {
-			fprintf(stderr, "kvshmd: %sunknown key '%s'\n", opt_where, key);
+			opt_error("%sunknown key '%s'", opt_where, key);
 			rc = -EINVAL;
 		} else if (op->has_arg == no_argument) {
 			if (strcmp(val, "yes") && strcmp(val, "no")) {
@@ -474,6 +515,12 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("snapshot-keep %u\n", c->snapshot_keep);
 	printf("snapshot-on-stop %s\n", c->snapshot_on_stop ? "yes" : "no");
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
+	printf("log-level %s\n", kvd_log_level_name(c->log_level));
+	if (c->log_file[0])
+		printf("log-file %s\n", c->log_file);
+	else
+		printf("# log-file: none, %s\n",
+		       c->foreground ? "stderr" : "syslog");
 	kvd_access_print(&c->access, stdout);
 	if (p->pidfile)
 		printf("pidfile %s\n", p->pidfile);
@@ -548,8 +595,10 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	c->snapshot_writes = 1000000;
 	c->snapshot_keep = 2;
 	c->snapshot_on_stop = true;
+	c->log_level = LOG_INFO;
 	/* First pass: the configuration file, so that flags override it. */
 	opterr = 0;
+	optind = 0;				/* again on SIGHUP */
 	while ((o = getopt_long(argc, argv, "hV", options, NULL)) != -1)
 		if (o == OPT_CONFIG && load_config(c, p, optarg) < 0)
 			return -EINVAL;
@@ -603,24 +652,32 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 		print_config(c, p);
 		return 1;
 	}
-	if (mkdir(dir, 0750) == 0) {
-		/* A directory we made takes --group, so that the group
-		 * reaches the socket in it. */
-		if (kvd_access_chgrp(&c->access, -1, dir) < 0) {
-			fprintf(stderr, "kvshmd: cannot give data directory '%s' "
-				"group %u: %s\n", dir, (unsigned int)c->access.group,
+	if (p->reload) {
+		/* Compared with the running one only: a directory that is
+		 * not there is a change, for the next start to create. */
+		if (!realpath(dir, c->data_dir))
+			snprintf(c->data_dir, sizeof(c->data_dir), "%s", dir);
+	} else {
+		if (mkdir(dir, 0750) == 0) {
+			/* A directory we made takes --group, so that the
+			 * group reaches the socket in it. */
+			if (kvd_access_chgrp(&c->access, -1, dir) < 0) {
+				fprintf(stderr, "kvshmd: cannot give data "
+					"directory '%s' group %u: %s\n", dir,
+					(unsigned int)c->access.group,
+					strerror(errno));
+				return -EINVAL;
+			}
+		} else if (errno != EEXIST) {
+			fprintf(stderr, "kvshmd: cannot create data directory "
+				"'%s': %s\n", dir, strerror(errno));
+			return -EINVAL;
+		}
+		if (!realpath(dir, c->data_dir)) {
+			fprintf(stderr, "kvshmd: data directory '%s': %s\n", dir,
 				strerror(errno));
 			return -EINVAL;
 		}
-	} else if (errno != EEXIST) {
-		fprintf(stderr, "kvshmd: cannot create data directory '%s': %s\n",
-			dir, strerror(errno));
-		return -EINVAL;
-	}
-	if (!realpath(dir, c->data_dir)) {
-		fprintf(stderr, "kvshmd: data directory '%s': %s\n", dir,
-			strerror(errno));
-		return -EINVAL;
 	}
 	if (sock && sock[0] != '/') {
 		char cwd[PATH_MAX];
@@ -658,17 +715,40 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	return 0;
 }
 
-/* Return 0 to run, 1 to exit 0 (help/version/check), -EINVAL to exit 1. */
-static int parse_args(struct kvd_config *c, int argc, char **argv)
+/*
+ * Return 0 to run, 1 to exit 0 (help/version/check), -EINVAL to exit 1.
+ * @reload: again on SIGHUP, errors to the log, nothing created.
+ */
+static int parse_args(struct kvd_config *c, int argc, char **argv,
+		      bool reload)
 {
-	struct paths p = { .dir = "." };
+	struct paths p = { .dir = ".", .reload = reload };
 	size_t i;
-	int rc = parse_args_paths(c, argc, argv, &p);
+	int rc;
 
+	opt_to_log = reload;
+	rc = parse_args_paths(c, argc, argv, &p);
+	opt_to_log = false;
 	for (i = 0; i < p.nowned; i++)
 		free(p.owned[i]);
 	free(p.owned);
 	return rc;
+}
+
+/* The command line kvshmd started with, for SIGHUP. */
+static int start_argc;
+static char **start_argv;
+
+/*
+ * reread_config - SIGHUP (struct kvd's reread_config): the same files,
+ * environment and flags as at start, parsed the same way. kvshmd never
+ * changes its own environment, so getenv() still sees the one it started
+ * with.
+ */
+static int reread_config(struct kvd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	return parse_args(c, start_argc, start_argv, true) ? -EINVAL : 0;
 }
 
 /*
@@ -802,10 +882,11 @@ static void block_signals(void)
 	sigset_t set;
 
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* until blocked: the server reads it */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
@@ -814,9 +895,19 @@ int main(int argc, char **argv)
 	static struct kvd d;
 	int rc, ready_fd = -1;
 
-	rc = parse_args(&d.cfg, argc, argv);
+	rc = parse_args(&d.cfg, argc, argv, false);
 	if (rc)
 		return rc > 0 ? 0 : 1;
+	start_argc = argc;
+	start_argv = argv;
+	d.reread_config = reread_config;
+	/* Before detaching, so that a bad path is said on stderr. */
+	if (d.cfg.log_file[0] && (rc = kvd_log_set_file(d.cfg.log_file)) < 0) {
+		fprintf(stderr, "kvshmd: cannot open log file '%s': %s\n",
+			d.cfg.log_file, strerror(-rc));
+		return 1;
+	}
+	kvd_log_set_level(d.cfg.log_level);
 	if (!d.cfg.foreground) {
 		ready_fd = daemonize();
 		if (ready_fd < 0) {

@@ -18,7 +18,9 @@
  * CLIENTS lists the connections and the orphans, with what each peer sent
  * and received (counted here, on the server thread).
  *
- * SIGTERM and SIGINT arrive through a signalfd and end the loop.
+ * SIGTERM and SIGINT arrive through a signalfd and end the loop; SIGHUP
+ * arrives the same way and reloads the configuration on this thread,
+ * between two requests (kvd_config_reload()), so none sees half a reload.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +42,7 @@
 #include "frame.h"
 #include "kvshmd.h"
 #include "log.h"
+#include "notify.h"
 #include "snapshot.h"
 
 #define READ_CHUNK	65536
@@ -853,8 +856,13 @@ static void conn_lost(struct server *sv, struct conn *c)
  */
 static void release_marks(struct server *sv)
 {
-	uint64_t synced = sv->d->wal ? kvd_wal_synced_lsn(sv->d->wal) : 0;
+	struct kvd_wal *wal = sv->d->wal;
+	uint64_t synced = wal ? kvd_wal_synced_lsn(wal) : 0;
 	struct conn *c, *next;
+
+	/* fsync left "always" (SIGHUP): what waited for a sync goes now. */
+	if (wal && !kvd_wal_holds_replies(wal))
+		synced = UINT64_MAX;
 
 	for (c = sv->pending; c; c = next) {
 		unsigned int i = 0;
@@ -1037,14 +1045,36 @@ static int signals_fd(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* A signal from the signalfd: SIGHUP reloads, the others stop. */
+static void on_signal(struct server *sv)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sv->sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		kvd_log(LOG_DEBUG, "event=reload signal=%s pid=%d",
+			strsignal((int)si.ssi_signo), (int)si.ssi_pid);
+		kvd_config_reload(sv->d);
+		sv->max_payload = kvs_max_payload(sv->d->cfg.max_key,
+						  sv->d->cfg.max_value);
+		return;
+	}
+	kvd_log(LOG_INFO, "event=stop signal=%s", strsignal((int)si.ssi_signo));
+	kvd_notify_stopping();
+	sv->stop = true;
+}
+
 /*
- * kvd_server_run - serve until SIGTERM/SIGINT. SIGTERM and SIGINT must be
- * blocked in every thread (main.c does it before starting any). Once the
- * socket listens, one byte is written to @ready_fd (if >= 0) and it is
- * closed. Return: 0 on a clean stop, -errno if serving could not start.
+ * kvd_server_run - serve until SIGTERM/SIGINT, reloading on SIGHUP. The
+ * three must be blocked in every thread (main.c does it before starting
+ * any). Once the socket listens, one byte is written to @ready_fd (if
+ * >= 0) and it is closed, and the service manager is told (READY=1).
+ * Return: 0 on a clean stop, -errno if serving could not start.
  */
 int kvd_server_run(struct kvd *d, int ready_fd)
 {
@@ -1088,6 +1118,7 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 		(void)w;
 		close(ready_fd);
 	}
+	kvd_notify_ready();
 
 	while (!sv.stop) {
 		n = epoll_wait(sv.efd, evs, MAX_EVENTS, 1000);
@@ -1120,12 +1151,7 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 				continue;
 			}
 			if (evs[i].data.ptr == &sv.sfd) {
-				struct signalfd_siginfo si;
-
-				if (read(sv.sfd, &si, sizeof(si)) == sizeof(si))
-					kvd_log(LOG_INFO, "event=stop signal=%s",
-						strsignal((int)si.ssi_signo));
-				sv.stop = true;
+				on_signal(&sv);
 				continue;
 			}
 			if (*(enum ev_kind *)evs[i].data.ptr == EV_ORPHAN) {

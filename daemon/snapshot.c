@@ -43,8 +43,9 @@
 struct kvd_snap {
 	struct kvd *d;
 	char dir[4096];
-	uint64_t interval_ms, after_writes;
-	unsigned int keep;
+	uint64_t interval_ms, after_writes;	/* server thread only */
+	unsigned int keep;		/* atomic: set by the server thread
+					 * (SIGHUP), read by the writer */
 	int efd;
 
 	pthread_t th;
@@ -115,10 +116,12 @@ static void prune(struct kvd_snap *s)
 	uint64_t *v;
 	long n, i;
 
+	unsigned int keep = __atomic_load_n(&s->keep, __ATOMIC_RELAXED);
+
 	n = kvp_list(s->dir, KVP_SNAP_PREFIX, KVP_SNAP_SUFFIX, &v);
 	if (n <= 0)
 		return;
-	for (i = 0; i + (long)s->keep < n; i++) {
+	for (i = 0; i + (long)keep < n; i++) {
 		char path[4200];
 
 		kvp_snap_path(path, sizeof(path), s->dir, v[i], "");
@@ -322,6 +325,14 @@ void kvd_snap_destroy(struct kvd_snap *s)
 	pthread_mutex_destroy(&s->wlock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
+}
+
+void kvd_snap_set_schedule(struct kvd_snap *s, uint64_t interval_s,
+			   uint64_t after_writes, unsigned int keep)
+{
+	s->interval_ms = interval_s * 1000;
+	s->after_writes = after_writes;
+	__atomic_store_n(&s->keep, keep ? keep : 1, __ATOMIC_RELAXED);
 }
 
 int kvd_snap_fd(struct kvd_snap *s)

@@ -47,6 +47,15 @@ int kvd_snap_init(struct kvd_snap **s, struct kvd *d, uint64_t interval_s,
 		  uint64_t after_writes, unsigned int keep);
 void kvd_snap_destroy(struct kvd_snap *s);
 
+/*
+ * kvd_snap_set_schedule - new @interval_s, @after_writes and @keep, as
+ * for kvd_snap_init() (SIGHUP). Server thread. The interval counts from
+ * the last snapshot, so a shorter one may make a snapshot due at once;
+ * fewer kept files are pruned after the next snapshot.
+ */
+void kvd_snap_set_schedule(struct kvd_snap *s, uint64_t interval_s,
+			   uint64_t after_writes, unsigned int keep);
+
 /* An eventfd that becomes readable when a snapshot run ends. */
 int kvd_snap_fd(struct kvd_snap *s);
 

@@ -78,15 +78,20 @@ struct kvs_header {
 	uint64_t heap_size;		/* const */
 	uint64_t rw_size;		/* const: bytes of the reader area */
 	uint32_t nslots;		/* const: reader slots in the rw area */
-	uint32_t max_key;		/* const: longest key accepted */
-	uint32_t max_value;		/* const: longest value accepted */
+	uint32_t max_key;		/* longest key accepted */
+	uint32_t max_value;		/* longest value accepted */
 	int32_t daemon_pid;		/* const */
 	uint64_t start_time_ms;		/* const: CLOCK_REALTIME at start */
 	uint32_t nhints;		/* const: access-hint words in the rw
 					 * area; index 0 means "no hint" */
 	uint32_t reserved0;
-	uint64_t max_entries;		/* const: keys allowed, 0 = no limit
-					 * but memory */
+	uint64_t max_entries;		/* keys allowed, 0 = no limit but
+					 * memory. These three limits: kvshmd
+					 * may raise them (relaxed store, SIGHUP
+					 * reload), never lower them, and
+					 * accepts the new value before it
+					 * stores it; clients: plain loads, any
+					 * value seen is one the daemon takes */
 	uint64_t reserved1;
 	/* lines 2-3 */
 	char socket_path[KVS_SOCKPATH_MAX]; /* const: NUL-terminated */

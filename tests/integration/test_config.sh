@@ -40,7 +40,7 @@ ok() {
 	fi
 }
 
-echo "1..16"
+echo "1..20"
 
 cat >"$dir/good.conf" <<CONF
 # a comment, then settings with odd spacing
@@ -117,6 +117,22 @@ rc=$?
 	echo "$err" | grep -q "volatile-ttl"
 ok $? "an unknown policy is an error that lists the policies"
 
+out=$(KVSHM_LOG_LEVEL=debug "$KVSHMD" --log-file "$dir/k.log" --check-config 2>&1)
+echo "$out" | grep -qx 'log-level debug' && echo "$out" | grep -qx "log-file $dir/k.log"
+ok $? "KVSHM_LOG_LEVEL and --log-file are read"
+
+err=$("$KVSHMD" --log-level loud --check-config 2>&1 >/dev/null)
+rc=$?
+[ $rc -eq 1 ] && echo "$err" | grep -q "invalid --log-level 'loud'"
+ok $? "an unknown log level is an error"
+
+err=$("$KVSHMD" --name "$name-nolog" --data-dir "$dir/nolog" --memory 16M \
+	--log-file "$dir/no/such/dir/k.log" 2>&1 >/dev/null)
+rc=$?
+[ $rc -eq 1 ] && echo "$err" | grep -q "cannot open log file" &&
+	[ ! -e "/dev/shm/kvshm-$name-nolog" ]
+ok $? "a log file that cannot be opened stops the start, said on stderr"
+
 "$KVSHMD" --config "$dir/good.conf" >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do
@@ -138,12 +154,16 @@ ok $? "it stops cleanly on SIGTERM"
 # Detached: the launcher exits 0 once the daemon serves, and the
 # daemon's PID is in DIR/kvshmd.pid until it stops.
 mkdir "$dir/bg"
-"$KVSHMD" --name "$name-bg" --data-dir "$dir/bg" --memory 16M >/dev/null 2>&1
+"$KVSHMD" --name "$name-bg" --data-dir "$dir/bg" --memory 16M \
+	--log-file "$dir/bg/kvshmd.log" >/dev/null 2>&1
 rc=$?
 bgpid=$(cat "$dir/bg/kvshmd.pid" 2>/dev/null)
 spid=$("$CTL" --name "$name-bg" stats 2>/dev/null | awk '/^pid /{print $2}')
 [ $rc -eq 0 ] && [ -n "$bgpid" ] && [ "$bgpid" = "$spid" ]
 ok $? "a detached daemon writes its PID to DATA_DIR/kvshmd.pid"
+grep -q "^[0-9-]*T[0-9:.+-]* kvshmd\[$bgpid\]: level=info event=ready " \
+	"$dir/bg/kvshmd.log"
+ok $? "a detached daemon logs to --log-file, lines timestamped"
 if [ -n "$bgpid" ]; then
 	kill -TERM "$bgpid"
 	for _ in $(seq 200); do
