@@ -427,14 +427,18 @@ err_free:
 }
 
 /*
- * Unmap what no thread can reach any more: the rw area and the data past
- * the header page(s). The header stays mapped (and @a allocated) until
- * kvshm_close(), because argument checks read limits through c->cur
- * without a reference and may still hold this one.
+ * Unmap what no thread can reach any more: the rw area and the data.
+ * Argument checks read limits through c->cur without a reference, so a
+ * thread may still read this attachment's header: its page(s) are
+ * replaced, in one mremap(), by a private copy, and @a stays allocated
+ * until kvshm_close(). Keeping a page of the shared object mapped would
+ * keep all of its memory: an unlinked object is freed only when its last
+ * mapping goes.
  */
 static void att_retire(struct kvc_att *a)
 {
 	size_t keep = header_keep();
+	void *copy;
 
 	if (!a->rw)
 		return;
@@ -442,8 +446,22 @@ static void att_retire(struct kvc_att *a)
 	a->rw = NULL;
 	a->slots = NULL;
 	a->hints = NULL;
+	copy = mmap(NULL, keep, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (copy == MAP_FAILED) {
+		/* Keep the header mapped; only the rest is freed. */
+		if (a->map.size > keep)
+			munmap(a->map.base + keep, a->map.size - keep);
+		a->map.size = keep;
+		return;
+	}
+	memcpy(copy, a->map.base, keep);
+	mprotect(copy, keep, PROT_READ);
 	if (a->map.size > keep)
 		munmap(a->map.base + keep, a->map.size - keep);
+	if (mremap(copy, keep, keep, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   a->map.base) == MAP_FAILED)
+		munmap(copy, keep);	/* the shared page stays mapped */
 	a->map.size = keep;
 	KVC_DEBUG("released generation=%llu", (unsigned long long)a->generation);
 }
@@ -497,11 +515,18 @@ static void tls_destructor(void *arg)
 	struct kvc_tls *t = arg;
 	struct kvshm *c = t->c;
 
+	kvc_tls_forget(t);
 	pthread_mutex_lock(&c->tls_lock);
 	if (t->depth)			/* thread exited inside a section */
 		kvs_read_exit(t->slot);
 	t->depth = 0;
 	t->in_use = false;
+	/* A record of an old daemon keeps nothing of it mapped. */
+	if (t->att && t->att != c->cur) {
+		kvc_att_put(c, t->att);
+		t->att = NULL;
+		t->slot = NULL;
+	}
 	pthread_mutex_unlock(&c->tls_lock);
 }
 

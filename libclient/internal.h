@@ -53,7 +53,14 @@ struct kvc_att {
 struct kvc_tls {
 	struct kvshm *c;
 	struct kvc_att *att;		/* NULL: no slot yet */
-	struct kvs_slot *slot;
+	struct kvs_slot *slot;		/* in att's rw area, or &own */
+	/*
+	 * A slot of our own, in private memory, for reading a segment whose
+	 * daemon is known to be gone (superseded: stopped or replaced), where
+	 * no one reclaims anything, when the current daemon cannot give us
+	 * a slot.
+	 */
+	struct kvs_slot own;
 	unsigned int depth;
 	uint32_t rnd;			/* xorshift state for hint counters */
 	bool in_use;
@@ -145,6 +152,8 @@ void kvc_att_put(struct kvshm *c, struct kvc_att *a);
 
 /* read.c */
 struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc);
+/* Drop this thread's cached pointer to @t (its TLS destructor runs). */
+void kvc_tls_forget(struct kvc_tls *t);
 int kvc_key_check(const struct kvshm *c, const void *key, size_t klen);
 
 #endif /* KVC_INTERNAL_H */

@@ -48,6 +48,14 @@ static __thread struct {
 	struct kvc_tls *t;
 } tls_last __attribute__((tls_model("initial-exec")));
 
+void kvc_tls_forget(struct kvc_tls *t)
+{
+	if (tls_last.t == t) {
+		tls_last.id = 0;
+		tls_last.t = NULL;
+	}
+}
+
 /* This thread's record for @c, made (with no slot yet) on first use. */
 struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 {
@@ -103,50 +111,71 @@ struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 	return t;
 }
 
+/* Bind @t to attachment @a and @slot (in @a's rw area, or t->own). */
+static void bind_att(struct kvshm *c, struct kvc_tls *t, struct kvc_att *a,
+		     struct kvs_slot *slot)
+{
+	pthread_mutex_lock(&c->tls_lock);
+	if (t->att != a) {
+		if (t->att)
+			kvc_att_put(c, t->att);
+		a->refs++;
+		t->att = a;
+	}
+	t->slot = slot;
+	pthread_mutex_unlock(&c->tls_lock);
+}
+
 /*
  * rebind - the slow path of a read section's entry, at depth 0: @t has no
- * slot yet, or the daemon behind its attachment is gone. Reattach to a new
- * daemon if one serves, and move @t to the current attachment with a slot
- * from it. If that cannot be done, @t keeps reading the attachment it has:
- * the last data its daemon stored (KVSHM_OPEN_NO_STALE refuses that).
+ * slot yet, a newer daemon than @t's is attached, or the daemon behind
+ * @t's attachment is gone. Reattach if a new daemon serves, and move @t
+ * to the current attachment with a slot from its daemon.
  *
- * A thread that already has an attachment does not wait for io_lock: if
- * another thread is talking to the daemon, it reads what it has and
- * tries again at its next section.
+ * A thread never reads an attachment older than the current one: that
+ * could return data older than a write this process was told is stored.
+ * If the current daemon cannot give a slot, @t reads the current segment
+ * with a slot of its own if that segment's daemon is known to be gone
+ * (superseded: nothing in it is reclaimed any more), and fails with
+ * KVSHM_EDAEMON otherwise.
+ *
+ * A thread already on the current attachment, whose daemon is just gone,
+ * does not wait for io_lock: if another thread is talking to the daemon,
+ * it reads what it has (the last data) and tries again at its next
+ * section.
  */
 static int rebind(struct kvshm *c, struct kvc_tls *t)
 {
 	struct kvc_att *cur;
 	uint32_t idx;
-	int rc = 0;
+	int rc;
 
-	if (!t->att || (c->flags & KVSHM_OPEN_NO_STALE))
+	if (t->att && t->att == __atomic_load_n(&c->cur, __ATOMIC_ACQUIRE) &&
+	    !(c->flags & KVSHM_OPEN_NO_STALE)) {
+		if (pthread_mutex_trylock(&c->io_lock))
+			return 0;
+	} else {
 		pthread_mutex_lock(&c->io_lock);
-	else if (pthread_mutex_trylock(&c->io_lock))
-		goto stale;
+	}
 	kvc_reattach(c);
-	if (t->att != c->cur) {
+	cur = c->cur;
+	if (t->att != cur) {
 		rc = request_slot(c, &idx);
 		/* The slot is the current daemon's as of the reply: the
 		 * request itself may have reattached. */
 		cur = c->cur;
 		if (rc == 0) {
-			pthread_mutex_lock(&c->tls_lock);
-			if (t->att)
-				kvc_att_put(c, t->att);
-			cur->refs++;
-			t->att = cur;
-			t->slot = &cur->slots[idx];
-			pthread_mutex_unlock(&c->tls_lock);
+			bind_att(c, t, cur, &cur->slots[idx]);
+		} else if (kvs_load_acquire(&cur->hdr->superseded)) {
+			bind_att(c, t, cur, &t->own);
+		} else {
+			pthread_mutex_unlock(&c->io_lock);
+			return rc;
 		}
 	}
 	pthread_mutex_unlock(&c->io_lock);
-	if (!t->att)
-		return rc;
-stale:
 	if ((c->flags & KVSHM_OPEN_NO_STALE) &&
-	    (t->att != __atomic_load_n(&c->cur, __ATOMIC_ACQUIRE) ||
-	    kvs_load_acquire(&t->att->hdr->superseded)))
+	    kvs_load_acquire(&t->att->hdr->superseded))
 		return KVSHM_EDAEMON;
 	return 0;
 }

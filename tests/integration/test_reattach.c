@@ -220,6 +220,24 @@ static int readers_progress(const long since[4], long more)
 	return 0;
 }
 
+/* Part 6: a thread that read through one daemon, then reads again. */
+static int go_pipe[2], done_pipe[2];
+
+static void *two_reads(void *arg)
+{
+	char buf[8], b;
+	size_t n;
+	long rc;
+
+	rc = kvshm_get(arg, "k", 1, buf, sizeof(buf), &n);
+	if (write(done_pipe[1], "1", 1) != 1 || read(go_pipe[0], &b, 1) != 1)
+		return (void *)-1L;
+	rc = kvshm_get(arg, "k", 1, buf, sizeof(buf), &n);
+	if (rc == 0)
+		return (void *)(long)(n == 1 ? buf[0] : '?');
+	return (void *)rc;
+}
+
 static void *first_read(void *arg)
 {
 	char buf[8];
@@ -241,9 +259,8 @@ int main(void)
 	pthread_t th;
 	void *thr;
 	int i, st, allok;
-	long pg = sysconf(_SC_PAGESIZE);
 
-	plan_tests(30);
+	plan_tests(32);
 	bd = mmap(NULL, sizeof(*bd), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (bd == MAP_FAILED)
@@ -268,8 +285,8 @@ int main(void)
 	ok(kvshm_ping(c) == KVSHM_EDAEMON, "and so does a ping");
 	pthread_create(&th, NULL, first_read, c);
 	pthread_join(th, &thr);
-	ok((long)thr == KVSHM_EDAEMON,
-	   "a thread's first read needs a slot: KVSHM_EDAEMON while it is down");
+	ok((long)thr == 0,
+	   "a new thread's first read, its daemon known gone, reads it too");
 
 	restart_kvshmd(&d, args);
 	ok(kvshm_set(c, S("a"), S("3"), 0, 0) == 0,
@@ -278,8 +295,8 @@ int main(void)
 	   "both handles read the new daemon's data");
 	ok(stat_of(c, "reader_slots_used") == 2,
 	   "the new daemon gave each handle's reading thread a slot");
-	ok(old_mapped(d.name) > 0 && old_mapped(d.name) <= pg,
-	   "of the old segments, only a header page is still mapped");
+	ok(old_mapped(d.name) == 0,
+	   "nothing of the old segments is still mapped (their memory is freed)");
 	pthread_create(&th, NULL, first_read, c);
 	pthread_join(th, &thr);
 	ok((long)thr == 0, "a new thread reads through the new daemon");
@@ -347,8 +364,8 @@ int main(void)
 	ok(has(s, "a", "3") &&
 	   stat_of(c, "reader_slots_used") == 2,
 	   "a handle unused for three restarts reads the newest daemon's data");
-	ok(old_mapped(d.name) > 0 && old_mapped(d.name) <= pg,
-	   "after 5 restarts, no old segment is mapped past its header page");
+	ok(old_mapped(d.name) == 0,
+	   "after 5 restarts, no old segment is mapped any more");
 	kvshm_close(s);
 	ok(stat_of(c, "reader_slots_used") == 1,
 	   "closing a reattached handle releases its slot on the new daemon");
@@ -387,6 +404,36 @@ int main(void)
 			pthread_join(rt[i], NULL);
 		ok(!reader_bad[0] && !reader_bad[1] && !reader_bad[2] &&
 		   !reader_bad[3], "no read failed and no view was ever wrong");
+	}
+
+	/*
+	 * 6. Never older than acknowledged: thread R reads through daemon A;
+	 * A is replaced by B, where the main thread stores k=2 (acked); B is
+	 * SIGKILLed. R cannot get a slot from B and B is not known dead, so
+	 * R's read fails; it must not fall back on A's k=1.
+	 */
+	{
+		pthread_t r;
+		char b;
+
+		if (pipe(go_pipe) || pipe(done_pipe) ||
+		    kvshm_set(c, S("k"), S("1"), 0, 0))
+			bail_out("part 6 set-up");
+		pthread_create(&r, NULL, two_reads, c);
+		if (read(done_pipe[0], &b, 1) != 1)
+			bail_out("part 6 reader");
+		term_kvshmd(&d);
+		restart_kvshmd(&d, args);
+		ok(kvshm_set(c, S("k"), S("2"), 0, 0) == 0,
+		   "k=2 is stored by the new daemon");
+		kill_kvshmd(&d);
+		if (write(go_pipe[1], "g", 1) != 1)
+			bail_out("part 6 go");
+		pthread_join(r, &thr);
+		ok((long)thr == KVSHM_EDAEMON || (long)thr == '2',
+		   "a thread bound to the daemon before never reads its older "
+		   "k=1 (got %ld)", (long)thr);
+		restart_kvshmd(&d, args);
 	}
 
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
