@@ -208,19 +208,28 @@ void kvd_access_print(const struct kvd_access *a, FILE *f)
 /* Is @gid among the peer's groups (primary, then supplementary)? */
 static bool peer_in_group(int fd, gid_t primary, gid_t gid)
 {
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
+	gid_t local[64], *groups = local;
+	socklen_t len = sizeof(local);
+	bool found = false;
 	size_t i;
 
 	if (primary == gid)
 		return true;
-	/* The supplementary groups the peer had when it connected. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (i = 0; i < len / sizeof(groups[0]); i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
+	/* The supplementary groups the peer had when it connected; ERANGE
+	 * gives the length needed. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || !(groups = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+			free(groups);
+			return false;
+		}
+	}
+	for (i = 0; i < len / sizeof(groups[0]) && !found; i++)
+		found = groups[i] == gid;
+	if (groups != local)
+		free(groups);
+	return found;
 }
 
 bool kvd_access_may_write(const struct kvd_access *a, int fd, uid_t uid,

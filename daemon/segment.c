@@ -97,11 +97,14 @@ static int shm_make(const struct kvd_access *a, const char *name, mode_t mode,
 	void *p;
 	int fd, e;
 
-	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
+	/*
+	 * Owner-only until the group is set: permissions are checked at
+	 * open, so an object briefly readable by the wrong group would let
+	 * an fd opened then outlive the fix.
+	 */
+	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	/* Group and mode before the size: no one attaches to an object
-	 * with the wrong permissions (clients wait for the header). */
 	if (kvd_access_chgrp(a, fd, NULL) < 0 || fchmod(fd, mode) < 0 ||
 	    ftruncate(fd, (off_t)size) < 0)
 		goto err;

@@ -966,6 +966,7 @@ static void on_accept(struct server *sv)
 		c->kind = EV_CONN;
 		c->fd = fd;
 		c->pidfd = -1;
+		c->uid = (uid_t)-1;	/* unknown: neither root nor us */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 			c->pid = cred.pid;
 			c->uid = cred.uid;
@@ -1011,7 +1012,8 @@ static int listen_on(struct server *sv)
 {
 	const char *path = sv->d->cfg.socket_path;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	mode_t old_mask;
+	int fd, rc;
 
 	if (socket_alive(path)) {
 		kvd_log(LOG_ERR, "event=start_failed reason=\"socket %s is in use "
@@ -1023,9 +1025,18 @@ static int listen_on(struct server *sv)
 	if (fd < 0)
 		return -errno;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    kvd_access_chgrp(&sv->d->cfg.access, -1, path) < 0 ||
-	    chmod(path, sv->d->cfg.access.socket_mode) < 0 ||
+	/*
+	 * The socket is born with its mode (umask around bind), owner-only
+	 * until its group is set; then the group, never following a
+	 * symlink someone put at the path.
+	 */
+	old_mask = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (rc < 0 ||
+	    (sv->d->cfg.access.group_set &&
+	     lchown(path, (uid_t)-1, sv->d->cfg.access.group) < 0) ||
+	    fchmodat(AT_FDCWD, path, sv->d->cfg.access.socket_mode, 0) < 0 ||
 	    listen(fd, 512) < 0) {
 		int e = errno;
 

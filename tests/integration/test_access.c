@@ -55,6 +55,8 @@ static void become(uid_t uid, gid_t gid, const gid_t *groups, size_t n)
 static int client_body(void)
 {
 	struct kvshm_batch_op op = { KVSHM_BATCH_PUT, 0, "b", 1, "1", 1, 0, 0 };
+	struct kvshm_kv kv = { "m", 1, "1", 1, 0 };
+	int64_t i64;
 	char shm[96], buf[8];
 	int r = 0, rc, fd;
 	size_t n, failed;
@@ -80,6 +82,13 @@ static int client_body(void)
 	else if (rc == KVSHM_EPERM && kvshm_del(c, S("k")) == KVSHM_EPERM &&
 		 kvshm_batch(c, &op, 1, &failed) == KVSHM_EPERM &&
 		 kvshm_snapshot(c, NULL) == KVSHM_EPERM &&
+		 kvshm_incr(c, S("n"), 1, &i64) == KVSHM_EPERM &&
+		 kvshm_mset(c, &kv, 1) == KVSHM_EPERM &&
+		 kvshm_append(c, S("k"), S("x"), &n) == KVSHM_EPERM &&
+		 kvshm_expire(c, S("k"), 1) == KVSHM_EPERM &&
+		 kvshm_cas(c, S("k"), S("x"), 0, 0, NULL) == KVSHM_EPERM &&
+		 kvshm_flush(c, NULL) == KVSHM_EPERM &&
+		 kvshm_config_set(c, "eviction", "lru") == KVSHM_EPERM &&
 		 kvshm_ping(c) == 0)
 		r |= R_WRITES_PERM;
 	else
@@ -201,7 +210,8 @@ int main(void)
 	r = client_as(NOBODY, GRP, NULL, 0);
 	ok((r & ~R_NO_RDWR) == (R_READ_OK | R_WRITES_PERM),
 	   "a group member not in --writers attaches and reads; its set, del, "
-	   "batch and snapshot get KVSHM_EPERM (and ping works)");
+	   "batch, snapshot, incr, mset, append, expire, cas, flush and config "
+	   "set get KVSHM_EPERM (and ping works)");
 	ok(r & R_NO_RDWR, "it cannot open the data segment for writing");
 	ok(kvshm_get(c, S("k"), buf, sizeof(buf), &n) == 0 && n == 1 &&
 	   buf[0] == 'v' && kvshm_exists(c, S("b")) == KVSHM_ENOTFOUND,
