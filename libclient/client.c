@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "clock.h"
 #include "epoch.h"
 #include "internal.h"
 
@@ -70,7 +71,8 @@ static int errno_code(int e, int fallback)
 }
 
 /* Map shm object @shm_name; return 0 or KVSHM_E*. */
-static int map_object(const char *shm_name, bool rw, void **base, size_t *size)
+static int map_object(const char *shm_name, bool rw, void **base, size_t *size,
+		      uid_t *owner)
 {
 	struct stat st;
 	void *p;
@@ -96,6 +98,7 @@ static int map_object(const char *shm_name, bool rw, void **base, size_t *size)
 	close(fd);
 	*base = p;
 	*size = (size_t)st.st_size;
+	*owner = st.st_uid;
 	return 0;
 err:
 	e = errno;
@@ -142,9 +145,12 @@ static int rw_check(const struct kvc_att *a)
 	return 0;
 }
 
+/* Connect to the socket @h names, which must belong to user @owner. */
 static int connect_daemon(const struct kvshm *c, const struct kvs_header *h,
-			  int *fdp)
+			  uid_t owner, int *fdp)
 {
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = {
 		.tv_sec = c->timeout_ms / 1000,
@@ -167,6 +173,13 @@ static int connect_daemon(const struct kvshm *c, const struct kvs_header *h,
 		if (e == EACCES || e == EPERM)
 			return KVSHM_EPERM;
 		return KVSHM_EDAEMON;
+	}
+	/* Only the user who owns the segment may answer for it. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    cred.uid != owner) {
+		close(fd);
+		KVC_DEBUG("socket %s: peer is not the segment's owner", sa.sun_path);
+		return KVSHM_EPERM;
 	}
 	*fdp = fd;
 	return 0;
@@ -272,12 +285,12 @@ static bool cur_gone(const struct kvshm *c)
 int kvc_call(struct kvshm *c, uint16_t op, struct kvc_reply *rep)
 {
 	bool broke, torn;
-	int rc;
+	int rc = 0;
 
-	if (kvc_forked(c) || (cur_gone(c) && kvc_reattach(c))) {
+	if (kvc_forked(c) || (cur_gone(c) && (rc = kvc_reattach(c)))) {
 		c->req.len = 0;
 		c->req.err = 0;
-		return kvc_forked(c) ? KVSHM_EINVAL : KVSHM_EDAEMON;
+		return kvc_forked(c) ? KVSHM_EINVAL : rc;
 	}
 	rc = exchange(c, c->fd, &c->req, op, rep, &broke, &torn);
 	/*
@@ -353,6 +366,7 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 {
 	char shm_name[KVS_NAME_MAX + 16];
 	struct kvc_att *a;
+	uid_t owner, rw_owner;
 	const char *env;
 	void *base;
 	size_t size;
@@ -362,15 +376,17 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 	if (not_gen) {
 		uint64_t g = peek_generation(shm_name);
 
-		if (g == 0 || g == not_gen)
+		if (g == 0)
 			return KVSHM_EDAEMON;
+		if (g == not_gen)
+			return KVC_SAME_DAEMON;
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		errno = ENOMEM;
 		return KVSHM_ESYS;
 	}
-	rc = map_object(shm_name, false, &base, &size);
+	rc = map_object(shm_name, false, &base, &size, &owner);
 	if (rc)
 		goto err_free;
 	a->map.base = base;
@@ -382,14 +398,29 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 		goto err_data;
 	a->generation = a->hdr->generation;
 	if (a->generation == not_gen) {
-		rc = KVSHM_EDAEMON;
+		rc = KVC_SAME_DAEMON;
+		goto err_data;
+	}
+	/*
+	 * A new daemon must run as the user of the first: after a stop, the
+	 * name is free, and anyone could create objects under it.
+	 */
+	if (c->owner_known && owner != c->owner) {
+		KVC_DEBUG("%s: owned by uid %u, not %u", shm_name,
+			  (unsigned int)owner, (unsigned int)c->owner);
+		rc = KVSHM_EPERM;
 		goto err_data;
 	}
 
 	snprintf(shm_name, sizeof(shm_name), "/kvshm-%s.rw", c->name);
-	rc = map_object(shm_name, true, &a->rw, &a->rw_size);
+	rc = map_object(shm_name, true, &a->rw, &a->rw_size, &rw_owner);
 	if (rc)
 		goto err_data;
+	if (rw_owner != owner) {
+		rc = KVSHM_EPERM;
+		munmap(a->rw, a->rw_size);
+		goto err_data;
+	}
 	rc = rw_check(a);
 	if (rc)
 		goto err_rw;
@@ -397,7 +428,7 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 	a->hints = kvs_rw_hints(a->rw, a->hdr->nslots);
 	a->nhints = a->hdr->nhints;
 
-	rc = connect_daemon(c, a->hdr, &fd);
+	rc = connect_daemon(c, a->hdr, owner, &fd);
 	if (rc)
 		goto err_rw;
 	rc = hello(c, fd, a);
@@ -413,6 +444,8 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 		  a->fenced ? "fenced" : "membarrier");
 	*ap = a;
 	*fdp = fd;
+	c->owner = owner;
+	c->owner_known = true;
 	return 0;
 
 err_sock:
@@ -472,17 +505,65 @@ void kvc_att_put(struct kvshm *c, struct kvc_att *a)
 		att_retire(a);
 }
 
-int kvc_reattach(struct kvshm *c)
+/* BYE on @fd, unless a request was sent there only in part. */
+static void say_bye_on(struct kvshm *c, int fd)
 {
-	struct kvc_att *old = c->cur, *a;
-	struct kvc_tls *t;
+	struct kvs_wbuf req = { 0 };
+
+	kvs_frame_begin(&req, KVS_OP_BYE, 0, kvc_next_id(c), 0);
+	if (kvs_frame_end(&req) == 0)
+		send_all(fd, req.p, req.len);
+	kvs_wbuf_free(&req);
+}
+
+/* Close the connections a reconnect kept: BYE releases their slots. */
+static void close_kept(struct kvshm *c, bool bye)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nkept; i++) {
+		if (bye && !c->kept[i].torn)
+			say_bye_on(c, c->kept[i].fd);
+		close(c->kept[i].fd);
+	}
+	c->nkept = 0;
+}
+
+/*
+ * reconnect - the channel to a daemon that still serves broke (a reply
+ * timed out, or was malformed): open a new connection to it. The old one
+ * stays open, since the daemon releases a connection's reader slots when
+ * it closes and our threads read through them, until kvshm_close().
+ */
+static int reconnect(struct kvshm *c)
+{
 	int fd, rc;
 
-	if (!cur_gone(c))
-		return 0;
-	rc = attach(c, old->generation, &a, &fd);
-	if (rc)
+	if (c->nkept == KVC_MAX_KEPT)
 		return KVSHM_EDAEMON;
+	rc = connect_daemon(c, c->cur->hdr, c->owner, &fd);
+	if (rc)
+		return rc;
+	rc = hello(c, fd, c->cur);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	c->kept[c->nkept].fd = c->fd;
+	c->kept[c->nkept++].torn = c->out_torn;
+	c->fd = fd;
+	c->broken = false;
+	c->out_torn = false;
+	KVC_DEBUG("reconnected name=%s", c->name);
+	return 0;
+}
+
+/* Make @a (connected on @fd) the current attachment, after @old. */
+static int switch_to(struct kvshm *c, struct kvc_att *old, struct kvc_att *a,
+		     int fd)
+{
+	struct kvc_tls *t;
+
 	pthread_mutex_lock(&c->tls_lock);
 	a->refs = 1;				/* current */
 	a->next = c->atts;
@@ -502,11 +583,40 @@ int kvc_reattach(struct kvshm *c)
 	/* The old daemon is gone: nothing holds slots for us there. */
 	if (c->fd >= 0)
 		close(c->fd);
+	close_kept(c, false);
 	c->fd = fd;
 	c->broken = false;
 	c->out_torn = false;
 	KVC_DEBUG("reattached name=%s generation=%llu", c->name,
 		  (unsigned long long)a->generation);
+	return 0;
+}
+
+int kvc_reattach(struct kvshm *c)
+{
+	struct kvc_att *old = c->cur, *a;
+	int64_t now;
+	int fd, rc;
+
+	if (!cur_gone(c))
+		return 0;
+	/* While no daemon serves, look at most once a millisecond. */
+	now = kvs_now_ms();
+	if (now < c->retry_ms)
+		return c->att_err;
+	rc = attach(c, old->generation, &a, &fd);
+	if (rc == KVC_SAME_DAEMON)
+		rc = reconnect(c);
+	else if (rc == 0)
+		rc = switch_to(c, old, a, fd);
+	if (rc) {
+		/* An incompatible or foreign daemon is worth saying so. */
+		c->att_err = rc == KVSHM_EVERSION || rc == KVSHM_EPERM ? rc :
+			     KVSHM_EDAEMON;
+		c->retry_ms = now + 1;
+		return c->att_err;
+	}
+	c->att_err = 0;
 	return 0;
 }
 
@@ -638,6 +748,7 @@ void kvshm_close(kvshm_t *c)
 		say_bye(c);
 	if (c->fd >= 0)
 		close(c->fd);
+	close_kept(c, !inherited);
 	kvs_wbuf_free(&c->req);
 	free(c->rbuf);
 	for (a = c->atts; a; a = anext) {

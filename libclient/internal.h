@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "frame.h"
 #include "kvshm.h"
@@ -67,6 +68,10 @@ struct kvc_tls {
 	struct kvc_tls *next;
 };
 
+#define KVC_MAX_KEPT	8	/* reconnects to one daemon per handle */
+#define KVC_SAME_DAEMON	1	/* attach(): the name is still served by
+				 * the daemon we are attached to */
+
 struct kvshm {
 	/*
 	 * The attachment reads start from. Written under io_lock and
@@ -92,6 +97,17 @@ struct kvshm {
 					 * before tls_lock */
 	int fd;				/* open until kvshm_close() or a
 					 * reattach */
+	uid_t owner;			/* the daemon's user: owns the objects
+					 * and the socket of every attachment */
+	bool owner_known;
+	int att_err;			/* why the last reattach failed */
+	int64_t retry_ms;		/* no new attempt before (realtime ms) */
+	/* Connections left by reconnect(): they hold slots until close. */
+	struct {
+		int fd;
+		bool torn;		/* no BYE: a request went out in part */
+	} kept[KVC_MAX_KEPT];
+	unsigned int nkept;
 	bool broken;			/* stream out of step: no more requests */
 	bool out_torn;			/* a request was sent only in part */
 	uint32_t next_id;

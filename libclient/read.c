@@ -622,9 +622,12 @@ static bool scan_match(const struct kvshm_scan_opts *o, const struct kvs_iref *r
  * the position to go on from within this shard, or UINT64_MAX when the
  * shard is done. Return: 0 or a KVSHM_E* code.
  */
+#define SCAN_MOVED	1	/* scan_shard(): the handle reattached */
+
 static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 		      const struct kvshm_scan_opts *o, size_t want,
-		      struct keybuf *kb, size_t *got, uint64_t *next)
+		      struct keybuf *kb, size_t *got, uint64_t *next,
+		      struct kvc_att **att)
 {
 	struct kvs_barray_view v;
 	struct kvc_tls *t;
@@ -636,6 +639,13 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 	*next = UINT64_MAX;
 	if ((rc = section_enter(c, &t)))
 		return rc;
+	/* Another daemon's table (other seed, other shards): start again. */
+	if (*att && *att != t->att) {
+		*att = t->att;
+		rc = SCAN_MOVED;
+		goto out;
+	}
+	*att = t->att;
 	if (kvs_shard_array(&t->att->map, s, &v) != 0)
 		goto out;
 	lg = (uint64_t)__builtin_ctzll(v.mask + 1);
@@ -672,6 +682,7 @@ int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
 	static const struct kvshm_scan_opts none;
 	const struct kvshm_scan_opts *o = opts ? opts : &none;
 	struct keybuf kb = { 0 };
+	struct kvc_att *att = NULL;
 	uint64_t cur, next = 0;
 	uint32_t s, nshards;
 	size_t got = 0;
@@ -688,7 +699,21 @@ int kvshm_scan(kvshm_t *c, uint64_t *cursor, const struct kvshm_scan_opts *opts,
 		size_t pos = 0;
 
 		kb.len = 0;
-		rc = scan_shard(c, s, cur, o, o->limit, &kb, &got, &next);
+		rc = scan_shard(c, s, cur, o, o->limit, &kb, &got, &next, &att);
+		if (rc == SCAN_MOVED) {
+			/*
+			 * The daemon was replaced during the walk: positions
+			 * in the old table mean nothing in the new one, so
+			 * walk the new one from the start (keys may repeat;
+			 * none is skipped). A cursor from an earlier call
+			 * cannot be told apart; see kvshm_scan(3).
+			 */
+			nshards = kvc_hdr(c)->nshards;
+			s = UINT32_MAX;		/* the loop's s++ makes it 0 */
+			got = 0;
+			rc = 0;
+			continue;
+		}
 		while (rc == 0 && pos < kb.len) {
 			uint32_t klen;
 

@@ -238,6 +238,31 @@ static void *two_reads(void *arg)
 	return (void *)rc;
 }
 
+/* Part 7: a walk during which the daemon is replaced. */
+static struct test_daemon *walk_d;
+static unsigned char seen[1000];
+static int walk_n;
+
+static int walk_cb(const void *key, size_t klen, void *arg)
+{
+	char k[16];
+	int i;
+
+	(void)arg;
+	if (klen > 2 && klen < sizeof(k) && memcmp(key, "w:", 2) == 0) {
+		memcpy(k, key, klen);
+		k[klen] = '\0';
+		i = atoi(k + 2);
+		if (i >= 0 && i < 1000)
+			seen[i] = 1;
+	}
+	if (++walk_n == 500) {
+		kill_kvshmd(walk_d);
+		restart_kvshmd(walk_d, args);
+	}
+	return 0;
+}
+
 static void *first_read(void *arg)
 {
 	char buf[8];
@@ -260,7 +285,7 @@ int main(void)
 	void *thr;
 	int i, st, allok;
 
-	plan_tests(32);
+	plan_tests(34);
 	bd = mmap(NULL, sizeof(*bd), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (bd == MAP_FAILED)
@@ -434,6 +459,26 @@ int main(void)
 		   "a thread bound to the daemon before never reads its older "
 		   "k=1 (got %ld)", (long)thr);
 		restart_kvshmd(&d, args);
+	}
+
+	/* 7. A walk over keys while the daemon is replaced under it. */
+	{
+		struct kvshm_kv kv[1000];
+		char keys[1000][8];
+		int n = 0;
+
+		for (i = 0; i < 1000; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "w:%d", i);
+			kv[i] = (struct kvshm_kv){ keys[i], strlen(keys[i]), "v", 1, 0 };
+		}
+		if (kvshm_mset(c, kv, 1000))
+			bail_out("part 7 mset");
+		walk_d = &d;
+		ok(kvshm_keys(c, "w:*", walk_cb, NULL) == 0,
+		   "kvshm_keys() completes although kvshmd was replaced midway");
+		for (i = 0; i < 1000; i++)
+			n += seen[i];
+		ok(n == 1000, "every key was returned at least once (%d of 1000)", n);
 	}
 
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");

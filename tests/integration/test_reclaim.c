@@ -128,13 +128,16 @@ int main(void)
 		kill(d.pid, SIGCONT);
 		ok(stat_of(c, "reader_slots_used") == slots,
 		   "the timed-out handle keeps its reader slot");
-		ok(kvshm_set(t, "k", 1, "v", 1, 0, 0) == KVSHM_EDAEMON,
-		   "its channel refuses further requests");
-		ok(kvshm_get(t, "held", 4, buf, VLEN, &vlen) == 0,
-		   "and it still reads");
+		ok(kvshm_set(t, "k", 1, "v", 1, 0, 0) == 0 &&
+		   stat_of(c, "connections") == 3,
+		   "its next request opens a new connection, and succeeds");
+		ok(kvshm_get(t, "held", 4, buf, VLEN, &vlen) == 0 &&
+		   stat_of(c, "reader_slots_used") == slots,
+		   "it still reads through the slot of the old connection");
 		kvshm_close(t);
-		ok(wait_stat(c, "reader_slots_used", slots - 1),
-		   "closing it releases the slot");
+		ok(wait_stat(c, "reader_slots_used", slots - 1) &&
+		   wait_stat(c, "connections", 1),
+		   "closing it releases the slot and both connections");
 	}
 	/*
 	 * A process whose connection closes without kvshm_close() (here: it
