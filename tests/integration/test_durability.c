@@ -366,12 +366,23 @@ static void damage_cases(void)
 		bail_out("stat %s", path);
 	flip_byte(path, (long)st.st_size / 2);
 	restart_kvshmd(&d, keep2);
-	ok(count_present(d.name, "c", 50) == 50 &&
-	   count_present(d.name, "e", 50) == 50 &&
-	   count_present(d.name, "f", 50) == 50 &&
-	   grep_log(&d, "event=snapshot_corrupt"),
-	   "a corrupt newest snapshot falls back to the previous one and the "
-	   "WAL: all 150 keys");
+	{
+		int nc = count_present(d.name, "c", 50);
+		int ne = count_present(d.name, "e", 50);
+		int nf = count_present(d.name, "f", 50);
+		int logged = grep_log(&d, "event=snapshot_corrupt");
+
+		if (!ok(nc == 50 && ne == 50 && nf == 50 && logged,
+			"a corrupt newest snapshot falls back to the previous one "
+			"and the WAL: all 150 keys")) {
+			diag("present: c %d, e %d, f %d; corrupt logged: %d; "
+			     "flipped %s", nc, ne, nf, logged, path);
+			snprintf(cmd, sizeof(cmd), "ls -l '%s' | sed 's/^/# /'; "
+				 "sed 's/^/# /' '%s/kvshmd.log'", d.dir, d.dir);
+			if (system(cmd) != 0)
+				diag("could not list %s", d.dir);
+		}
+	}
 	cleanup_kvshmd(&d);
 
 	/* A cut snapshot whose WAL was trimmed: no consistent state. */
