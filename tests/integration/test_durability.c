@@ -307,6 +307,33 @@ static void flip_byte(const char *path, long off)
 	close(fd);
 }
 
+/*
+ * Damage snapshot @path in its middle, so that it really is damaged: LZ4
+ * can spell the same content more than one way (a match may point at
+ * any earlier copy of the same bytes, and these values repeat), so a
+ * flipped byte can leave the content, and its checksum, intact. Flip
+ * from the middle on until kvshmctl check-snapshot calls the file bad.
+ * Return the offset flipped.
+ */
+static long damage_snapshot(const char *path)
+{
+	char cmd[600];
+	struct stat st;
+	long off;
+
+	if (stat(path, &st) < 0)
+		bail_out("stat %s", path);
+	snprintf(cmd, sizeof(cmd), "%s check-snapshot '%s' >/dev/null 2>&1",
+		 build_path("tools/kvshmctl"), path);
+	for (off = (long)st.st_size / 2; off < (long)st.st_size; off++) {
+		flip_byte(path, off);
+		if (system(cmd) != 0)
+			return off;
+		flip_byte(path, off);		/* harmless: put it back */
+	}
+	bail_out("no byte of %s damages it", path);
+}
+
 static void damage_cases(void)
 {
 	static const char *const keep2[] = { "--snapshot-keep", "2", NULL };
@@ -362,9 +389,7 @@ static void damage_cases(void)
 	fill(d.name, "f", 50);
 	kill_kvshmd(&d);
 	newest(&d, "snap-*.lz4", path, sizeof(path));
-	if (stat(path, &st) < 0)
-		bail_out("stat %s", path);
-	flip_byte(path, (long)st.st_size / 2);
+	damage_snapshot(path);
 	restart_kvshmd(&d, keep2);
 	{
 		int nc = count_present(d.name, "c", 50);
