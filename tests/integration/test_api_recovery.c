@@ -14,32 +14,11 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kv.h"
 #include "../tap.h"
 
 #define S(x) x, strlen(x)
 #define DAY_MS	86400000
-
-static int has(kvshm_t *c, const char *key, const char *want)
-{
-	char buf[64];
-	size_t n;
-
-	if (kvshm_get(c, key, strlen(key), buf, sizeof(buf), &n))
-		return 0;
-	return n == strlen(want) && memcmp(buf, want, n) == 0;
-}
-
-static int absent(kvshm_t *c, const char *key)
-{
-	return kvshm_exists(c, key, strlen(key)) == KVSHM_ENOTFOUND;
-}
-
-static uint64_t version_of(kvshm_t *c, const char *key)
-{
-	struct kvshm_meta m = { .struct_size = sizeof(m) };
-
-	return kvshm_get_meta(c, key, strlen(key), NULL, 0, &m) ? 0 : m.version;
-}
 
 int main(void)
 {
@@ -69,10 +48,10 @@ int main(void)
 	ok(kvshm_batch(c, good, 5, NULL) == 0 &&
 	   kvshm_batch(c, refused, 2, NULL) == KVSHM_EEXISTS &&
 	   kvshm_cas(c, S("d"), S("x"), 0, 0, &vd) == 0 &&
-	   kvshm_cas_del(c, S("f"), version_of(c, "f")) == 0,
+	   kvshm_cas_del(c, S("f"), kv_version(c, "f")) == 0,
 	   "a batch, a refused batch, a cas and a cas_del before the crash");
-	va = version_of(c, "a");
-	vb = version_of(c, "b");
+	va = kv_version(c, "a");
+	vb = kv_version(c, "b");
 	vmax = vd > va ? vd : va;
 	vmax = vb > vmax ? vb : vmax;
 	kvshm_close(c);
@@ -82,21 +61,21 @@ int main(void)
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open after the restart");
 
-	ok(has(c, "a", "1") && has(c, "b", "2") && absent(c, "gone") &&
-	   has(c, "twice", "last"), "the applied batch is all there");
+	ok(kv_has(c, "a", "1") && kv_has(c, "b", "2") && kv_absent(c, "gone") &&
+	   kv_has(c, "twice", "last"), "the applied batch is all there");
 	ok(kvshm_ttl(c, S("b"), &ttl) == 0 && ttl > 0 && ttl <= DAY_MS,
 	   "its put with a TTL kept the TTL");
-	ok(absent(c, "e"), "nothing of the refused batch was recovered");
-	ok(has(c, "d", "x") && absent(c, "f"), "the cas and the cas_del are there");
-	ok(version_of(c, "a") == va && version_of(c, "b") == vb &&
-	   version_of(c, "d") == vd, "every item kept its version");
-	ok(kvshm_cas(c, S("d"), S("y"), 0, vd, &nv) == 0 && has(c, "d", "y"),
+	ok(kv_absent(c, "e"), "nothing of the refused batch was recovered");
+	ok(kv_has(c, "d", "x") && kv_absent(c, "f"), "the cas and the cas_del are there");
+	ok(kv_version(c, "a") == va && kv_version(c, "b") == vb &&
+	   kv_version(c, "d") == vd, "every item kept its version");
+	ok(kvshm_cas(c, S("d"), S("y"), 0, vd, &nv) == 0 && kv_has(c, "d", "y"),
 	   "a cas with a version read before the crash succeeds after it");
 	ok(nv > vmax, "a version given out after the restart is higher than "
 	   "any before it");
 	ok(kvshm_cas(c, S("a"), S("z"), 0, va - 1, NULL) == KVSHM_ECHANGED &&
-	   has(c, "a", "1"), "a wrong version still fails after the restart");
-	ok(kvshm_batch(c, refused, 1, NULL) == 0 && has(c, "e", "no"),
+	   kv_has(c, "a", "1"), "a wrong version still fails after the restart");
+	ok(kvshm_batch(c, refused, 1, NULL) == 0 && kv_has(c, "e", "no"),
 	   "batches work after the restart");
 	kvshm_close(c);
 
@@ -104,7 +83,7 @@ int main(void)
 	restart_kvshmd(&d, args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open after the clean restart");
-	ok(has(c, "d", "y") && has(c, "e", "no") && version_of(c, "d") == nv,
+	ok(kv_has(c, "d", "y") && kv_has(c, "e", "no") && kv_version(c, "d") == nv,
 	   "a clean stop and start keeps values and versions");
 	kvshm_close(c);
 	stop_kvshmd(&d);

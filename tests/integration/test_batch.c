@@ -17,6 +17,7 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kv.h"
 #include "../tap.h"
 
 #define S(x) x, strlen(x)
@@ -31,28 +32,6 @@
 #define START		1000000L
 #define NR_GEN		2000
 #define NR_TORN_KEYS	8
-
-static int has(kvshm_t *c, const char *key, const char *want)
-{
-	char buf[128];
-	size_t n;
-
-	if (kvshm_get(c, key, strlen(key), buf, sizeof(buf), &n))
-		return 0;
-	return n == strlen(want) && memcmp(buf, want, n) == 0;
-}
-
-static int absent(kvshm_t *c, const char *key)
-{
-	return kvshm_exists(c, key, strlen(key)) == KVSHM_ENOTFOUND;
-}
-
-static uint64_t version_of(kvshm_t *c, const char *key)
-{
-	struct kvshm_meta m = { .struct_size = sizeof(m) };
-
-	return kvshm_get_meta(c, key, strlen(key), NULL, 0, &m) ? 0 : m.version;
-}
 
 /* Read a decimal value and its version. */
 static int read_num(kvshm_t *c, const char *key, long *v, uint64_t *ver)
@@ -179,7 +158,7 @@ static int gen_reader_main(const char *name)
 
 	if (kvshm_open(&c, name, NULL))
 		return 1;
-	while (absent(c, "gen-done")) {
+	while (kv_absent(c, "gen-done")) {
 		for (i = 0; i < NR_TORN_KEYS; i++) {
 			char key[8], buf[256];
 			size_t n;
@@ -245,67 +224,67 @@ int main(void)
 	kvshm_set(c, S("c"), S("doomed"), 0, 0);
 	ok(kvshm_batch(c, mixed, N(mixed), &failed) == 0 && failed == N(mixed),
 	   "a batch of puts, a put with TTL and deletes succeeds, failed = n");
-	ok(has(c, "a", "1") && has(c, "b", "2") && absent(c, "c"),
+	ok(kv_has(c, "a", "1") && kv_has(c, "b", "2") && kv_absent(c, "c"),
 	   "its puts are stored and its delete applied");
 	ok(kvshm_ttl(c, S("b"), &ttl) == 0 && ttl > 0 && ttl <= 86400000 &&
 	   kvshm_ttl(c, S("a"), &ttl) == 0 && ttl == -1,
 	   "each put has its own TTL");
-	ok(absent(c, "never"), "deleting an absent key is no error");
-	va = version_of(c, "a");
-	vb = version_of(c, "b");
+	ok(kv_absent(c, "never"), "deleting an absent key is no error");
+	va = kv_version(c, "a");
+	vb = kv_version(c, "b");
 	ok(va && vb && va != vb, "each put got a version of its own");
 	ok(stat_of(c, "cmd_batch") == b0 + 1, "stats count cmd_batch");
 
 	/* Conditions: the whole batch fails, failed names the op. */
 	keys0 = stat_of(c, "keys");
 	ok(kvshm_batch(c, nx, 2, &failed) == KVSHM_EEXISTS && failed == 1 &&
-	   absent(c, "n1") && has(c, "a", "1"),
+	   kv_absent(c, "n1") && kv_has(c, "a", "1"),
 	   "KVSHM_NX on a present key: KVSHM_EEXISTS, failed = 1, nothing stored");
 	ok(kvshm_batch(c, xx, 2, &failed) == KVSHM_ENOTFOUND && failed == 1 &&
-	   absent(c, "n1") && absent(c, "nope"),
+	   kv_absent(c, "n1") && kv_absent(c, "nope"),
 	   "KVSHM_XX put on an absent key: KVSHM_ENOTFOUND, nothing stored");
 	ok(kvshm_batch(c, xxdel, 2, &failed) == KVSHM_ENOTFOUND && failed == 1 &&
-	   absent(c, "n1"), "KVSHM_XX delete of an absent key: KVSHM_ENOTFOUND");
+	   kv_absent(c, "n1"), "KVSHM_XX delete of an absent key: KVSHM_ENOTFOUND");
 	ok(stat_of(c, "keys") == keys0, "failed batches changed no key count");
 
 	memset(ver, 0, sizeof(ver));
 	ver[0] = (struct kvshm_batch_op)PUTF("a", "va2", KVSHM_IFVERSION, va);
 	ver[1] = (struct kvshm_batch_op)PUTF("b", "vb2", KVSHM_IFVERSION, vb - 1);
 	ok(kvshm_batch(c, ver, 2, &failed) == KVSHM_ECHANGED && failed == 1 &&
-	   has(c, "a", "1") && has(c, "b", "2"),
+	   kv_has(c, "a", "1") && kv_has(c, "b", "2"),
 	   "a stale version: KVSHM_ECHANGED, failed = 1, the other op not applied");
 	ver[1].version = vb;
-	ok(kvshm_batch(c, ver, 2, &failed) == 0 && has(c, "a", "va2") &&
-	   has(c, "b", "vb2"), "both versions current: both stored");
-	ok(version_of(c, "a") > va && version_of(c, "b") > vb,
+	ok(kvshm_batch(c, ver, 2, &failed) == 0 && kv_has(c, "a", "va2") &&
+	   kv_has(c, "b", "vb2"), "both versions current: both stored");
+	ok(kv_version(c, "a") > va && kv_version(c, "b") > vb,
 	   "and both keys have new versions");
 	ver[0] = (struct kvshm_batch_op)PUTF("fresh", "f", KVSHM_IFVERSION, 0);
-	ver[1] = (struct kvshm_batch_op)DELF("b", KVSHM_IFVERSION, version_of(c, "b"));
-	ok(kvshm_batch(c, ver, 2, &failed) == 0 && has(c, "fresh", "f") &&
-	   absent(c, "b"), "version 0 stores an absent key; a versioned delete deletes");
+	ver[1] = (struct kvshm_batch_op)DELF("b", KVSHM_IFVERSION, kv_version(c, "b"));
+	ok(kvshm_batch(c, ver, 2, &failed) == 0 && kv_has(c, "fresh", "f") &&
+	   kv_absent(c, "b"), "version 0 stores an absent key; a versioned delete deletes");
 	ver[0] = (struct kvshm_batch_op)PUTF("b", "x", KVSHM_IFVERSION, 7);
 	ok(kvshm_batch(c, ver, 1, &failed) == KVSHM_ENOTFOUND && failed == 0 &&
-	   absent(c, "b"), "a version on an absent key: KVSHM_ENOTFOUND");
+	   kv_absent(c, "b"), "a version on an absent key: KVSHM_ENOTFOUND");
 	ver[0] = (struct kvshm_batch_op)DELF("a", KVSHM_IFVERSION, 0);
-	ok(kvshm_batch(c, ver, 1, &failed) == KVSHM_ECHANGED && has(c, "a", "va2"),
+	ok(kvshm_batch(c, ver, 1, &failed) == KVSHM_ECHANGED && kv_has(c, "a", "va2"),
 	   "a delete with version 0 of a present key: KVSHM_ECHANGED");
 
 	/* A key named twice: request order. */
-	ok(kvshm_batch(c, dup1, 2, &failed) == 0 && has(c, "d", "2"),
+	ok(kvshm_batch(c, dup1, 2, &failed) == 0 && kv_has(c, "d", "2"),
 	   "put, put of one key: the last value wins");
-	ok(kvshm_batch(c, dup2, 2, &failed) == 0 && absent(c, "d"),
+	ok(kvshm_batch(c, dup2, 2, &failed) == 0 && kv_absent(c, "d"),
 	   "put, delete of one key: the key ends deleted");
-	ok(kvshm_batch(c, dup3, 2, &failed) == 0 && has(c, "a", "again"),
+	ok(kvshm_batch(c, dup3, 2, &failed) == 0 && kv_has(c, "a", "again"),
 	   "delete, then put NX of one key: the NX sees the delete, and stores");
 	kvshm_del(c, S("e"));
 	ok(kvshm_batch(c, dup4, 2, &failed) == KVSHM_EEXISTS && failed == 1 &&
-	   absent(c, "e"), "put, then put NX of an absent key: the NX sees the put, fails");
-	ok(kvshm_batch(c, dup5, 2, &failed) == 0 && has(c, "e", "2"),
+	   kv_absent(c, "e"), "put, then put NX of an absent key: the NX sees the put, fails");
+	ok(kvshm_batch(c, dup5, 2, &failed) == 0 && kv_has(c, "e", "2"),
 	   "put, then put XX of an absent key: the XX sees the put, stores");
 	ver[0] = (struct kvshm_batch_op)PUT("e", "3", 0);
-	ver[1] = (struct kvshm_batch_op)PUTF("e", "4", KVSHM_IFVERSION, version_of(c, "e"));
+	ver[1] = (struct kvshm_batch_op)PUTF("e", "4", KVSHM_IFVERSION, kv_version(c, "e"));
 	ok(kvshm_batch(c, ver, 2, &failed) == KVSHM_ECHANGED && failed == 1 &&
-	   has(c, "e", "2"), "a version condition after a put of the same key fails");
+	   kv_has(c, "e", "2"), "a version condition after a put of the same key fails");
 
 	/* Bad operations: refused before anything is sent or applied. */
 	memset(key, 'k', sizeof(key));
@@ -313,10 +292,10 @@ int main(void)
 	bad[0] = (struct kvshm_batch_op)PUT("ok1", "v", 0);
 	bad[1] = (struct kvshm_batch_op){ KVSHM_BATCH_PUT, 0, key, 33, "v", 1, 0, 0 };
 	ok(kvshm_batch(c, bad, 2, &failed) == KVSHM_ETOOBIG && failed == 1 &&
-	   absent(c, "ok1"), "an oversized key: KVSHM_ETOOBIG, failed = 1, nothing stored");
+	   kv_absent(c, "ok1"), "an oversized key: KVSHM_ETOOBIG, failed = 1, nothing stored");
 	bad[1] = (struct kvshm_batch_op){ KVSHM_BATCH_PUT, 0, "big", 3, vals[0], 65537, 0, 0 };
 	ok(kvshm_batch(c, bad, 2, &failed) == KVSHM_ETOOBIG && failed == 1 &&
-	   absent(c, "ok1") && absent(c, "big"),
+	   kv_absent(c, "ok1") && kv_absent(c, "big"),
 	   "an oversized value: KVSHM_ETOOBIG, nothing stored");
 	bad[1] = (struct kvshm_batch_op)PUT("neg", "v", -1);
 	ok(kvshm_batch(c, bad, 2, &failed) == KVSHM_EINVAL && failed == 1,
@@ -343,7 +322,7 @@ int main(void)
 	   kvshm_batch(c, NULL, 2, &failed) == KVSHM_EINVAL &&
 	   kvshm_batch(NULL, bad, 1, NULL) == KVSHM_EINVAL,
 	   "no ops, NULL ops, NULL handle: KVSHM_EINVAL");
-	ok(absent(c, "ok1"), "none of the refused batches stored anything");
+	ok(kv_absent(c, "ok1"), "none of the refused batches stored anything");
 
 	/* --max-entries 1000: fill up to 999, then add two at once. */
 	keys0 = stat_of(c, "keys");
@@ -361,21 +340,21 @@ int main(void)
 	lim[1] = (struct kvshm_batch_op)PUT("a", "replaced", 0);
 	lim[2] = (struct kvshm_batch_op)PUT("over2", "v", 0);
 	ok(kvshm_batch(c, lim, 3, &failed) == KVSHM_ENOMEM && failed == 3 &&
-	   absent(c, "over1") && absent(c, "over2") && has(c, "a", "again") &&
+	   kv_absent(c, "over1") && kv_absent(c, "over2") && kv_has(c, "a", "again") &&
 	   stat_of(c, "keys") == 999,
 	   "two new keys past --max-entries: KVSHM_ENOMEM, failed = n, nothing applied");
 	lim[2] = (struct kvshm_batch_op)DEL("fill:0");
-	ok(kvshm_batch(c, lim, 3, &failed) == 0 && has(c, "over1", "v") &&
-	   has(c, "a", "replaced") && absent(c, "fill:0") &&
+	ok(kvshm_batch(c, lim, 3, &failed) == 0 && kv_has(c, "over1", "v") &&
+	   kv_has(c, "a", "replaced") && kv_absent(c, "fill:0") &&
 	   stat_of(c, "keys") == 999, "one new key, a replacement and a delete fit");
 	lim[0] = (struct kvshm_batch_op)PUT("over3", "v", 0);
 	lim[2] = (struct kvshm_batch_op)PUT("over1", "w", 0);
 	ok(kvshm_batch(c, lim, 3, &failed) == 0 && stat_of(c, "keys") == 1000 &&
-	   has(c, "over1", "w"), "up to --max-entries exactly");
+	   kv_has(c, "over1", "w"), "up to --max-entries exactly");
 	lim[0] = (struct kvshm_batch_op)PUT("over4", "v", 0);
 	lim[2] = (struct kvshm_batch_op)DEL("fill:2");
 	ok(kvshm_batch(c, lim, 3, &failed) == KVSHM_ENOMEM &&
-	   absent(c, "over4") && has(c, "fill:2", ""),
+	   kv_absent(c, "over4") && kv_has(c, "fill:2", ""),
 	   "at the limit, additions count before deletions: KVSHM_ENOMEM");
 	for (i = 0; i < 1000; i++)
 		many[i] = (struct kvshm_batch_op){ KVSHM_BATCH_DEL, 0, bigkeys[i],
@@ -403,9 +382,9 @@ int main(void)
 	ok(kvshm_batch(c, many, 200, &failed) == KVSHM_ENOMEM && failed == 200,
 	   "a batch that cannot fit in memory is KVSHM_ENOMEM, failed = n");
 	for (i = 3, all = 1; i < 199; i++)
-		if (!absent(c, bigkeys[i]))
+		if (!kv_absent(c, bigkeys[i]))
 			all = 0;
-	ok(all && has(c, "a", "replaced") && stat_of(c, "keys") == keys0,
+	ok(all && kv_has(c, "a", "replaced") && stat_of(c, "keys") == keys0,
 	   "none of its puts was stored, its delete not applied");
 
 	free(many);

@@ -17,28 +17,12 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kv.h"
 #include "../tap.h"
 
 #define S(x) x, strlen(x)
 #define NR_PROCS	4
 #define NR_INCR		1000
-
-static int has(kvshm_t *c, const char *key, const char *want)
-{
-	char buf[64];
-	size_t n;
-
-	if (kvshm_get(c, key, strlen(key), buf, sizeof(buf), &n))
-		return 0;
-	return n == strlen(want) && memcmp(buf, want, n) == 0;
-}
-
-static uint64_t version_of(kvshm_t *c, const char *key)
-{
-	struct kvshm_meta m = { .struct_size = sizeof(m) };
-
-	return kvshm_get_meta(c, key, strlen(key), NULL, 0, &m) ? 0 : m.version;
-}
 
 /*
  * One child: add 1 to "ctr" by read + compare-and-set until it has
@@ -103,29 +87,29 @@ int main(void)
 	ok(kvshm_cas(c, S("k"), S("x"), 0, 5, NULL) == KVSHM_ENOTFOUND &&
 	   kvshm_exists(c, S("k")) == KVSHM_ENOTFOUND,
 	   "cas with a version on an absent key is KVSHM_ENOTFOUND, nothing stored");
-	ok(kvshm_cas(c, S("k"), S("one"), 0, 0, &nv) == 0 && has(c, "k", "one"),
+	ok(kvshm_cas(c, S("k"), S("one"), 0, 0, &nv) == 0 && kv_has(c, "k", "one"),
 	   "cas with version 0 stores an absent key");
-	ok(nv != 0 && nv == version_of(c, "k"),
+	ok(nv != 0 && nv == kv_version(c, "k"),
 	   "new_version is the stored item's version");
 	ok(kvshm_cas(c, S("k"), S("two"), 0, 0, NULL) == KVSHM_ECHANGED &&
-	   has(c, "k", "one"), "cas with version 0 on a present key is KVSHM_ECHANGED");
+	   kv_has(c, "k", "one"), "cas with version 0 on a present key is KVSHM_ECHANGED");
 
-	v1 = version_of(c, "k");
-	ok(kvshm_cas(c, S("k"), S("two"), 0, v1, &nv) == 0 && has(c, "k", "two"),
+	v1 = kv_version(c, "k");
+	ok(kvshm_cas(c, S("k"), S("two"), 0, v1, &nv) == 0 && kv_has(c, "k", "two"),
 	   "cas with the current version stores");
-	v2 = version_of(c, "k");
+	v2 = kv_version(c, "k");
 	ok(v2 > v1 && nv == v2, "and gives the key a higher version");
 	ok(kvshm_cas(c, S("k"), S("three"), 0, v1, NULL) == KVSHM_ECHANGED &&
-	   has(c, "k", "two") && version_of(c, "k") == v2,
+	   kv_has(c, "k", "two") && kv_version(c, "k") == v2,
 	   "the old version again is KVSHM_ECHANGED and changes nothing");
 	ok(kvshm_cas(c, S("k"), S("three"), 0, nv, &nv) == 0 &&
-	   kvshm_cas(c, S("k"), S("four"), 0, nv, &nv) == 0 && has(c, "k", "four"),
+	   kvshm_cas(c, S("k"), S("four"), 0, nv, &nv) == 0 && kv_has(c, "k", "four"),
 	   "cas after cas with the returned version, no read between");
 	kvshm_set(c, S("k"), S("by set"), 0, 0);
 	ok(kvshm_cas(c, S("k"), S("five"), 0, nv, NULL) == KVSHM_ECHANGED &&
-	   has(c, "k", "by set"), "a plain set in between makes the cas fail");
+	   kv_has(c, "k", "by set"), "a plain set in between makes the cas fail");
 
-	ok(kvshm_cas(c, S("k"), S("ttl"), 86400000, version_of(c, "k"), NULL) == 0,
+	ok(kvshm_cas(c, S("k"), S("ttl"), 86400000, kv_version(c, "k"), NULL) == 0,
 	   "cas with a TTL stores");
 	{
 		int64_t ttl = 0;
@@ -133,7 +117,7 @@ int main(void)
 		ok(kvshm_ttl(c, S("k"), &ttl) == 0 && ttl > 0 && ttl <= 86400000,
 		   "and the key has that TTL");
 	}
-	ok(kvshm_cas(c, S("k"), S("nottl"), 0, version_of(c, "k"), NULL) == 0,
+	ok(kvshm_cas(c, S("k"), S("nottl"), 0, kv_version(c, "k"), NULL) == 0,
 	   "cas with TTL 0 stores");
 	{
 		int64_t ttl = 0;
@@ -161,16 +145,16 @@ int main(void)
 	memset(key, 'a', sizeof(key));
 	memset(val, 'v', sizeof(val));
 	ok(kvshm_cas(c, key, 33, S("x"), 0, 0, NULL) == KVSHM_ETOOBIG &&
-	   kvshm_cas(c, S("k"), val, 65, 0, version_of(c, "k"), NULL) ==
-	   KVSHM_ETOOBIG && has(c, "k", "nottl"),
+	   kvshm_cas(c, S("k"), val, 65, 0, kv_version(c, "k"), NULL) ==
+	   KVSHM_ETOOBIG && kv_has(c, "k", "nottl"),
 	   "a key or value over the limits is KVSHM_ETOOBIG, nothing stored");
 
 	ok(kvshm_cas_del(c, S("nope"), 1) == KVSHM_ENOTFOUND &&
 	   kvshm_cas_del(c, S("nope"), 0) == KVSHM_ENOTFOUND,
 	   "cas_del of an absent key is KVSHM_ENOTFOUND");
-	v1 = version_of(c, "k");
+	v1 = kv_version(c, "k");
 	ok(kvshm_cas_del(c, S("k"), v1 - 1) == KVSHM_ECHANGED &&
-	   kvshm_cas_del(c, S("k"), 0) == KVSHM_ECHANGED && has(c, "k", "nottl"),
+	   kvshm_cas_del(c, S("k"), 0) == KVSHM_ECHANGED && kv_has(c, "k", "nottl"),
 	   "cas_del with another version is KVSHM_ECHANGED and deletes nothing");
 	ok(kvshm_cas_del(c, S("k"), v1) == 0 &&
 	   kvshm_exists(c, S("k")) == KVSHM_ENOTFOUND,
@@ -190,10 +174,10 @@ int main(void)
 
 	/* Two writers read the same version: exactly one may store. */
 	kvshm_set(c, S("race"), S("0"), 0, 0);
-	v1 = version_of(c, "race");
+	v1 = kv_version(c, "race");
 	good = (kvshm_cas(c, S("race"), S("a"), 0, v1, NULL) == 0) +
 	       (kvshm_cas(c, S("race"), S("b"), 0, v1, NULL) == 0);
-	ok(good == 1 && has(c, "race", "a"),
+	ok(good == 1 && kv_has(c, "race", "a"),
 	   "of two cas with the same version, the first wins, the second fails");
 
 	/* 4 processes x NR_INCR compare-and-set increments. */
@@ -212,7 +196,7 @@ int main(void)
 		   i, NR_INCR);
 	}
 	snprintf(val, sizeof(val), "%d", NR_PROCS * NR_INCR);
-	ok(has(c, "ctr", val), "the counter is exactly %d: no update lost",
+	ok(kv_has(c, "ctr", val), "the counter is exactly %d: no update lost",
 	   NR_PROCS * NR_INCR);
 
 	{
@@ -234,7 +218,7 @@ int main(void)
 	ok(stat_of(c, "keys") == 20 &&
 	   kvshm_cas(c, S("one-more"), S("x"), 0, 0, NULL) == KVSHM_ENOMEM &&
 	   kvshm_exists(c, S("one-more")) == KVSHM_ENOTFOUND &&
-	   kvshm_cas(c, S("ctr"), S("y"), 0, version_of(c, "ctr"), NULL) == 0,
+	   kvshm_cas(c, S("ctr"), S("y"), 0, kv_version(c, "ctr"), NULL) == 0,
 	   "at --max-entries a cas adding a key is KVSHM_ENOMEM; replacing one works");
 	kvshm_close(c);
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");

@@ -6,41 +6,21 @@
 # naming the file and line, and a daemon really started from a file.
 set -u
 
-B=${KVSHM_TEST_BUILDDIR:?}
-KVSHMD=$B/daemon/kvshmd
-CTL=$B/tools/kvshmctl
-dir=$(mktemp -d /tmp/kvshm-test-XXXXXX)
-name="tconf-$$-$RANDOM"
-pid=
-bgpid=
-n=0
-fail=0
+. "$(dirname "$0")/../lib/tap.sh" || { echo "Bail out! no tests/lib/tap.sh"; exit 1; }
 
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	# The detached daemon is not our child: stop it by its PID.
+tap_setup tconf
+bgpid=
+
+# cleanup_extra - called by the EXIT trap: the detached daemon is not our
+# child, so stop it by its PID and remove what it leaves.
+cleanup_extra() {
 	if [ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null; then
 		kill -KILL "$bgpid" 2>/dev/null
 		rm -f "/dev/shm/kvshm-$name-bg" "/dev/shm/kvshm-$name-bg.rw"
 	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
 }
 
-echo "1..20"
+plan_tests 20
 
 cat >"$dir/good.conf" <<CONF
 # a comment, then settings with odd spacing
@@ -133,21 +113,14 @@ rc=$?
 	[ ! -e "/dev/shm/kvshm-$name-nolog" ]
 ok $? "a log file that cannot be opened stops the start, said on stderr"
 
-"$KVSHMD" --config "$dir/good.conf" >"$dir/log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-	"$CTL" --name "$name" ping >/dev/null 2>&1 && break
-	sleep 0.05
-done
+start_daemon --config "$dir/good.conf"
 stats=$("$CTL" --name "$name" stats 2>/dev/null)
 echo "$stats" | grep -qx 'max_key 100' && echo "$stats" | grep -qx 'shards 16' &&
 	echo "$stats" | grep -qx 'memory_limit 16777216'
 ok $? "a daemon started from the file serves with its settings"
 
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
-pid=
+stop_daemon
+rc=$status
 [ $rc -eq 0 ] && [ ! -e "/dev/shm/kvshm-$name" ]
 ok $? "it stops cleanly on SIGTERM"
 
@@ -173,4 +146,5 @@ if [ -n "$bgpid" ]; then
 fi
 [ -n "$bgpid" ] && ! kill -0 "$bgpid" 2>/dev/null && [ ! -e "$dir/bg/kvshmd.pid" ]
 ok $? "it removes the pidfile when it stops"
-exit $fail
+done_testing
+exit $((failed > 0))

@@ -6,109 +6,18 @@
 # Starts one kvshmd under a name of its own (so make -j check is safe), runs
 # every kvshmctl command through its outputs and exit codes (0 success,
 # 1 failure with one stderr line, 2 usage error), then stops the daemon with
-# SIGTERM and checks it cleaned up. Needs KVSHM_TEST_BUILDDIR, the absolute
-# build directory. Processes are stopped by PID only, never by name; the
-# daemon and its data directory never outlive the test (trap on EXIT).
+# SIGTERM and checks it cleaned up. The frame (daemon, ctl, ok) is
+# tests/lib/tap.sh. Needs KVSHM_TEST_BUILDDIR, the absolute build
+# directory. Processes are stopped by PID only, never by name; the daemon
+# and its data directory never outlive the test (trap on EXIT).
 
 set -u
 
-if [ -z "${KVSHM_TEST_BUILDDIR:-}" ]; then
-	echo "Bail out! KVSHM_TEST_BUILDDIR is not set"
-	exit 1
-fi
-KVSHMD=$KVSHM_TEST_BUILDDIR/daemon/kvshmd
-CTL=$KVSHM_TEST_BUILDDIR/tools/kvshmctl
+. "$(dirname "$0")/../lib/tap.sh" || { echo "Bail out! no tests/lib/tap.sh"; exit 1; }
 
-name="tctl-$$-$RANDOM"
-dir=$(mktemp -d) || { echo "Bail out! mktemp -d failed"; exit 1; }
-pid=
-
-# running PID - true while PID exists and is not a zombie waiting for us.
-running() {
-	kill -0 "$1" 2>/dev/null &&
-		! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
-# stop_daemon - SIGTERM the daemon, reap it, set $status; SIGKILL after
-# 10 s. No watchdog subshell: a subshell signalled before it has reset
-# its traps would run our EXIT trap.
-stop_daemon() {
-	local i
-
-	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 200); do
-		running "$pid" || break
-		sleep 0.05
-	done
-	running "$pid" && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	status=$?
-	pid=
-}
-
-# cleanup - on EXIT of this shell only, never of a subshell.
-cleanup() {
-	[ "${BASHPID:-$$}" = "$$" ] || return
-	[ -n "$pid" ] && stop_daemon
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-plan=55
-echo "1..$plan"
-t=0
-
-# ok STATUS SENTENCE - one TAP line; on failure, what the last run saw.
-ok() {
-	t=$((t + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $t - $2"
-	else
-		echo "not ok $t - $2"
-		echo "# exit status $rc"
-		sed 's/^/# stdout: /' "$dir/out"
-		sed 's/^/# stderr: /' "$dir/err"
-	fi
-}
-
-# ctl ARGS... - run kvshmctl on our daemon; sets $rc and $out
-# (stdout in $dir/out, stderr in $dir/err).
-ctl() {
-	timeout 10 "$CTL" --name "$name" "$@" >"$dir/out" 2>"$dir/err"
-	rc=$?
-	out=$(cat "$dir/out")
-}
-
-# fails_with CODE - the last run exited CODE, printed nothing on stdout,
-# and exactly one "kvshmctl: ..." line on stderr.
-fails_with() {
-	[ "$rc" -eq "$1" ] && [ ! -s "$dir/out" ] &&
-		[ "$(wc -l <"$dir/err")" -eq 1 ] &&
-		grep -q '^kvshmctl: ' "$dir/err"
-}
-
-"$KVSHMD" --name "$name" --data-dir "$dir" --memory 16M --foreground \
-	>"$dir/log" 2>&1 &
-pid=$!
-
-# bail_out REASON - abandon the whole test, showing the daemon's log.
-bail_out() {
-	echo "Bail out! $1"
-	sed 's/^/# kvshmd: /' "$dir/log"
-	exit 1
-}
-
-# Poll every 0.05 s for 10 s; a daemon that exited (a zombie until we
-# reap it) will never serve, so stop waiting for it at once.
-for i in $(seq 200); do
-	"$CTL" --name "$name" ping >/dev/null 2>&1 && break
-	if ! running "$pid"; then
-		bail_out "kvshmd --name $name exited during start-up"
-	fi
-	[ "$i" -eq 200 ] &&
-		bail_out "kvshmd --name $name did not serve within 10 s"
-	sleep 0.05
-done
+tap_setup tctl
+plan_tests 55
+start_daemon --name "$name" --data-dir "$dir" --memory 16M --foreground
 
 ctl ping
 [ "$rc" -eq 0 ] && [ "$out" = PONG ]
@@ -418,24 +327,17 @@ assert all(isinstance(d[k], int) for k in ("keys", "memory_used",
 ' <"$dir/out"
 	ok $? "stats --json is one JSON object with the integer counters"
 else
-	t=$((t + 1))
-	echo "ok $t # SKIP no python3"
+	skip "no python3"
 fi
 
-stop_daemon
-rc=$status
-: >"$dir/out"
-: >"$dir/err"
-[ "$status" -eq 0 ] && [ ! -e "/dev/shm/kvshm-$name" ] &&
-	[ ! -e "/dev/shm/kvshm-$name.rw" ]
+stop_for_ok
+[ "$status" -eq 0 ] && segments_gone
 ok $? "kvshmd exits 0 on SIGTERM and removes both segments"
-if [ "$status" -ne 0 ]; then
-	sed 's/^/# kvshmd: /' "$dir/log"
-fi
+[ "$status" -eq 0 ] || show_log
 
 timeout 5 "$CTL" --name "$name" ping >"$dir/out" 2>"$dir/err"
 rc=$?
 fails_with 1
 ok $? "after the stop, ping exits 1 within 5 s"
 
-[ "$t" -eq "$plan" ] || echo "# ran $t tests, planned $plan"
+done_testing

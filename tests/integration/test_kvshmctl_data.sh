@@ -6,112 +6,20 @@
 # --escape output and their round trip through batch input, get --meta,
 # cas, casdel, batch, scan --range.
 #
-# Same frame as test_kvshmctl.sh: one kvshmd under a name of its own (so
-# make -j check is safe), exit codes 0 success, 1 failure with one stderr
-# line, 2 usage error; the daemon is stopped with SIGTERM at the end. Needs KVSHM_TEST_BUILDDIR, the absolute
-# build directory. Processes are stopped by PID only, never by name; the
-# daemon and its data directory never outlive the test (trap on EXIT).
+# Same frame as test_kvshmctl.sh (tests/lib/tap.sh): one kvshmd under a
+# name of its own (so make -j check is safe), exit codes 0 success,
+# 1 failure with one stderr line, 2 usage error; the daemon is stopped with
+# SIGTERM at the end. Needs KVSHM_TEST_BUILDDIR, the absolute build
+# directory. Processes are stopped by PID only, never by name; the daemon
+# and its data directory never outlive the test (trap on EXIT).
 
 set -u
 
-if [ -z "${KVSHM_TEST_BUILDDIR:-}" ]; then
-	echo "Bail out! KVSHM_TEST_BUILDDIR is not set"
-	exit 1
-fi
-KVSHMD=$KVSHM_TEST_BUILDDIR/daemon/kvshmd
-CTL=$KVSHM_TEST_BUILDDIR/tools/kvshmctl
+. "$(dirname "$0")/../lib/tap.sh" || { echo "Bail out! no tests/lib/tap.sh"; exit 1; }
 
-name="tctld-$$-$RANDOM"
-dir=$(mktemp -d) || { echo "Bail out! mktemp -d failed"; exit 1; }
-pid=
-
-# running PID - true while PID exists and is not a zombie waiting for us.
-running() {
-	kill -0 "$1" 2>/dev/null &&
-		! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
-# stop_daemon - SIGTERM the daemon, reap it, set $status; SIGKILL after
-# 10 s. No watchdog subshell: a subshell signalled before it has reset
-# its traps would run our EXIT trap.
-stop_daemon() {
-	local i
-
-	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 200); do
-		running "$pid" || break
-		sleep 0.05
-	done
-	running "$pid" && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	status=$?
-	pid=
-}
-
-# cleanup - on EXIT of this shell only, never of a subshell.
-cleanup() {
-	[ "${BASHPID:-$$}" = "$$" ] || return
-	[ -n "$pid" ] && stop_daemon
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-plan=39
-echo "1..$plan"
-t=0
-
-# ok STATUS SENTENCE - one TAP line; on failure, what the last run saw.
-ok() {
-	t=$((t + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $t - $2"
-	else
-		echo "not ok $t - $2"
-		echo "# exit status $rc"
-		sed 's/^/# stdout: /' "$dir/out"
-		sed 's/^/# stderr: /' "$dir/err"
-	fi
-}
-
-# ctl ARGS... - run kvshmctl on our daemon; sets $rc and $out
-# (stdout in $dir/out, stderr in $dir/err). $out drops NUL bytes, which
-# a shell variable cannot hold: compare binary output with cmp.
-ctl() {
-	timeout 10 "$CTL" --name "$name" "$@" >"$dir/out" 2>"$dir/err"
-	rc=$?
-	out=$(tr -d '\0' <"$dir/out")
-}
-
-# fails_with CODE - the last run exited CODE, printed nothing on stdout,
-# and exactly one "kvshmctl: ..." line on stderr.
-fails_with() {
-	[ "$rc" -eq "$1" ] && [ ! -s "$dir/out" ] &&
-		[ "$(wc -l <"$dir/err")" -eq 1 ] &&
-		grep -q '^kvshmctl: ' "$dir/err"
-}
-
-"$KVSHMD" --name "$name" --data-dir "$dir" --memory 16M --foreground \
-	>"$dir/log" 2>&1 &
-pid=$!
-
-# bail_out REASON - abandon the whole test, showing the daemon's log.
-bail_out() {
-	echo "Bail out! $1"
-	sed 's/^/# kvshmd: /' "$dir/log"
-	exit 1
-}
-
-# Poll every 0.05 s for 10 s; a daemon that exited (a zombie until we
-# reap it) will never serve, so stop waiting for it at once.
-for i in $(seq 200); do
-	"$CTL" --name "$name" ping >/dev/null 2>&1 && break
-	if ! running "$pid"; then
-		bail_out "kvshmd --name $name exited during start-up"
-	fi
-	[ "$i" -eq 200 ] &&
-		bail_out "kvshmd --name $name did not serve within 10 s"
-	sleep 0.05
-done
+tap_setup tctld
+plan_tests 39
+start_daemon --name "$name" --data-dir "$dir" --memory 16M --foreground
 
 # bin: every byte value, NULs and newlines included, in a file.
 printf 'a\0b\nc\r\t"q"\\ end' >"$dir/bin"
@@ -373,15 +281,9 @@ ctl stats
 	grep -qE '^cmd_cas [1-9]' "$dir/out" && grep -qE '^cmd_casdel [1-9]' "$dir/out"
 ok $? "stats count cmd_batch, cmd_cas and cmd_casdel"
 
-stop_daemon
-rc=$status
-: >"$dir/out"
-: >"$dir/err"
-[ "$status" -eq 0 ] && [ ! -e "/dev/shm/kvshm-$name" ] &&
-	[ ! -e "/dev/shm/kvshm-$name.rw" ]
+stop_for_ok
+[ "$status" -eq 0 ] && segments_gone
 ok $? "kvshmd exits 0 on SIGTERM and removes both segments"
-if [ "$status" -ne 0 ]; then
-	sed 's/^/# kvshmd: /' "$dir/log"
-fi
+[ "$status" -eq 0 ] || show_log
 
-[ "$t" -eq "$plan" ] || echo "# ran $t tests, planned $plan"
+done_testing

@@ -11,17 +11,8 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kv.h"
 #include "../tap.h"
-
-static int has(kvshm_t *c, const char *key, const char *want)
-{
-	char buf[64];
-	size_t n;
-
-	if (kvshm_get(c, key, strlen(key), buf, sizeof(buf), &n))
-		return 0;
-	return n == strlen(want) && memcmp(buf, want, n) == 0;
-}
 
 #define KV(k, v, t) { k, sizeof(k) - 1, v, sizeof(v) - 1, t }
 
@@ -50,14 +41,14 @@ int main(void)
 		bail_out("cannot open");
 
 	ok(kvshm_mset(c, three, 3) == 0, "mset of three pairs succeeds");
-	ok(has(c, "a", "1") && has(c, "b", "2") && has(c, "c", "3"),
+	ok(kv_has(c, "a", "1") && kv_has(c, "b", "2") && kv_has(c, "c", "3"),
 	   "every pair reads back");
 	ok(kvshm_ttl(c, "b", 1, &ttl) == 0 && ttl > 0 && ttl <= 100000 &&
 	   kvshm_ttl(c, "a", 1, &ttl) == 0 && ttl == -1,
 	   "each pair keeps its own TTL");
-	ok(kvshm_mset(c, dup, 3) == 0 && has(c, "d", "last") && has(c, "e", "x"),
+	ok(kvshm_mset(c, dup, 3) == 0 && kv_has(c, "d", "last") && kv_has(c, "e", "x"),
 	   "a key given twice takes its last value");
-	ok(kvshm_mset(c, mixed, 2) == 0 && has(c, "a", "10") && has(c, "new", "n"),
+	ok(kvshm_mset(c, mixed, 2) == 0 && kv_has(c, "a", "10") && kv_has(c, "new", "n"),
 	   "a batch may replace some keys and add others");
 
 	keys0 = stat_of(c, "keys");
@@ -81,7 +72,7 @@ int main(void)
 	}
 	ok(kvshm_mset(c, many, 20000) == 0, "a batch of 20000 pairs succeeds");
 	for (i = 0, all = 1; i < 20000; i++)
-		if (!has(c, keys[i], keys[i]))
+		if (!kv_has(c, keys[i], keys[i]))
 			all = 0;
 	ok(all && stat_of(c, "keys") == keys0 + 20000,
 	   "all 20000 are stored, growing the shards on the way");
@@ -101,7 +92,7 @@ int main(void)
 		if (kvshm_exists(c, keys[i], strlen(keys[i])) != KVSHM_ENOTFOUND)
 			none = 0;
 	ok(none && stat_of(c, "keys") == keys0, "none of its pairs was stored");
-	ok(has(c, "a", "10") && has(c, "d", "last"), "older data is untouched");
+	ok(kv_has(c, "a", "10") && kv_has(c, "d", "last"), "older data is untouched");
 	ok(kvshm_mset(c, huge, 10) == 0, "its memory is free again for a smaller batch");
 
 	for (i = 0; i < 20; i++) {

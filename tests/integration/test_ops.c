@@ -10,19 +10,10 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kv.h"
 #include "../tap.h"
 
 #define S(x) x, strlen(x)
-
-static int has(kvshm_t *c, const char *key, const char *want)
-{
-	char buf[128];
-	size_t n;
-
-	if (kvshm_get(c, key, strlen(key), buf, sizeof(buf), &n))
-		return 0;
-	return n == strlen(want) && memcmp(buf, want, n) == 0;
-}
 
 int main(void)
 {
@@ -50,15 +41,16 @@ int main(void)
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
 
-	ok(kvshm_append(c, S("a"), S("abc"), &n) == 0 && n == 3 && has(c, "a", "abc"),
+	ok(kvshm_append(c, S("a"), S("abc"), &n) == 0 && n == 3 && kv_has(c, "a", "abc"),
 	   "append to a missing key creates it");
-	ok(kvshm_append(c, S("a"), S("def"), &n) == 0 && n == 6 && has(c, "a", "abcdef"),
+	ok(kvshm_append(c, S("a"), S("def"), &n) == 0 && n == 6 && kv_has(c, "a", "abcdef"),
 	   "append adds to the end");
 	kvshm_expire(c, S("a"), 100000);
 	ok(kvshm_append(c, S("a"), S("g"), &n) == 0 &&
 	   kvshm_ttl(c, S("a"), &ttl) == 0 && ttl > 0, "append keeps the expiry");
 	ok(kvshm_append(c, S("a"), S("0123456789"), &n) == KVSHM_ETOOBIG &&
-	   has(c, "a", "abcdefg"), "an append past the value limit is KVSHM_ETOOBIG and changes nothing");
+	   kv_has(c, "a", "abcdefg"),
+	   "an append past the value limit is KVSHM_ETOOBIG and changes nothing");
 
 	ok(kvshm_strlen(c, S("a"), &len) == 0 && len == 7, "strlen reads the length");
 	ok(kvshm_strlen(c, S("zz"), &len) == KVSHM_ENOTFOUND, "strlen of a missing key is KVSHM_ENOTFOUND");
@@ -72,15 +64,15 @@ int main(void)
 
 	old = (void *)1;
 	ok(kvshm_getset(c, S("g"), S("one"), 0, &old, &len) == 0 && old == NULL &&
-	   has(c, "g", "one"), "getset of a missing key stores and gives NULL");
+	   kv_has(c, "g", "one"), "getset of a missing key stores and gives NULL");
 	ok(kvshm_getset(c, S("g"), S("two"), 50000, &old, &len) == 0 && len == 3 &&
-	   memcmp(old, "one", 4) == 0 && has(c, "g", "two") &&
+	   memcmp(old, "one", 4) == 0 && kv_has(c, "g", "two") &&
 	   kvshm_ttl(c, S("g"), &ttl) == 0 && ttl > 0,
 	   "getset returns the old value and stores the new one with its TTL");
 	free(old);
 	ok(kvshm_getset(c, S("g"), S("x"), -1, &old, &len) == KVSHM_EINVAL &&
 	   kvshm_getset(c, S("g"), "01234567890123456", 17, 0, &old, &len) == KVSHM_ETOOBIG &&
-	   has(c, "g", "two"), "getset refuses a bad TTL or value and changes nothing");
+	   kv_has(c, "g", "two"), "getset refuses a bad TTL or value and changes nothing");
 
 	kvshm_set(c, S("m1"), S("v1"), 0, 0);
 	kvshm_set(c, S("m2"), S("long"), 0, 0);
@@ -134,7 +126,7 @@ int main(void)
 	   "flush deletes every key (%llu)", (unsigned long long)removed);
 	ok(stat_of(c, "keys") == 0 && kvshm_exists(c, S("f1")) == KVSHM_ENOTFOUND &&
 	   kvshm_exists(c, S("m1")) == KVSHM_ENOTFOUND, "nothing is left");
-	ok(kvshm_set(c, S("after"), S("y"), 0, 0) == 0 && has(c, "after", "y") &&
+	ok(kvshm_set(c, S("after"), S("y"), 0, 0) == 0 && kv_has(c, "after", "y") &&
 	   wait_stat(c, "retired_pending", 0),
 	   "the cache works after a flush, and the flushed items are reclaimed");
 

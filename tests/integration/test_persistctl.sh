@@ -8,62 +8,21 @@
 
 set -u
 
-if [ -z "${KVSHM_TEST_BUILDDIR:-}" ]; then
-	echo "Bail out! KVSHM_TEST_BUILDDIR is not set"
-	exit 1
-fi
-KVSHMD=$KVSHM_TEST_BUILDDIR/daemon/kvshmd
-CTL=$KVSHM_TEST_BUILDDIR/tools/kvshmctl
+. "$(dirname "$0")/../lib/tap.sh" || { echo "Bail out! no tests/lib/tap.sh"; exit 1; }
 
-name="tpctl-$$-$RANDOM"
-dir=$(mktemp -d) || { echo "Bail out! mktemp -d failed"; exit 1; }
+tap_setup tpctl
 data=$dir/data
-pid=
+ctl_timeout=20
 
+# start [ARGS...] - kvshmd on $data, with ARGS.
 start() {
-	"$KVSHMD" --name "$name" --data-dir "$data" --foreground "$@" \
-		>>"$dir/log" 2>&1 &
-	pid=$!
-	for i in $(seq 200); do
-		"$CTL" --name "$name" ping >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "Bail out! kvshmd did not serve"
-	sed 's/^/# kvshmd: /' "$dir/log"
-	exit 1
+	start_daemon --name "$name" --data-dir "$data" --foreground "$@"
 }
 
-stop() {
-	kill -TERM "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	pid=
-}
+plan_tests 14
 
-cleanup() {
-	[ "${BASHPID:-$$}" = "$$" ] || return
-	[ -n "$pid" ] && { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-echo "1..14"
-t=0
-ok() {
-	t=$((t + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $t - $2"
-	else
-		echo "not ok $t - $2"
-		echo "# exit status $rc"
-		sed 's/^/# stdout: /' "$dir/out"
-		sed 's/^/# stderr: /' "$dir/err"
-	fi
-}
-ctl() {
-	timeout 20 "$CTL" --name "$name" "$@" >"$dir/out" 2>"$dir/err"
-	rc=$?
-}
+# one_error CODE - the last run exited CODE with exactly one "kvshmctl: ..."
+# line on stderr (unlike fails_with, stdout is not looked at).
 one_error() {
 	[ "$rc" -eq "$1" ] && [ "$(wc -l <"$dir/err")" -eq 1 ] &&
 		grep -q '^kvshmctl: ' "$dir/err"
@@ -90,7 +49,7 @@ if command -v lz4 >/dev/null; then
 	lz4 -d -c "$snap" 2>/dev/null | grep -q "value of k17"
 	ok $? "lz4 -d reads a snapshot"
 else
-	t=$((t + 1)); echo "ok $t # SKIP no lz4 program"
+	skip "no lz4 program"
 fi
 
 ctl dump "$dir/d.kvs"
@@ -128,7 +87,7 @@ ctl get marker
 [ "$r1" -eq 1 ] && [ "$(cat "$dir/out")" = "before" ]
 ok $? "restore of a damaged file exits 1 and changes nothing"
 
-stop
+stop_daemon
 seg=$(ls "$data"/wal-*.log | tail -1)
 size=$(stat -c %s "$seg")
 cp "$seg" "$dir/seg.bak"
@@ -147,7 +106,7 @@ ctl get k150
 [ "$rc" -eq 0 ] && [ "$(cat "$dir/out")" = "value of k150" ] &&
 	grep -q "event=wal_truncated" "$dir/log"
 ok $? "the restarted daemon cut the tail and kept the data"
-stop
+stop_daemon
 
 start --persistence none
 ctl snapshot
@@ -156,4 +115,6 @@ ok $? "snapshot with --persistence none exits 1 with one line"
 ctl snapshot --bogus
 [ "$rc" -eq 2 ]
 ok $? "an unknown option is a usage error (exit 2)"
-stop
+stop_daemon
+
+done_testing

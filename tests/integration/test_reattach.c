@@ -27,6 +27,7 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kv.h"
 #include "../tap.h"
 
 #define S(x) x, strlen(x)
@@ -46,16 +47,6 @@ struct board {
 static struct board *bd;
 
 static const char *const args[] = { "--fsync", "always", NULL };
-
-static int has(kvshm_t *c, const char *key, const char *want)
-{
-	char buf[64];
-	size_t n;
-
-	if (kvshm_get(c, key, strlen(key), buf, sizeof(buf), &n))
-		return 0;
-	return n == strlen(want) && memcmp(buf, want, n) == 0;
-}
 
 /*
  * A client process: writes "k<i>" = 1, 2, 3, ... and reads it back, for
@@ -302,12 +293,12 @@ int main(void)
 		bail_out("cannot open handles");
 	ok(kvshm_open(&x, d.name, &bad) == KVSHM_EINVAL,
 	   "an unknown open flag is KVSHM_EINVAL");
-	ok(kvshm_set(c, S("a"), S("1"), 0, 0) == 0 && has(c, "a", "1") &&
-	   has(s, "a", "1"), "a value is written and read through two handles");
+	ok(kvshm_set(c, S("a"), S("1"), 0, 0) == 0 && kv_has(c, "a", "1") &&
+	   kv_has(s, "a", "1"), "a value is written and read through two handles");
 
 	/* 1. A clean stop: stale reads, prompt write failures. */
 	ok(term_kvshmd(&d) == 0, "kvshmd stops cleanly on SIGTERM");
-	ok(has(c, "a", "1"), "while it is down, a handle still reads the last value");
+	ok(kv_has(c, "a", "1"), "while it is down, a handle still reads the last value");
 	ok(kvshm_get(s, S("a"), (char[8]){ 0 }, 8, NULL) == KVSHM_EDAEMON,
 	   "a KVSHM_OPEN_NO_STALE handle gets KVSHM_EDAEMON instead");
 	ok(kvshm_set(c, S("a"), S("2"), 0, 0) == KVSHM_EDAEMON,
@@ -321,7 +312,7 @@ int main(void)
 	restart_kvshmd(&d, args);
 	ok(kvshm_set(c, S("a"), S("3"), 0, 0) == 0,
 	   "after a restart, the next write reattaches by itself and succeeds");
-	ok(has(c, "a", "3") && has(s, "a", "3"),
+	ok(kv_has(c, "a", "3") && kv_has(s, "a", "3"),
 	   "both handles read the new daemon's data");
 	ok(stat_of(c, "reader_slots_used") == 2,
 	   "the new daemon gave each handle's reading thread a slot");
@@ -333,11 +324,11 @@ int main(void)
 
 	/* 2. A crash: the segment is left in place, not marked. */
 	kill_kvshmd(&d);
-	ok(has(c, "a", "3"), "after a SIGKILL, the handle reads the last value");
+	ok(kv_has(c, "a", "3"), "after a SIGKILL, the handle reads the last value");
 	ok(kvshm_set(c, S("a"), S("4"), 0, 0) == KVSHM_EDAEMON,
 	   "a write fails with KVSHM_EDAEMON, promptly");
 	restart_kvshmd(&d, args);
-	ok(has(c, "a", "3") && has(s, "a", "3"),
+	ok(kv_has(c, "a", "3") && kv_has(s, "a", "3"),
 	   "once a new kvshmd replaced it, reads reattach: the recovered value");
 	ok(kvshm_ping(c) == 0, "and the write channel works again");
 
@@ -384,14 +375,14 @@ int main(void)
 
 		snprintf(key, sizeof(key), "k%d", i);
 		snprintf(want, sizeof(want), "%ld", bd->cl[i].acked);
-		allok &= has(c, key, want);
+		allok &= kv_has(c, key, want);
 	}
 	ok(allok, "each client's last acknowledged value is what the cache holds");
 	ok(stat_of(c, "reader_slots_used") == 1,
 	   "their slots were released; this process's reading thread holds one");
 
 	/* 4. A handle left unused through restarts catches up at once. */
-	ok(has(s, "a", "3") &&
+	ok(kv_has(s, "a", "3") &&
 	   stat_of(c, "reader_slots_used") == 2,
 	   "a handle unused for three restarts reads the newest daemon's data");
 	ok(old_mapped(d.name) == 0,

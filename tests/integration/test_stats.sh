@@ -15,72 +15,16 @@
 
 set -u
 
-if [ -z "${KVSHM_TEST_BUILDDIR:-}" ]; then
-	echo "Bail out! KVSHM_TEST_BUILDDIR is not set"
-	exit 1
-fi
+. "$(dirname "$0")/../lib/tap.sh" || { echo "Bail out! no tests/lib/tap.sh"; exit 1; }
+
 if ! command -v python3 >/dev/null 2>&1; then
 	echo "1..0 # SKIP no python3"
 	exit 0
 fi
-KVSHMD=$KVSHM_TEST_BUILDDIR/daemon/kvshmd
-CTL=$KVSHM_TEST_BUILDDIR/tools/kvshmctl
 CHECK="python3 $(cd "$(dirname "$0")/.." && pwd)/prom_check.py"
 
-name="tstats-$$-$RANDOM"
-dir=$(mktemp -d) || { echo "Bail out! mktemp -d failed"; exit 1; }
-pid=
-
-running() {
-	kill -0 "$1" 2>/dev/null &&
-		! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
-stop_daemon() {
-	local i
-
-	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 200); do
-		running "$pid" || break
-		sleep 0.05
-	done
-	running "$pid" && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	status=$?
-	pid=
-}
-
-cleanup() {
-	[ "${BASHPID:-$$}" = "$$" ] || return
-	[ -n "$pid" ] && stop_daemon
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-plan=19
-echo "1..$plan"
-t=0
-
-# ok STATUS SENTENCE - one TAP line; on failure, what the last run saw.
-ok() {
-	t=$((t + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $t - $2"
-	else
-		echo "not ok $t - $2"
-		echo "# exit status $rc"
-		head -c 4000 "$dir/out" | sed 's/^/# stdout: /'
-		sed 's/^/# stderr: /' "$dir/err"
-	fi
-}
-
-# ctl ARGS... - run kvshmctl on our daemon; sets and returns $rc (stdout
-# in $dir/out, stderr in $dir/err).
-ctl() {
-	timeout 10 "$CTL" --name "$name" "$@" >"$dir/out" 2>"$dir/err"
-	rc=$?
-	return $rc
-}
+tap_setup tstats
+plan_tests 19
 
 # json KEY - the integer KEY of the JSON object in $dir/stats.json.
 json() {
@@ -103,12 +47,6 @@ poll_stat() {
 		sleep 0.05
 	done
 	return 1
-}
-
-bail_out() {
-	echo "Bail out! $1"
-	sed 's/^/# kvshmd: /' "$dir/log"
-	exit 1
 }
 
 # ---- the checker catches what it must ----
@@ -143,15 +81,8 @@ printf '# HELP kvshm_a_total a\n# TYPE kvshm_a_total counter\nkvshm_a_total{name
 ok $? "prom_check.py refuses 16 broken expositions and accepts a good one"
 
 # ---- a daemon, and known operations ----
-"$KVSHMD" --name "$name" --data-dir "$dir" --memory 16M --fsync always \
-	--foreground >"$dir/log" 2>&1 &
-pid=$!
-for i in $(seq 200); do
-	"$CTL" --name "$name" ping >/dev/null 2>&1 && break
-	running "$pid" || bail_out "kvshmd --name $name exited during start-up"
-	[ "$i" -eq 200 ] && bail_out "kvshmd --name $name did not serve within 10 s"
-	sleep 0.05
-done
+start_daemon --name "$name" --data-dir "$dir" --memory 16M --fsync always \
+	--foreground
 
 N=25 H=7 M=4
 fail=0
@@ -292,11 +223,8 @@ ctl clients --prometheus
 [ "$rc" -eq 2 ]
 ok $? "clients --prometheus is a usage error"
 
-stop_daemon
-rc=$status
-: >"$dir/out"
-: >"$dir/err"
+stop_for_ok
 [ "$status" -eq 0 ]
 ok $? "kvshmd exits 0 on SIGTERM"
 
-[ "$t" -eq "$plan" ] || echo "# ran $t tests, planned $plan"
+done_testing
