@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test_compare.sh - a smoke test of tools/kvshm-compare, the driver of
+# tools/compare, that needs none of the peers (Redis, memcached, LMDB):
+# its own workload generator, Zipf sampler and histogram (--self-test),
+# then every workload against a kvshmd of its own at a tiny size, 1 and 2
+# client processes. Fast (a few seconds); the real comparison is never
+# part of make check. The daemon is stopped by PID and its directory
+# removed on EXIT.
+
+set -u
+
+if [ -z "${KVSHM_TEST_BUILDDIR:-}" ]; then
+	echo "Bail out! KVSHM_TEST_BUILDDIR is not set"
+	exit 1
+fi
+KVSHMD=$KVSHM_TEST_BUILDDIR/daemon/kvshmd
+CTL=$KVSHM_TEST_BUILDDIR/tools/kvshmctl
+DRV=$KVSHM_TEST_BUILDDIR/tools/kvshm-compare
+
+name="tcmp-$$-$RANDOM"
+dir=$(mktemp -d) || { echo "Bail out! mktemp -d failed"; exit 1; }
+pid=
+
+running() {
+	kill -0 "$1" 2>/dev/null &&
+		! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+stop_daemon() {
+	local i
+
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 200); do
+		running "$pid" || break
+		sleep 0.05
+	done
+	running "$pid" && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	status=$?
+	pid=
+}
+
+cleanup() {
+	[ "${BASHPID:-$$}" = "$$" ] || return
+	[ -n "$pid" ] && stop_daemon
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+echo "1..6"
+t=0
+ok() {
+	t=$((t + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $t - $2"
+	else
+		echo "not ok $t - $2"
+		sed 's/^/# /' "$dir/out" "$dir/err" 2>/dev/null | tail -40
+	fi
+}
+
+"$DRV" --self-test >"$dir/out" 2>"$dir/err"
+rc=$?
+sed 's/^/# self-test: /' "$dir/out"
+[ $rc -eq 0 ] && ! grep -q '^not ok' "$dir/out" &&
+	[ "$(grep -c '^ok' "$dir/out")" -eq "$(sed -n 's/^1\.\.//p' "$dir/out")" ]
+ok $? "the driver's key generator, Zipf sampler and histogram pass their checks"
+
+"$DRV" --list-backends >"$dir/out" 2>"$dir/err"
+grep -qx kvshm "$dir/out" && grep -qx null "$dir/out"
+ok $? "the driver always has the kvshm and null backends"
+
+"$KVSHMD" --name "$name" --data-dir "$dir" --memory 32M --persistence none \
+	--foreground >"$dir/log" 2>&1 &
+pid=$!
+for i in $(seq 200); do
+	"$CTL" --name "$name" ping >/dev/null 2>&1 && break
+	if ! running "$pid" || [ "$i" -eq 200 ]; then
+		echo "Bail out! kvshmd --name $name did not serve"
+		sed 's/^/# kvshmd: /' "$dir/log"
+		exit 1
+	fi
+	sleep 0.05
+done
+
+timeout 60 "$DRV" --backend kvshm --name "$name" --server-pid "$pid" \
+	--keys 2000 --load --ops 1000 --procs 1,2 --csv "$dir/r.csv" \
+	--label smoke --hist-dir "$dir" >"$dir/out" 2>"$dir/err"
+ok $? "every workload runs against kvshmd with 1 and 2 client processes"
+
+# header + 1 mem row + 6 workloads x 2 distributions x 2 process counts
+[ "$(wc -l <"$dir/r.csv")" -eq 26 ] &&
+	[ "$(grep -c '^run,smoke,kvshm,2000,100,' "$dir/r.csv")" -eq 24 ]
+ok $? "the CSV has the header, a memory row and one row per measurement"
+
+awk -F, 'NR > 1 && ($16 != 0 || ($1 == "run" && $12 <= 0)) { bad = 1 }
+	 END { exit bad }' "$dir/r.csv"
+ok $? "no measurement saw an error, and each has a throughput"
+
+timeout 60 "$DRV" --backend kvshm --name "$name" --keys 2000 --ops 1000 \
+	--procs 1 --depth 16 --workloads set --dists uniform \
+	--csv "$dir/r.csv" >"$dir/out" 2>"$dir/err" &&
+	grep -q '^run,,kvshm-mset16,2000,100,uniform,set,1,16,1000,' "$dir/r.csv"
+ok $? "the batched SET variant (kvshm_mset of 16) runs"
+
+stop_daemon
+exit 0
