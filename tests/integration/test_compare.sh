@@ -11,55 +11,11 @@
 
 set -u
 
-if [ -z "${KVSHM_TEST_BUILDDIR:-}" ]; then
-	echo "Bail out! KVSHM_TEST_BUILDDIR is not set"
-	exit 1
-fi
-KVSHMD=$KVSHM_TEST_BUILDDIR/daemon/kvshmd
-CTL=$KVSHM_TEST_BUILDDIR/tools/kvshmctl
+. "$(dirname "$0")/../lib/tap.sh" || { echo "Bail out! no tests/lib/tap.sh"; exit 1; }
 DRV=$KVSHM_TEST_BUILDDIR/tools/kvshm-compare
 
-name="tcmp-$$-$RANDOM"
-dir=$(mktemp -d) || { echo "Bail out! mktemp -d failed"; exit 1; }
-pid=
-
-running() {
-	kill -0 "$1" 2>/dev/null &&
-		! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
-stop_daemon() {
-	local i
-
-	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 200); do
-		running "$pid" || break
-		sleep 0.05
-	done
-	running "$pid" && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	status=$?
-	pid=
-}
-
-cleanup() {
-	[ "${BASHPID:-$$}" = "$$" ] || return
-	[ -n "$pid" ] && stop_daemon
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-echo "1..6"
-t=0
-ok() {
-	t=$((t + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $t - $2"
-	else
-		echo "not ok $t - $2"
-		sed 's/^/# /' "$dir/out" "$dir/err" 2>/dev/null | tail -40
-	fi
-}
+tap_setup tcmp
+plan_tests 6
 
 "$DRV" --self-test >"$dir/out" 2>"$dir/err"
 rc=$?
@@ -72,18 +28,8 @@ ok $? "the driver's key generator, Zipf sampler and histogram pass their checks"
 grep -qx kvshm "$dir/out" && grep -qx null "$dir/out"
 ok $? "the driver always has the kvshm and null backends"
 
-"$KVSHMD" --name "$name" --data-dir "$dir" --memory 32M --persistence none \
-	--foreground >"$dir/log" 2>&1 &
-pid=$!
-for i in $(seq 200); do
-	"$CTL" --name "$name" ping >/dev/null 2>&1 && break
-	if ! running "$pid" || [ "$i" -eq 200 ]; then
-		echo "Bail out! kvshmd --name $name did not serve"
-		sed 's/^/# kvshmd: /' "$dir/log"
-		exit 1
-	fi
-	sleep 0.05
-done
+start_daemon --name "$name" --data-dir "$dir" --memory 32M --persistence none \
+	--foreground
 
 timeout 60 "$DRV" --backend kvshm --name "$name" --server-pid "$pid" \
 	--keys 2000 --load --ops 1000 --procs 1,2 --csv "$dir/r.csv" \
@@ -106,4 +52,5 @@ timeout 60 "$DRV" --backend kvshm --name "$name" --keys 2000 --ops 1000 \
 ok $? "the batched SET variant (kvshm_mset of 16) runs"
 
 stop_daemon
+done_testing
 exit 0
