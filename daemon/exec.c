@@ -1081,10 +1081,24 @@ int kvd_exec_mdel(struct kvd *d, struct kvd_kv *kv, uint32_t n,
  * has passed removes the key. @absent: the caller knows the key is not
  * in the table (a snapshot, loaded into an empty table, holds each key
  * once), so the lookup is skipped.
+ *
+ * @held: the shard whose lock the caller's previous load left held, or
+ * KVD_NO_SHARD. Loading takes a shard's lock once per run of its keys
+ * (a snapshot holds them shard by shard) instead of once per key, and
+ * leaves it held for the next entry; kvd_exec_load_done() lets it go.
+ * Recovery runs alone, before any other thread, so holding it between
+ * entries keeps no one waiting.
  * Return: 0, or -ENOMEM (the data does not fit in --memory).
  */
+void kvd_exec_load_done(struct kvd *d, uint32_t *held)
+{
+	if (*held != KVD_NO_SHARD)
+		kvd_index_unlock(&d->index, *held);
+	*held = KVD_NO_SHARD;
+}
+
 int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
-		  bool absent)
+		  bool absent, uint32_t *held)
 {
 	struct kvs_iref cur;
 	struct kvs_pos pos;
@@ -1095,6 +1109,7 @@ int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 	int rc = 0;
 
 	if (e->op == KVP_OP_FLUSH) {
+		kvd_exec_load_done(d, held);
 		for (s = 0; s < d->index.nshards; s++) {
 			kvd_index_lock(&d->index, s);
 			kvd_index_clear(&d->index, s);
@@ -1106,7 +1121,11 @@ int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 		d->version = e->version;
 	hash = kvs_hash(d->hdr->hash_seed, e->key, e->klen);
 	shard = kvd_index_shard(&d->index, hash);
-	kvd_index_lock(&d->index, shard);
+	if (*held != shard) {
+		kvd_exec_load_done(d, held);
+		kvd_index_lock(&d->index, shard);
+		*held = shard;
+	}
 	found = !absent && kvd_index_find(&d->index, hash, e->key, e->klen,
 					  &pos, &cur);
 	if (e->op == KVP_OP_DEL || (e->expire_ms && e->expire_ms <= now)) {
@@ -1125,6 +1144,5 @@ int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 		rc = -ENOMEM;
 	}
 out:
-	kvd_index_unlock(&d->index, shard);
 	return rc;
 }

@@ -192,8 +192,10 @@ int kvd_exec_mdel(struct kvd *d, struct kvd_kv *kv, uint32_t n,
 		  uint64_t *removed);
 
 struct kvp_ent;
+#define KVD_NO_SHARD	UINT32_MAX
 int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
-		  bool absent);
+		  bool absent, uint32_t *held);
+void kvd_exec_load_done(struct kvd *d, uint32_t *held);
 /*
  * config.c: settings changeable at run time (CONFIG_SET): eviction,
  * eviction-samples, eviction-watermark. Return 0 or -EINVAL (unknown key

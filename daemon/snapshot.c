@@ -414,6 +414,7 @@ struct load {
 					 * snapshot */
 	uint64_t records, entries;
 	uint64_t version_hw;
+	uint32_t held;			/* shard locked by the last load */
 };
 
 static int load_ent(const struct kvp_ent *e, void *arg)
@@ -421,7 +422,7 @@ static int load_ent(const struct kvp_ent *e, void *arg)
 	struct load *l = arg;
 
 	l->entries++;
-	return kvd_exec_load(l->d, e, l->now, l->absent);
+	return kvd_exec_load(l->d, e, l->now, l->absent, &l->held);
 }
 
 static int load_rec(const struct kvp_rec *r, void *arg)
@@ -487,8 +488,9 @@ static void presize(struct kvd *d, const char *path)
 static void clear_table(struct kvd *d)
 {
 	struct kvp_ent flush = { .op = KVP_OP_FLUSH };
+	uint32_t held = KVD_NO_SHARD;
 
-	kvd_exec_load(d, &flush, 0, false);
+	kvd_exec_load(d, &flush, 0, false, &held);
 }
 
 static void remove_tmp_files(const char *dir)
@@ -516,7 +518,7 @@ static void remove_tmp_files(const char *dir)
 int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 {
 	uint64_t *snaps = NULL, *wals = NULL, expect, snap_lsn = 0;
-	struct load l = { .d = d, .now = kvs_now_ms() };
+	struct load l = { .d = d, .now = kvs_now_ms(), .held = KVD_NO_SHARD };
 	struct kvp_snap_meta m = { 0 };
 	char path[4200], src[4300] = "none";
 	long nsnap, nwal, i;
@@ -556,6 +558,7 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 		l.entries = 0;
 		l.absent = true;
 		rc = kvp_snap_read(path, &m, load_ent, &l, why, sizeof(why));
+		kvd_exec_load_done(d, &l.held);
 		l.absent = false;
 		if (rc == 0 && m.lsn != snaps[i]) {
 			snprintf(why, sizeof(why), "metadata LSN %" PRIu64
@@ -604,6 +607,7 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 			       "%" PRIu64 " but the state ends at %" PRIu64 "\"",
 			       path, wals[i], snap_lsn);
 		rc = kvp_wal_scan_file(path, &sc, load_rec, &l);
+		kvd_exec_load_done(d, &l.held);
 		if (rc == -ENOMEM)
 			REFUSE("file=%s reason=\"the data does not fit in "
 			       "--memory\"", path);
@@ -666,6 +670,7 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 		l.records, *next_lsn, kvs_mono_ms() - t0);
 	rc = 0;
 out:
+	kvd_exec_load_done(d, &l.held);
 	free(snaps);
 	free(wals);
 	return rc;
