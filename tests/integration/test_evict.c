@@ -505,7 +505,7 @@ static void under_readers(void)
 	pid_t pid[READERS];
 	char v[VLEN], k[32];
 	long long keys, evs, exps;
-	int i, p[2], st, fails = 0, transient = 0, rc;
+	int i, p[2], st, fails = 0, transient = 0, rc, tries;
 	kvshm_t *c;
 
 	start_kvshmd(&d, "evrd", args);
@@ -527,12 +527,13 @@ static void under_readers(void)
 		make_val(v, (uint32_t)i);
 		snprintf(k, sizeof(k), "m%d", i);
 		rc = kvshm_set(c, k, strlen(k), v, VLEN, 0, 0);
-		if (rc == KVSHM_ENOMEM) {
+		for (tries = 0; rc == KVSHM_ENOMEM && tries < 10; tries++) {
 			/* Evicted memory comes back only after a grace period;
 			 * a reader process descheduled inside a read section
-			 * (a loaded machine) can hold it past the write's wait.
-			 * That refusal is documented; what must hold is that
-			 * the write succeeds once reclamation has caught up. */
+			 * (a loaded machine) can hold it past the write's wait,
+			 * and the retry's own eviction may meet the same. That
+			 * refusal is documented; what must hold is that the
+			 * write succeeds once reclamation has caught up. */
 			transient++;
 			wait_stat(c, "retired_pending", 0);
 			rc = kvshm_set(c, k, strlen(k), v, VLEN, 0, 0);
