@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "kvshmd.h"
 
 void kvd_access_defaults(struct kvd_access *a)
 {
@@ -27,14 +28,9 @@ void kvd_access_defaults(struct kvd_access *a)
 /* A decimal id, 0..UINT32_MAX-1 (-1 is "no change" to chown). */
 static int parse_id(const char *s, uint32_t *out)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v >= UINT32_MAX)
+	if (kvd_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;

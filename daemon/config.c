@@ -23,6 +23,21 @@
 #include "notify.h"
 #include "snapshot.h"
 
+int kvd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* A value @v, @vlen bytes, as an integer in [lo, hi]; -EINVAL if not. */
 static int parse_u32(const char *v, size_t vlen, uint32_t lo, uint32_t hi,
 		     uint32_t *out)

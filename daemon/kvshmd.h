@@ -196,6 +196,10 @@ struct kvp_ent;
 int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 		  bool absent, uint32_t *held);
 void kvd_exec_load_done(struct kvd *d, uint32_t *held);
+/* config.c: @s, a NUL-terminated decimal, as an integer in [lo, hi]
+ * (digits only: no sign, no spaces); 0 or -EINVAL. */
+int kvd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
 /*
  * config.c: settings changeable at run time (CONFIG_SET): eviction,
  * eviction-samples, eviction-watermark. Return 0 or -EINVAL (unknown key

@@ -122,20 +122,6 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 /* "FILE:LINE: " while applying a configuration file, "" for flags. */
 static char opt_where[512];
@@ -262,13 +248,13 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		c->memory &= ~(uint64_t)(KVA_PAGE_SIZE - 1);
 		break;
 	case OPT_SHARDS:
-		if (parse_uint(val, 1, 65536, &v) < 0 || (v & (v - 1)))
+		if (kvd_parse_uint(val, 1, 65536, &v) < 0 || (v & (v - 1)))
 			return bad_opt("--shards", val,
 				       "a power of two, 1..65536");
 		c->nshards = (uint32_t)v;
 		break;
 	case OPT_MAX_KEY:
-		if (parse_uint(val, 1, 65535, &v) < 0)
+		if (kvd_parse_uint(val, 1, 65535, &v) < 0)
 			return bad_opt("--max-key", val, "1..65535");
 		c->max_key = (uint32_t)v;
 		break;
@@ -279,18 +265,18 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		c->max_value = (uint32_t)v;
 		break;
 	case OPT_MAX_READERS:
-		if (parse_uint(val, 16, 65536, &v) < 0)
+		if (kvd_parse_uint(val, 16, 65536, &v) < 0)
 			return bad_opt("--max-readers", val, "16..65536");
 		c->max_readers = (uint32_t)v;
 		break;
 	case OPT_MAX_READERS_PER_CLIENT:
-		if (parse_uint(val, 1, 65536, &v) < 0)
+		if (kvd_parse_uint(val, 1, 65536, &v) < 0)
 			return bad_opt("--max-readers-per-client", val,
 				       "1..65536");
 		c->max_readers_per_client = (uint32_t)v;
 		break;
 	case OPT_MAX_ENTRIES:
-		if (parse_uint(val, 0, UINT64_MAX >> 1, &v) < 0)
+		if (kvd_parse_uint(val, 0, UINT64_MAX >> 1, &v) < 0)
 			return bad_opt("--max-entries", val,
 				       "a count, 0 for no limit");
 		c->max_entries = v;
@@ -309,12 +295,12 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		break;
 	}
 	case OPT_EVICTION_SAMPLES:
-		if (parse_uint(val, 1, 64, &v) < 0)
+		if (kvd_parse_uint(val, 1, 64, &v) < 0)
 			return bad_opt("--eviction-samples", val, "1..64");
 		c->eviction_samples = (uint32_t)v;
 		break;
 	case OPT_EVICTION_WATERMARK:
-		if (parse_uint(val, 0, 50, &v) < 0)
+		if (kvd_parse_uint(val, 0, 50, &v) < 0)
 			return bad_opt("--eviction-watermark", val,
 				       "a percentage, 0..50");
 		c->eviction_watermark = (uint32_t)v;
@@ -341,19 +327,19 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		c->wal_segment_size = v;
 		break;
 	case OPT_SNAPSHOT_INTERVAL:
-		if (parse_uint(val, 0, 100ULL * 365 * 86400, &v) < 0)
+		if (kvd_parse_uint(val, 0, 100ULL * 365 * 86400, &v) < 0)
 			return bad_opt("--snapshot-interval", val,
 				       "seconds, 0 for never");
 		c->snapshot_interval = v;
 		break;
 	case OPT_SNAPSHOT_WRITES:
-		if (parse_uint(val, 0, UINT64_MAX >> 1, &v) < 0)
+		if (kvd_parse_uint(val, 0, UINT64_MAX >> 1, &v) < 0)
 			return bad_opt("--snapshot-writes", val,
 				       "a count, 0 for never");
 		c->snapshot_writes = v;
 		break;
 	case OPT_SNAPSHOT_KEEP:
-		if (parse_uint(val, 1, 100, &v) < 0)
+		if (kvd_parse_uint(val, 1, 100, &v) < 0)
 			return bad_opt("--snapshot-keep", val, "1..100");
 		c->snapshot_keep = (unsigned int)v;
 		break;
