@@ -643,6 +643,7 @@ static void tls_destructor(void *arg)
 int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opts)
 {
 	size_t osize = 0;
+	bool has_flags = false;
 	struct kvshm *c;
 	struct kvc_att *a;
 	int rc, fd;
@@ -659,8 +660,9 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 						 KVSHM_OPEN_OPTS_SIZE_VER0;
 	if (opts && (osize < KVSHM_OPEN_OPTS_SIZE_VER0 || opts->timeout_ms < 0))
 		return KVSHM_EINVAL;
-	if (osize >= offsetof(struct kvshm_open_opts, flags) + sizeof(opts->flags) &&
-	    (opts->flags & ~(unsigned)KVSHM_OPEN_NO_STALE))
+	has_flags = osize >= offsetof(struct kvshm_open_opts, flags) +
+			    sizeof(opts->flags);
+	if (has_flags && (opts->flags & ~(unsigned)KVSHM_OPEN_NO_STALE))
 		return KVSHM_EINVAL;
 	pthread_once(&atfork_once, atfork_init);
 	c = calloc(1, sizeof(*c));
@@ -673,7 +675,7 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 	c->id = __atomic_add_fetch(&kvc_next_handle_id, 1, __ATOMIC_RELAXED);
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms :
 			DEFAULT_TIMEOUT_MS;
-	if (osize >= offsetof(struct kvshm_open_opts, flags) + sizeof(opts->flags))
+	if (has_flags)
 		c->flags = opts->flags;
 	strcpy(c->name, name);
 	pthread_mutex_init(&c->io_lock, NULL);
@@ -713,13 +715,8 @@ err_free:
  */
 static void say_bye(struct kvshm *c)
 {
-	if (c->fd < 0 || c->out_torn)
-		return;
-	c->req.len = 0;
-	kvs_frame_begin(&c->req, KVS_OP_BYE, 0, kvc_next_id(c), 0);
-	if (kvs_frame_end(&c->req) == 0)
-		send_all(c->fd, c->req.p, c->req.len);
-	c->req.len = 0;
+	if (c->fd >= 0 && !c->out_torn)
+		say_bye_on(c, c->fd);
 }
 
 void kvshm_close(kvshm_t *c)
