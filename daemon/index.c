@@ -169,9 +169,7 @@ int kvd_index_init(struct kvd_index *x, char *base, uint64_t size,
 {
 	uint32_t i;
 
-	x->map.base = base;
-	x->map.size = size;
-	x->map.hdr = (const struct kvs_header *)base;
+	kvs_map_set(&x->map, base, size);
 	x->hdr = (struct kvs_header *)base;
 	x->shards = (struct kvs_shard *)(base + x->hdr->shards_off);
 	x->nshards = x->hdr->nshards;

@@ -389,9 +389,7 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 	rc = map_object(shm_name, false, &base, &size, &owner);
 	if (rc)
 		goto err_free;
-	a->map.base = base;
-	a->map.size = size;
-	a->map.hdr = base;
+	kvs_map_set(&a->map, base, size);
 	a->hdr = base;
 	rc = header_check(a->hdr, size);
 	if (rc)
@@ -479,6 +477,7 @@ static void att_retire(struct kvc_att *a)
 	a->rw = NULL;
 	a->slots = NULL;
 	a->hints = NULL;
+	kvs_map_clear(&a->map);		/* only the header page stays */
 	copy = mmap(NULL, keep, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (copy == MAP_FAILED) {

@@ -170,6 +170,15 @@ void kvc_att_put(struct kvshm *c, struct kvc_att *a);
 struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc);
 /* Drop this thread's cached pointer to @t (its TLS destructor runs). */
 void kvc_tls_forget(struct kvc_tls *t);
-int kvc_key_check(const struct kvshm *c, const void *key, size_t klen);
+/* KVSHM_EINVAL / KVSHM_ETOOBIG for a key no operation accepts, else 0. */
+static inline int kvc_key_check(const struct kvshm *c, const void *key,
+				size_t klen)
+{
+	if (!c || (!key && klen) || klen == 0)
+		return KVSHM_EINVAL;
+	if (klen > kvc_hdr(c)->max_key)
+		return KVSHM_ETOOBIG;
+	return 0;
+}
 
 #endif /* KVC_INTERNAL_H */

@@ -56,13 +56,15 @@ void kvc_tls_forget(struct kvc_tls *t)
 	}
 }
 
-/* This thread's record for @c, made (with no slot yet) on first use. */
-struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
+/*
+ * kvc_tls_get()'s slow path: @c is not the handle this thread used last.
+ * Its record for @c, made (with no slot yet) on first use.
+ */
+static __attribute__((noinline)) struct kvc_tls *
+tls_find(struct kvshm *c, int *rc)
 {
 	struct kvc_tls *t, *best = NULL;
 
-	if (tls_last.id == c->id)
-		return tls_last.t;
 	t = pthread_getspecific(c->key);
 	if (t) {
 		tls_last.id = c->id;
@@ -111,6 +113,20 @@ struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
 	return t;
 }
 
+/* This thread's record for @c: one compare when @c is the last handle. */
+static inline __attribute__((always_inline)) struct kvc_tls *
+tls_get(struct kvshm *c, int *rc)
+{
+	if (__builtin_expect(tls_last.id == c->id, 1))
+		return tls_last.t;
+	return tls_find(c, rc);
+}
+
+struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
+{
+	return tls_get(c, rc);
+}
+
 /* Bind @t to attachment @a and @slot (in @a's rw area, or t->own). */
 static void bind_att(struct kvshm *c, struct kvc_tls *t, struct kvc_att *a,
 		     struct kvs_slot *slot)
@@ -144,7 +160,7 @@ static void bind_att(struct kvshm *c, struct kvc_tls *t, struct kvc_att *a,
  * it reads what it has (the last data) and tries again at its next
  * section.
  */
-static int rebind(struct kvshm *c, struct kvc_tls *t)
+static __attribute__((noinline)) int rebind(struct kvshm *c, struct kvc_tls *t)
 {
 	struct kvc_att *cur;
 	uint32_t idx;
@@ -186,15 +202,17 @@ static int rebind(struct kvshm *c, struct kvc_tls *t)
  * new daemon was attached) and its header's superseded word (0 while its
  * daemon serves; a line no one writes otherwise).
  */
-static int section_enter(struct kvshm *c, struct kvc_tls **tp)
+static inline __attribute__((always_inline)) int
+section_enter(struct kvshm *c, struct kvc_tls **tp)
 {
 	struct kvc_tls *t;
 	struct kvc_att *a;
 	int rc = 0;
 
+	*tp = NULL;
 	if (kvc_forked(c))
 		return KVSHM_EINVAL;
-	t = kvc_tls_get(c, &rc);
+	t = tls_get(c, &rc);
 	if (!t)
 		return rc;
 	if (t->depth == 0) {
@@ -213,7 +231,8 @@ static int section_enter(struct kvshm *c, struct kvc_tls **tp)
 	return 0;
 }
 
-static void section_exit(struct kvc_tls *t)
+static inline __attribute__((always_inline)) void
+section_exit(struct kvc_tls *t)
 {
 	if (--t->depth == 0)
 		kvs_read_exit(t->slot);
@@ -225,20 +244,12 @@ static void count(uint64_t *ctr)
 	kvs_store_relaxed(ctr, kvs_load_relaxed(ctr) + 1);
 }
 
-int kvc_key_check(const struct kvshm *c, const void *key, size_t klen)
-{
-	if (!c || (!key && klen) || klen == 0)
-		return KVSHM_EINVAL;
-	if (klen > kvc_hdr(c)->max_key)
-		return KVSHM_ETOOBIG;
-	return 0;
-}
-
 /*
  * Leave the access hint of a key just read (shm/hint.h): stored only when
  * the word changes, so a hot key's line is not written on every read.
  */
-static void touch(struct kvshm *c, struct kvc_tls *t, uint32_t idx)
+static inline __attribute__((always_inline)) void
+touch(struct kvshm *c, struct kvc_tls *t, uint32_t idx)
 {
 	uint32_t *w, old, nw;
 
@@ -256,7 +267,8 @@ static void touch(struct kvshm *c, struct kvc_tls *t, uint32_t idx)
 }
 
 /* Find the live item for @key inside a section; false if absent/expired. */
-static bool find(struct kvshm *c, struct kvc_tls *t, const void *key,
+static inline __attribute__((always_inline)) bool
+find(struct kvshm *c, struct kvc_tls *t, const void *key,
 		 size_t klen, struct kvs_iref *r)
 {
 	uint64_t h = kvs_hash(t->att->hdr->hash_seed, key, klen);

@@ -286,6 +286,11 @@ struct kvs_map {
 	char *base;
 	uint64_t size;
 	const struct kvs_header *hdr;
+	/* From the header's const fields, checked once by kvs_map_set():
+	 * nshards 0 means no lookup can succeed. */
+	const struct kvs_shard *shards;
+	uint32_t nshards;
+	uint32_t shard_bits;
 };
 
 /*
@@ -302,5 +307,38 @@ static inline const void *kvs_ptr(const struct kvs_map *m, kvs_off_t off,
 
 #define KVS_PTR(m, off, type) \
 	((const type *)kvs_ptr((m), (off), sizeof(type), alignof(type)))
+
+/*
+ * kvs_map_set - describe a mapping of @size bytes at @base; the shard
+ * records are located and bounds-checked here, once, not per lookup.
+ * kvs_map_clear() makes every later lookup through @m fail.
+ */
+static inline void kvs_map_set(struct kvs_map *m, char *base, uint64_t size)
+{
+	const struct kvs_header *h = (const struct kvs_header *)base;
+
+	m->base = base;
+	m->size = size;
+	m->hdr = h;
+	m->shards = NULL;
+	m->nshards = 0;
+	m->shard_bits = 0;
+	if (size < sizeof(*h) || h->shard_bits > 30 ||
+	    h->nshards != 1U << h->shard_bits)
+		return;
+	m->shards = kvs_ptr(m, h->shards_off,
+			    (size_t)h->nshards * sizeof(struct kvs_shard),
+			    KVS_CACHELINE);
+	if (m->shards) {
+		m->nshards = h->nshards;
+		m->shard_bits = h->shard_bits;
+	}
+}
+
+static inline void kvs_map_clear(struct kvs_map *m)
+{
+	m->nshards = 0;
+	m->shards = NULL;
+}
 
 #endif /* KVS_LAYOUT_H */

@@ -99,12 +99,12 @@ static void map_segment(const char *name)
 {
 	char shm[128];
 	size_t size, rw_size;
+	char *base;
 	void *rw;
 
 	snprintf(shm, sizeof(shm), "/kvshm-%s", name);
-	m.base = map_obj(shm, &size, false);
-	m.size = size;
-	m.hdr = (const struct kvs_header *)m.base;
+	base = map_obj(shm, &size, false);
+	kvs_map_set(&m, base, size);
 	snprintf(shm, sizeof(shm), "/kvshm-%s.rw", name);
 	rw = map_obj(shm, &rw_size, true);
 	hints = kvs_rw_hints(rw, m.hdr->nslots);

@@ -57,6 +57,7 @@ int main(void)
 	struct test_daemon d;
 	char shm[128], buf[64];
 	size_t size, rw_size, vlen;
+	char *base;
 	long long used;
 	uint32_t idx, w;
 	void *rw;
@@ -69,9 +70,8 @@ int main(void)
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
 	snprintf(shm, sizeof(shm), "/kvshm-%s", d.name);
-	m.base = map_ro(shm, &size);
-	m.size = size;
-	m.hdr = (const struct kvs_header *)m.base;
+	base = map_ro(shm, &size);
+	kvs_map_set(&m, base, size);
 	snprintf(shm, sizeof(shm), "/kvshm-%s.rw", d.name);
 	rw = map_ro(shm, &rw_size);
 	hints = kvs_rw_hints(rw, m.hdr->nslots);
