@@ -17,12 +17,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/*
- * Forced inline, with the short-key branch of XXH3 (the keys a cache
- * mostly sees) inlined into it: the read path is one function.
- */
-static inline __attribute__((always_inline, flatten)) uint64_t
-kvs_hash(uint64_t seed, const void *key, size_t klen)
+static inline uint64_t kvs_hash(uint64_t seed, const void *key, size_t klen)
 {
 	return XXH3_64bits_withSeed(key, klen, seed);
 }
