@@ -144,21 +144,24 @@ static inline unsigned int kvs_bucket_match(const struct kvs_bucket *bk,
 #ifdef __SSE2__
 	const __m128i *v = (const __m128i *)(const void *)bk->ent;
 	__m128i want = _mm_set1_epi16((short)tag);
-	unsigned int m0, m1, m2, m3;
+	uint64_t m;
 
-	/* Each 8-byte entry's tag is its top 16 bits (bytes 6 and 7): byte
-	 * 7's bit in the movemask says whether the tag compared equal. */
-	m0 = (unsigned int)_mm_movemask_epi8(
+	/*
+	 * Each 8-byte entry's tag is its top 16 bits: in the byte mask of
+	 * the four 16-byte compares, entry i's result is bit 8i + 7. Gather
+	 * those eight bits with one multiply (each lands in the top byte at
+	 * its own place; no two products overlap or carry).
+	 */
+	m = (uint64_t)(uint16_t)_mm_movemask_epi8(
 		_mm_cmpeq_epi16(_mm_load_si128(v), want));
-	m1 = (unsigned int)_mm_movemask_epi8(
-		_mm_cmpeq_epi16(_mm_load_si128(v + 1), want));
-	m2 = (unsigned int)_mm_movemask_epi8(
-		_mm_cmpeq_epi16(_mm_load_si128(v + 2), want));
-	m3 = (unsigned int)_mm_movemask_epi8(
-		_mm_cmpeq_epi16(_mm_load_si128(v + 3), want));
-	return ((m0 >> 7) & 1) | ((m0 >> 14) & 2) | ((m1 >> 5) & 4) |
-	       ((m1 >> 12) & 8) | ((m2 >> 3) & 16) | ((m2 >> 10) & 32) |
-	       ((m3 >> 1) & 64) | ((m3 >> 8) & 128);
+	m |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		_mm_cmpeq_epi16(_mm_load_si128(v + 1), want)) << 16;
+	m |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		_mm_cmpeq_epi16(_mm_load_si128(v + 2), want)) << 32;
+	m |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		_mm_cmpeq_epi16(_mm_load_si128(v + 3), want)) << 48;
+	m &= 0x8080808080808080ULL;
+	return (unsigned int)((m * 0x0002040810204081ULL) >> 56);
 #else
 	unsigned int i, bits = 0;
 

@@ -89,6 +89,41 @@ static int del(const char *key)
 	return found;
 }
 
+/*
+ * kvs_bucket_match() (vector or scalar) against entry-by-entry compares,
+ * on buckets where a random subset of the entries carries the tag and the
+ * others carry random tags and offsets. Returns the number of mismatches.
+ */
+static int bucket_match_errors(void)
+{
+	uint64_t r = 0x9e3779b97f4a7c15ULL;
+	struct kvs_bucket b;
+	int trial, i, bad = 0;
+
+	for (trial = 0; trial < 100000; trial++) {
+		uint16_t tag;
+		unsigned int want = 0;
+
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		tag = (uint16_t)r;
+		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
+			uint64_t e;
+
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			e = (r >> 4) & ((1ULL << KVS_ENT_TAG_SHIFT) - 1);
+			if (r & 1)
+				e |= (uint64_t)tag << KVS_ENT_TAG_SHIFT;
+			else
+				e |= r & (0xffffULL << KVS_ENT_TAG_SHIFT);
+			b.ent[i] = e;
+			want |= (unsigned int)(kvs_ent_tag(e) == tag) << i;
+		}
+		if (kvs_bucket_match(&b, tag) != want)
+			bad++;
+	}
+	return bad;
+}
+
 int main(void)
 {
 	uint64_t shards_off, heap_off, size, baseline;
@@ -98,7 +133,9 @@ int main(void)
 	int i, bad = 0, ovf_seen = 0;
 	unsigned int b;
 
-	plan_tests(12);
+	plan_tests(13);
+	ok(bucket_match_errors() == 0,
+	   "a bucket's tag match finds exactly the entries with the tag");
 	kvd_layout(&cfg, &shards_off, &heap_off, &size);
 	base = aligned_alloc(KVA_PAGE_SIZE, size);
 	rw = calloc(1, kvs_rw_size(cfg.max_readers, 0));
