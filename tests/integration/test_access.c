@@ -10,6 +10,10 @@
  * The data segment can never be written by a client: not by opening it
  * read-write, not through the read-only mapping the library makes.
  *
+ * Last, a handle whose daemon stopped never reattaches to a daemon of
+ * another user that took the name over (KVSHM_EPERM), nor to a segment
+ * of another layout version (KVSHM_EVERSION), and never reads their data.
+ *
  * Needs root (to switch users); skipped otherwise.
  */
 #include <errno.h>
@@ -22,12 +26,14 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
 #include "../tap.h"
+#include "layout.h"
 
 #define S(x) x, strlen(x)
 #define GRP	65534		/* the daemon's --group */
@@ -168,6 +174,100 @@ static int check_config(const char *args, const char *line, int *st)
 	return strstr(out, line) != NULL;
 }
 
+/* kvshmd as nobody, serving @name from @dir; its pid. */
+static pid_t kvshmd_as_nobody(const char *name, const char *dir)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		become(NOBODY, GRP, NULL, 0);
+		execl(build_path("daemon/kvshmd"), "kvshmd", "--foreground",
+		      "--name", name, "--data-dir", dir, "--persistence",
+		      "none", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Poll (20 s at most) until @name's segment and @sock exist. */
+static int wait_served(const char *name, const char *sock)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (shm_exists(name) && access(sock, F_OK) == 0)
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/*
+ * The handle @c was attached to root's kvshmd for @d, now stopped. Another
+ * user's daemon serves the name, then a segment of another layout version
+ * sits under it: @c must refuse both. 3 tests.
+ */
+static void foreign_takeover(struct test_daemon *d, kvshm_t *c)
+{
+	char dir[320], sock[400], shm[96], buf[16], hdr[4096];
+	struct kvs_header *h = (struct kvs_header *)hdr;
+	kvshm_t *c2 = NULL;
+	struct stat sb;
+	size_t n = 0;
+	int fd, rc, rc2, st;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/nobody", d->dir);
+	snprintf(sock, sizeof(sock), "%s/kvshmd.sock", dir);
+	snprintf(shm, sizeof(shm), "/dev/shm/kvshm-%s", d->name);
+	if (mkdir(dir, 0700) < 0 || chown(dir, NOBODY, GRP) < 0)
+		bail_out("%s: %s", dir, strerror(errno));
+	pid = kvshmd_as_nobody(d->name, dir);
+	if (pid < 0 || !wait_served(d->name, sock))
+		bail_out("kvshmd as nobody did not start");
+	/* A fresh handle knows no owner: it attaches to nobody's daemon. */
+	if (kvshm_open(&c2, d->name, NULL) ||
+	    kvshm_set(c2, S("k"), S("theirs"), 0, 0))
+		bail_out("cannot write to nobody's kvshmd");
+	rc = kvshm_set(c, S("x"), S("1"), 0, 0);
+	rc2 = kvshm_get(c, S("k"), buf, sizeof(buf), &n);
+	ok(rc == KVSHM_EPERM && !(rc2 == 0 && n == 6 && !memcmp(buf, "theirs", 6)),
+	   "a handle never reattaches to another user's daemon under the name: "
+	   "its write gets KVSHM_EPERM (got %d), its read never sees that "
+	   "daemon's data", rc);
+
+	/* The same segment, but from another layout version. */
+	fd = open(shm, O_RDONLY);
+	if (fd < 0 || fstat(fd, &sb) < 0 ||
+	    read(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+		bail_out("%s: %s", shm, strerror(errno));
+	close(fd);
+	kvshm_close(c2);
+	kill(pid, SIGTERM);
+	ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	   !shm_exists(d->name), "nobody's kvshmd stops and removes its segments");
+	h->layout_version++;
+	h->generation++;
+	fd = open(shm, O_RDWR | O_CREAT | O_EXCL, 0640);
+	if (fd < 0 || write(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
+	    ftruncate(fd, sb.st_size) < 0)
+		bail_out("%s: %s", shm, strerror(errno));
+	close(fd);
+	rc = kvshm_set(c, S("x"), S("1"), 0, 0);
+	ok(rc == KVSHM_EVERSION,
+	   "nor to a segment of another layout version: KVSHM_EVERSION (got %d)",
+	   rc);
+	unlink(shm);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	static const char *const a1[] = { "--group", "65534", "--writers", "root",
@@ -188,7 +288,7 @@ int main(void)
 		printf("1..0 # SKIP needs root to run clients as other users\n");
 		return 0;
 	}
-	plan_tests(22);
+	plan_tests(25);
 
 	start_kvshmd(&d, "access", a1);
 	snprintf(name, sizeof(name), "%s", d.name);
@@ -262,7 +362,7 @@ int main(void)
 		r = client_as(4242, 4242, sup, 1);
 		ok(r == (R_READ_OK | R_WRITES_OK | R_NO_RDWR),
 		   "--writers @group: a member through a supplementary group writes");
-		ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
+		ok(term_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
 	}
 
 	ok(check_config("--group nogroup --writers root,@nogroup", "writers 0,@65534",
@@ -273,6 +373,14 @@ int main(void)
 	   "a data mode writable by others is refused");
 	ok(check_config("--writers @no-such-group-kvshm", "no such group", &st) &&
 	   WEXITSTATUS(st) != 0, "an unknown group in --writers is refused");
+
+	restart_kvshmd(&d, a1);
+	if (kvshm_open(&c, d.name, NULL) || kvshm_set(c, S("k"), S("ours"), 0, 0))
+		bail_out("cannot write as root");
+	if (term_kvshmd(&d) != 0)
+		bail_out("kvshmd did not stop");
+	foreign_takeover(&d, c);
+	kvshm_close(c);
 	cleanup_kvshmd(&d);
 	return exit_status();
 }
