@@ -337,6 +337,44 @@ void kva_free(struct kva *a, kvs_off_t off)
 	pthread_mutex_unlock(&a->lock);
 }
 
+static bool skipped(const struct kva *a, uint32_t pi, const kvs_off_t *skip,
+		    unsigned int nskip)
+{
+	unsigned int i;
+
+	for (i = 0; i < nskip; i++)
+		if (skip[i] == page_off(a, pi))
+			return true;
+	return false;
+}
+
+int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
+		    kvs_off_t *off, uint32_t *size, uint32_t *nchunks)
+{
+	uint64_t bytes, best_bytes = UINT64_MAX;
+	uint32_t pi, best = NO_PAGE;
+
+	pthread_mutex_lock(&a->lock);
+	for (pi = 0; pi < a->npages; pi++) {
+		const struct kva_page *pg = &a->pages[pi];
+
+		if (pg->cls >= nclasses)
+			continue;
+		bytes = (uint64_t)pg->nused * classes[pg->cls].size;
+		if (bytes >= best_bytes || skipped(a, pi, skip, nskip))
+			continue;
+		best = pi;
+		best_bytes = bytes;
+	}
+	if (best != NO_PAGE) {
+		*off = page_off(a, best);
+		*size = classes[a->pages[best].cls].size;
+		*nchunks = a->pages[best].bump;	/* chunks ever handed out */
+	}
+	pthread_mutex_unlock(&a->lock);
+	return best == NO_PAGE ? -ENOENT : 0;
+}
+
 void kva_get_stats(struct kva *a, struct kva_stats *st)
 {
 	pthread_mutex_lock(&a->lock);

@@ -40,6 +40,20 @@ void kva_destroy(struct kva *a);
 kvs_off_t kva_alloc(struct kva *a, size_t size);
 void kva_free(struct kva *a, kvs_off_t off);
 
+/*
+ * kva_sparse_page - the page serving a size class with the fewest bytes
+ * in chunks in use (the first found of those), other than the @nskip
+ * pages at offsets @skip: its offset, chunk size, and how many of its
+ * chunks were ever handed out (the rest were never used). For the
+ * evictor: evicting what lives there gives a whole page back to the pool
+ * at the cost of the fewest bytes of data (pages of bucket arrays, which
+ * cannot be evicted, are full or nearly). -ENOENT if there is no such
+ * page. Scans every page under the lock; the answer may be stale as soon
+ * as the lock is dropped.
+ */
+int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
+		    kvs_off_t *off, uint32_t *size, uint32_t *nchunks);
+
 /* Bytes a request of @size really takes (its class or page run). */
 size_t kva_chunk_size(size_t size);
 
