@@ -12,7 +12,8 @@
  * kvshm_mset() and kvshm_mdel() batches. Scenarios:
  *   mixed  values uniform 16..1024 B, fill then churn;
  *   shift  ~100 B values, then churn with ~1000 B values over the same
- *          keys, then back to ~100 B (slab calcification);
+ *          keys, then back to ~100 B: a fill, then churn (slab
+ *          calcification);
  *   wide   values log-uniform 10 B..64 KiB (large runs included).
  * After each phase it walks every key (kvshm_scan(), then
  * kvshm_get_meta() for the value length and TTL) and reads the heap's
@@ -52,7 +53,7 @@
 #define PAGE		65536		/* kvshmd's heap page (daemon/alloc.h) */
 #define MAX_BATCH	1000
 #define MAX_VALUE	65536
-#define MAX_PHASES	3
+#define MAX_PHASES	4
 #define MAX_ROWS	16
 #define MAX_CLASSES	256
 #define FIND_TRIES	16		/* draws to find a present/absent key */
@@ -101,8 +102,9 @@ static const struct scenario scenarios[] = {
 	{ "shift", {
 		{ "fill ~100 B", true, UNIFORM, 90, 110 },
 		{ "churn ~1000 B", false, UNIFORM, 900, 1100 },
+		{ "refill ~100 B", true, UNIFORM, 90, 110 },
 		{ "churn ~100 B", false, UNIFORM, 90, 110 },
-	}, 3 },
+	}, 4 },
 	{ "wide", {
 		{ "fill", true, LOGUNIFORM, 10, MAX_VALUE },
 		{ "churn", false, LOGUNIFORM, 10, MAX_VALUE },
@@ -490,13 +492,19 @@ static int find_key(struct writer *w, const struct keyspace *ks, bool want,
 
 /*
  * Fill: uniform keys until items of twice the heap have been written and
- * kvshmd has evicted (at most eight times the heap).
+ * kvshmd has evicted during the phase (at most eight times the heap).
+ * Since the churn keeps the number of keys (as many inserts as deletes),
+ * a phase that shrinks the values must start with a fill to be full.
  */
 static int run_fill(struct writer *w, const struct keyspace *ks,
 		    const struct phase *p, uint64_t limit)
 {
+	uint64_t start = w->bytes, ev0;
 	struct heap h;
 
+	if (read_heap(w->c, &h))
+		return -1;
+	ev0 = h.evictions;
 	for (;;) {
 		uint64_t stop = w->bytes + limit / 4;
 
@@ -505,11 +513,11 @@ static int run_fill(struct writer *w, const struct keyspace *ks,
 				return -1;
 		if (flush_sets(w))
 			return -1;
-		if (w->bytes < 2 * limit)
+		if (w->bytes - start < 2 * limit)
 			continue;
 		if (read_heap(w->c, &h))
 			return -1;
-		if (h.evictions > 0 || w->bytes >= 8 * limit)
+		if (h.evictions > ev0 || w->bytes - start >= 8 * limit)
 			return 0;
 	}
 }
@@ -729,6 +737,15 @@ static int run_scenario(unsigned int n, const struct scenario *s,
 	rc = 0;
 out:
 	kvshm_close(c);
+	if (rc && daemon_dir[0]) {
+		char cmd[160];
+
+		fprintf(stderr, "kvshm-churn: the end of kvshmd's log:\n");
+		snprintf(cmd, sizeof(cmd), "tail -n 20 '%s/kvshmd.log' >&2",
+			 daemon_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "kvshm-churn: (no log)\n");
+	}
 	stop_daemon();
 	free(ks.seen);
 	return rc;
