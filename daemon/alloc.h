@@ -54,6 +54,23 @@ void kva_free(struct kva *a, kvs_off_t off);
 int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
 		    kvs_off_t *off, uint32_t *size, uint32_t *nchunks);
 
+/*
+ * kva_sparse_run - the @n contiguous pages, free or serving size classes
+ * (no large run among them), with the fewest bytes in chunks in use: the
+ * offset of the first. For the evictor, when pages are free but no run
+ * of them is long enough for a large object or a bucket array. -ENOENT
+ * if there is none. Scans every page under the lock.
+ */
+int kva_sparse_run(struct kva *a, uint32_t n, kvs_off_t *off);
+
+/*
+ * kva_page_info - for the page at @off: if it serves a size class, its
+ * chunk size and how many chunks were ever handed out, and 0; else
+ * -ENOENT (free, or in a large run).
+ */
+int kva_page_info(struct kva *a, kvs_off_t off, uint32_t *size,
+		  uint32_t *nchunks);
+
 /* Bytes a request of @size really takes (its class or page run). */
 size_t kva_chunk_size(size_t size);
 

@@ -703,6 +703,38 @@ static uint32_t evict_page(struct kvd_evict *ev, int policy, bool sync)
 }
 
 /*
+ * Enough pages are free, and a write still failed: it needs them
+ * contiguous (a large item, a bucket array growing). Free the run of
+ * pages, as long as the item's or one more than the last attempt's, that
+ * holds the fewest bytes, and wait for it (ev->lock held).
+ */
+static uint64_t evict_run(struct kvd_evict *ev, const struct kvd_room *need,
+			  unsigned int attempt)
+{
+	uint64_t n = attempt + 1, freed = 0;
+	uint32_t size, nchunks, i;
+	kvs_off_t run;
+
+	if (need->bytes > KVA_MAX_CLASS &&
+	    (need->bytes + KVA_PAGE_SIZE - 1) / KVA_PAGE_SIZE > n)
+		n = (need->bytes + KVA_PAGE_SIZE - 1) / KVA_PAGE_SIZE;
+	if (n > PAGES_MAX)
+		n = PAGES_MAX;
+	if (kva_sparse_run(ev->d->heap, (uint32_t)n, &run) < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		kvs_off_t page = run + (kvs_off_t)i * KVA_PAGE_SIZE;
+
+		if (kva_page_info(ev->d->heap, page, &size, &nchunks) == 0)
+			freed += evict_chunks(ev, ev->policy, true, page, size,
+					      nchunks);
+	}
+	if (freed && kvd_reclaim_stalled(ev->d->rc) == 0)
+		kvd_reclaim_sync(ev->d->rc, SYNC_WAIT_MS);
+	return freed;
+}
+
+/*
  * Give pages back until as many are free as @need could take (its bytes
  * in whole pages, one more for each class or bucket array it may open,
  * more on each @attempt), or PAGES_MAX have gone (ev->lock held). Each
@@ -720,6 +752,8 @@ static uint64_t evict_pages(struct kvd_evict *ev, const struct kvd_room *need,
 		uint32_t got;
 
 		kva_get_stats(ev->d->heap, &st);
+		if (st.pages_free >= want && i == 0 && attempt > 0)
+			return evict_run(ev, need, attempt);
 		if (st.pages_free >= want)
 			break;
 		got = evict_page(ev, ev->policy, true);

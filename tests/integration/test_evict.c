@@ -626,10 +626,8 @@ static void with_expiry(void)
  * bucket array needs a page too. Every batch must still succeed (the
  * evictor gives back whole pages), and the last batch must be there.
  */
-static void size_shift(void)
+static void size_shift(const char *const *args, const char *what)
 {
-	static const char *const args[] = { "--memory", "8M",
-					    "--eviction", "lru", NULL };
 	static struct kvshm_kv kv[100];
 	static char mk[100][16], val[1100];
 	struct test_daemon d;
@@ -638,6 +636,7 @@ static void size_shift(void)
 	kvshm_t *c;
 
 	start_kvshmd(&d, "evshift", args);
+	diag("size shift, %s", what);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
 	memset(val, 'v', sizeof(val));
@@ -655,24 +654,27 @@ static void size_shift(void)
 		if (rc && !failed++)
 			first_rc = rc;
 	}
-	ok(failed == 0, "every MSET of the fill and the shift succeeded "
-	   "(%d failed, the first with %d)", failed, first_rc);
+	ok(failed == 0, "%s: every MSET of the fill and the shift succeeded "
+	   "(%d failed, the first with %d)", what, failed, first_rc);
 	for (i = 0; i < 100; i++)
 		there += has(c, mk[i]);
 	ok(there == 100 && stat_of(c, "evictions") > 0,
-	   "the last batch is there, after %lld evictions",
+	   "%s: the last batch is there, after %lld evictions", what,
 	   stat_of(c, "evictions"));
 	kvshm_close(c);
-	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 (size shift)");
+	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 (size shift, %s)", what);
 }
 
 int main(void)
 {
+	static const char *const shift_args[] = { "--memory", "8M",
+		"--eviction", "lru", NULL };
+
 	plan_tests(16 + 4 + (READERS + 4) + 6 + 3);
 	policy_cases();
 	memory_full();
 	under_readers();
 	with_expiry();
-	size_shift();
+	size_shift(shift_args, "256 shards");
 	return exit_status();
 }

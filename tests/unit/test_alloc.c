@@ -13,7 +13,8 @@
 
 #define HEAP	(4U << 20)
 
-/* The page with the fewest bytes in use goes first; runs never. */
+/* The page (or run of pages) with the fewest bytes in use goes first;
+ * large runs never. */
 static void test_sparse_page(struct kva *a)
 {
 	kvs_off_t small[20], mid, half, run, page, skip[3];
@@ -41,6 +42,16 @@ static void test_sparse_page(struct kva *a)
 	skip[2] = page;
 	ok(kva_sparse_page(a, skip, 3, &page, &size, &n) == -ENOENT,
 	   "a large run is never offered");
+	ok(kva_page_info(a, skip[0], &size, &n) == 0 &&
+	   size == kva_chunk_size(1000) && n == 1 &&
+	   kva_page_info(a, run, &size, &n) == -ENOENT,
+	   "page info: a class page's chunk size and chunks; none for a run");
+	ok(kva_sparse_run(a, 2, &page) == 0 &&
+	   kva_page_info(a, page, &size, &n) == -ENOENT &&
+	   kva_page_info(a, page + KVA_PAGE_SIZE, &size, &n) == -ENOENT,
+	   "the cheapest two-page run is two free pages");
+	ok(kva_sparse_run(a, HEAP / KVA_PAGE_SIZE, &page) == -ENOENT,
+	   "no run may cross a large run");
 	for (i = 0; i < 20; i++)
 		kva_free(a, small[i]);
 	kva_free(a, mid);
@@ -59,7 +70,7 @@ int main(void)
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(20);
+	plan_tests(23);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
