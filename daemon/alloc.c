@@ -337,6 +337,94 @@ void kva_free(struct kva *a, kvs_off_t off)
 	pthread_mutex_unlock(&a->lock);
 }
 
+static bool skipped(const struct kva *a, uint32_t pi, const kvs_off_t *skip,
+		    unsigned int nskip)
+{
+	unsigned int i;
+
+	for (i = 0; i < nskip; i++)
+		if (skip[i] == page_off(a, pi))
+			return true;
+	return false;
+}
+
+int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
+		    kvs_off_t *off, uint32_t *size, uint32_t *nchunks)
+{
+	uint64_t bytes, best_bytes = UINT64_MAX;
+	uint32_t pi, best = NO_PAGE;
+
+	pthread_mutex_lock(&a->lock);
+	for (pi = 0; pi < a->npages; pi++) {
+		const struct kva_page *pg = &a->pages[pi];
+
+		if (pg->cls >= nclasses)
+			continue;
+		bytes = (uint64_t)pg->nused * classes[pg->cls].size;
+		if (bytes >= best_bytes || skipped(a, pi, skip, nskip))
+			continue;
+		best = pi;
+		best_bytes = bytes;
+	}
+	if (best != NO_PAGE) {
+		*off = page_off(a, best);
+		*size = classes[a->pages[best].cls].size;
+		*nchunks = a->pages[best].bump;	/* chunks ever handed out */
+	}
+	pthread_mutex_unlock(&a->lock);
+	return best == NO_PAGE ? -ENOENT : 0;
+}
+
+int kva_page_info(struct kva *a, kvs_off_t off, uint32_t *size,
+		  uint32_t *nchunks)
+{
+	uint32_t pi = (uint32_t)((off - a->heap_off) >> KVA_PAGE_SHIFT);
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&a->lock);
+	if (pi < a->npages && a->pages[pi].cls < nclasses) {
+		*size = classes[a->pages[pi].cls].size;
+		*nchunks = a->pages[pi].bump;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+int kva_sparse_run(struct kva *a, uint32_t n, kvs_off_t *off)
+{
+	uint64_t bytes = 0, best_bytes = UINT64_MAX;
+	uint32_t pi, len = 0, best = NO_PAGE;
+
+	pthread_mutex_lock(&a->lock);
+	for (pi = 0; pi < a->npages; pi++) {
+		const struct kva_page *pg = &a->pages[pi], *out;
+
+		if (pg->cls == PG_LARGE || pg->cls == PG_TAIL) {
+			len = 0;
+			bytes = 0;
+			continue;
+		}
+		if (pg->cls != PG_FREE)
+			bytes += (uint64_t)pg->nused * classes[pg->cls].size;
+		if (++len > n) {
+			out = &a->pages[pi - n];
+			if (out->cls != PG_FREE)
+				bytes -= (uint64_t)out->nused *
+					 classes[out->cls].size;
+			len = n;
+		}
+		if (len == n && bytes < best_bytes) {
+			best = pi + 1 - n;
+			best_bytes = bytes;
+		}
+	}
+	if (best != NO_PAGE)
+		*off = page_off(a, best);
+	pthread_mutex_unlock(&a->lock);
+	return best == NO_PAGE ? -ENOENT : 0;
+}
+
 void kva_get_stats(struct kva *a, struct kva_stats *st)
 {
 	pthread_mutex_lock(&a->lock);

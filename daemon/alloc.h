@@ -40,6 +40,37 @@ void kva_destroy(struct kva *a);
 kvs_off_t kva_alloc(struct kva *a, size_t size);
 void kva_free(struct kva *a, kvs_off_t off);
 
+/*
+ * kva_sparse_page - the page serving a size class with the fewest bytes
+ * in chunks in use (the first found of those), other than the @nskip
+ * pages at offsets @skip: its offset, chunk size, and how many of its
+ * chunks were ever handed out (the rest were never used). For the
+ * evictor: evicting what lives there gives a whole page back to the pool
+ * at the cost of the fewest bytes of data (pages of bucket arrays, which
+ * cannot be evicted, are full or nearly). -ENOENT if there is no such
+ * page. Scans every page under the lock; the answer may be stale as soon
+ * as the lock is dropped.
+ */
+int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
+		    kvs_off_t *off, uint32_t *size, uint32_t *nchunks);
+
+/*
+ * kva_sparse_run - the @n contiguous pages, free or serving size classes
+ * (no large run among them), with the fewest bytes in chunks in use: the
+ * offset of the first. For the evictor, when pages are free but no run
+ * of them is long enough for a large object or a bucket array. -ENOENT
+ * if there is none. Scans every page under the lock.
+ */
+int kva_sparse_run(struct kva *a, uint32_t n, kvs_off_t *off);
+
+/*
+ * kva_page_info - for the page at @off: if it serves a size class, its
+ * chunk size and how many chunks were ever handed out, and 0; else
+ * -ENOENT (free, or in a large run).
+ */
+int kva_page_info(struct kva *a, kvs_off_t off, uint32_t *size,
+		  uint32_t *nchunks);
+
 /* Bytes a request of @size really takes (its class or page run). */
 size_t kva_chunk_size(size_t size);
 

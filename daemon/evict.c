@@ -49,6 +49,7 @@
 
 #include "atomic.h"
 #include "clock.h"
+#include "hash.h"
 #include "hint.h"
 #include "kvshmd.h"
 #include "log.h"
@@ -61,6 +62,8 @@
 #define BG_PERIOD_MS	100	/* evictor checks the watermark this often */
 #define BG_BATCH	256	/* victims between waits for their memory */
 #define SYNC_WAIT_MS	200	/* a write waits this long for evicted memory */
+#define PAGES_MAX	64	/* whole pages one write may have evicted */
+#define PAGE_TRIES	16	/* sparse pages tried for one with items */
 
 static const char *const policy_names[KVD_POLICY_NR] = {
 	[KVD_POLICY_NOEVICTION] = "noeviction",
@@ -641,6 +644,127 @@ static void sieve_off(struct kvd_evict *ev)
 	pthread_mutex_unlock(&sv->lock);
 }
 
+/* ---- a whole page ---------------------------------------------------- */
+
+/*
+ * Evict every live item of the class page with the fewest bytes in use
+ * (ev->lock held), so that the page returns to the pool after a grace
+ * period: with no free page, evicting items one by one frees chunks only
+ * in the classes they came from, and a write whose class has no room, a
+ * bucket array or a large run may go on failing however many go.
+ * A chunk's header is read without knowing whether the chunk holds an
+ * item (it may be free, a bucket array, or retired): the key it names is
+ * only evicted if the index maps that key to this very offset.
+ */
+static uint32_t evict_chunks(struct kvd_evict *ev, int policy, bool sync,
+			     kvs_off_t page, uint32_t size, uint32_t n)
+{
+	struct kvd *d = ev->d;
+	uint32_t k, got = 0;
+
+	for (k = 0; k < n; k++) {
+		kvs_off_t off = page + (kvs_off_t)k * size;
+		const struct kvs_item *it =
+			(const struct kvs_item *)(d->seg.base + off);
+		uint32_t vf = __atomic_load_n(&it->vlen_flags, __ATOMIC_RELAXED);
+		size_t klen = __atomic_load_n(&it->klen, __ATOMIC_RELAXED);
+		size_t extra = kvs_item_extra(vf >> KVS_ITEM_FLAGS_SHIFT);
+		uint64_t hash;
+		bool stale;
+
+		if (!klen || sizeof(*it) + extra + klen > size)
+			continue;
+		hash = kvs_hash(d->hdr->hash_seed,
+				(const char *)(it + 1) + extra, klen);
+		got += take_if_live(ev, policy, sync, hash, off, 0, 0, &stale);
+	}
+	return got;
+}
+
+/*
+ * The sparsest page that holds an evictable item (the sparsest of all may
+ * hold only a bucket array or retired items): evict its items. Return the
+ * bytes of the chunks evicted, 0 if none.
+ */
+static uint32_t evict_page(struct kvd_evict *ev, int policy, bool sync)
+{
+	struct kvd *d = ev->d;
+	kvs_off_t page, skip[PAGE_TRIES];
+	uint32_t size, n, got = 0;
+	unsigned int t;
+
+	for (t = 0; t < PAGE_TRIES && !got; t++) {
+		if (kva_sparse_page(d->heap, skip, t, &page, &size, &n) < 0)
+			return 0;
+		skip[t] = page;
+		got = evict_chunks(ev, policy, sync, page, size, n);
+	}
+	return got;
+}
+
+/*
+ * Enough pages are free, and a write still failed: it needs them
+ * contiguous (a large item, a bucket array growing). Free the run of
+ * pages, as long as the item's or one more than the last attempt's, that
+ * holds the fewest bytes, and wait for it (ev->lock held).
+ */
+static uint64_t evict_run(struct kvd_evict *ev, const struct kvd_room *need,
+			  unsigned int attempt)
+{
+	uint64_t n = attempt + 1, freed = 0;
+	uint32_t size, nchunks, i;
+	kvs_off_t run;
+
+	if (need->bytes > KVA_MAX_CLASS &&
+	    (need->bytes + KVA_PAGE_SIZE - 1) / KVA_PAGE_SIZE > n)
+		n = (need->bytes + KVA_PAGE_SIZE - 1) / KVA_PAGE_SIZE;
+	if (n > PAGES_MAX)
+		n = PAGES_MAX;
+	if (kva_sparse_run(ev->d->heap, (uint32_t)n, &run) < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		kvs_off_t page = run + (kvs_off_t)i * KVA_PAGE_SIZE;
+
+		if (kva_page_info(ev->d->heap, page, &size, &nchunks) == 0)
+			freed += evict_chunks(ev, ev->policy, true, page, size,
+					      nchunks);
+	}
+	if (freed && kvd_reclaim_stalled(ev->d->rc) == 0)
+		kvd_reclaim_sync(ev->d->rc, SYNC_WAIT_MS);
+	return freed;
+}
+
+/*
+ * Give pages back until as many are free as @need could take (its bytes
+ * in whole pages, one more for each class or bucket array it may open,
+ * more on each @attempt), or PAGES_MAX have gone (ev->lock held). Each
+ * page is waited for (a grace period) before the next is chosen, since
+ * until then it still looks in use.
+ */
+static uint64_t evict_pages(struct kvd_evict *ev, const struct kvd_room *need,
+			    unsigned int attempt)
+{
+	uint64_t want = need->bytes / KVA_PAGE_SIZE + 2 + attempt, freed = 0;
+	struct kva_stats st;
+	unsigned int i;
+
+	for (i = 0; i < PAGES_MAX; i++) {
+		uint32_t got;
+
+		kva_get_stats(ev->d->heap, &st);
+		if (st.pages_free >= want && i == 0 && attempt > 0)
+			return evict_run(ev, need, attempt);
+		if (st.pages_free >= want)
+			break;
+		got = evict_page(ev, ev->policy, true);
+		freed += got;
+		if (!got || kvd_reclaim_stalled(ev->d->rc) ||
+		    kvd_reclaim_sync(ev->d->rc, SYNC_WAIT_MS))
+			break;
+	}
+	return freed;
+}
+
 /* ---- one eviction ----------------------------------------------------- */
 
 /*
@@ -708,6 +832,15 @@ bool kvd_evict_make_room(struct kvd_evict *ev, const struct kvd_room *need,
 	    attempt < 4)
 		chunk = (uint32_t)kva_chunk_size(need->bytes);
 	target = (need->bytes ? need->bytes : 64) << (attempt < 16 ? attempt : 16);
+	/*
+	 * Victims of the write's size did not do, or it needs pages (a
+	 * large item, a batch, a bucket array) and none is free: give back
+	 * the sparsest pages whole, then evict as usual.
+	 */
+	if (!volatile_only(ev->policy) &&
+	    (attempt > 0 || (st.pages_free == 0 &&
+			     (!need->bytes || need->bytes > KVA_MAX_CLASS))))
+		freed += evict_pages(ev, need, attempt);
 	while (freed < target) {
 		got = evict_one(ev, true, chunk);
 		if (!got && chunk) {

@@ -862,25 +862,28 @@ static int batch_prepare(struct kvd *d, const struct kvd_kv *kv,
 		if (first_of_key(kv, e, i) &&
 		    (rc = batch_conds(d, kv, e, n, i, now, failed)) < 0)
 			return rc;
+	/* The need first: growing a shard below can fail for memory too,
+	 * and the write is only retried after an eviction if it is known. */
 	for (i = 0; i < n; i++) {
-		if (!e[i].skip && !e[i].found && kv[e[i].idx].op == KVD_OP_PUT) {
-			fresh++;
+		const struct kvd_kv *p = &kv[e[i].idx];
+
+		if (e[i].skip || p->op != KVD_OP_PUT)
+			continue;
+		need->bytes += kvs_item_size(p->klen, p->vlen,
+			p->ttl_ms > 0 ? KVS_ITEM_EXPIRES : 0);
+		if (!e[i].found)
 			total_fresh++;
-		}
+	}
+	need->keys = total_fresh;
+	for (i = 0; i < n; i++) {
+		if (!e[i].skip && !e[i].found && kv[e[i].idx].op == KVD_OP_PUT)
+			fresh++;
 		if (i + 1 == n || e[i + 1].shard != e[i].shard) {
 			if (fresh && kvd_index_reserve(&d->index, e[i].shard,
 						       fresh) < 0)
 				return -ENOMEM;
 			fresh = 0;
 		}
-	}
-	need->keys = total_fresh;
-	for (i = 0; i < n; i++) {
-		const struct kvd_kv *p = &kv[e[i].idx];
-
-		if (!e[i].skip && p->op == KVD_OP_PUT)
-			need->bytes += kvs_item_size(p->klen, p->vlen,
-				p->ttl_ms > 0 ? KVS_ITEM_EXPIRES : 0);
 	}
 	if (!kvd_index_room(&d->index, total_fresh))
 		return -ENOMEM;		/* over --max-entries */

@@ -15,7 +15,9 @@
  *    section) no reader ever sees an item freed under it, and no write
  *    fails: eviction makes room;
  *  - with expiry and eviction together, every key written is either
- *    still there intact, expired, or evicted, as the stats count them.
+ *    still there intact, expired, or evicted, as the stats count them;
+ *  - MSET batches keep succeeding when the value sizes shift and every
+ *    page is held by another size class (whole pages are evicted).
  * Hint words are set directly in the rw area where a case needs exact
  * access times (a client may write them; it only skews eviction).
  */
@@ -614,12 +616,65 @@ static void with_expiry(void)
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 (expiry and eviction)");
 }
 
+/* ---- batches under a shift of value sizes ----------------------------- */
+
+/*
+ * kvshm_mset batches of ~100-byte values over more keys than fit, then
+ * ~1000-byte values over the same keys: once the small values hold every
+ * page, the large ones need pages, and evicting items one by one frees
+ * chunks in the small classes only; a batch whose shard must grow its
+ * bucket array needs a page too. Every batch must still succeed (the
+ * evictor gives back whole pages), and the last batch must be there.
+ */
+static void size_shift(const char *const *args, const char *what)
+{
+	static struct kvshm_kv kv[100];
+	static char mk[100][16], val[1100];
+	struct test_daemon d;
+	int i, b, failed = 0, first_rc = 0, there = 0;
+	uint32_t x = 1;
+	kvshm_t *c;
+
+	start_kvshmd(&d, "evshift", args);
+	diag("size shift, %s", what);
+	if (kvshm_open(&c, d.name, NULL))
+		bail_out("cannot open");
+	memset(val, 'v', sizeof(val));
+	for (b = 0; b < 3200; b++) {
+		bool big = b >= 1600;
+		int rc;
+
+		for (i = 0; i < 100; i++) {
+			x = x * 1103515245 + 12345;
+			snprintf(mk[i], sizeof(mk[i]), "s%u", (x >> 8) % 200000);
+			kv[i] = (struct kvshm_kv){ mk[i], strlen(mk[i]), val,
+				(big ? 900 : 90) + (x >> 4) % (big ? 200 : 20), 0 };
+		}
+		rc = kvshm_mset(c, kv, 100);
+		if (rc && !failed++)
+			first_rc = rc;
+	}
+	ok(failed == 0, "%s: every MSET of the fill and the shift succeeded "
+	   "(%d failed, the first with %d)", what, failed, first_rc);
+	for (i = 0; i < 100; i++)
+		there += has(c, mk[i]);
+	ok(there == 100 && stat_of(c, "evictions") > 0,
+	   "%s: the last batch is there, after %lld evictions", what,
+	   stat_of(c, "evictions"));
+	kvshm_close(c);
+	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 (size shift, %s)", what);
+}
+
 int main(void)
 {
-	plan_tests(16 + 4 + (READERS + 4) + 6);
+	static const char *const shift_args[] = { "--memory", "8M",
+		"--eviction", "lru", NULL };
+
+	plan_tests(16 + 4 + (READERS + 4) + 6 + 3);
 	policy_cases();
 	memory_full();
 	under_readers();
 	with_expiry();
+	size_shift(shift_args, "256 shards");
 	return exit_status();
 }

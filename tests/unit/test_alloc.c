@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_alloc.c - kvshmd's heap: sizes, alignment, exhaustion,
- * and that freeing everything returns used memory exactly to zero.
+ * that freeing everything returns used memory exactly to zero, and the
+ * evictor's choice of the sparsest page.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,52 @@
 #include "../tap.h"
 
 #define HEAP	(4U << 20)
+
+/* The page (or run of pages) with the fewest bytes in use goes first;
+ * large runs never. */
+static void test_sparse_page(struct kva *a)
+{
+	kvs_off_t small[20], mid, half, run, page, skip[3];
+	uint32_t size, n;
+	unsigned int i;
+
+	for (i = 0; i < 20; i++)
+		small[i] = kva_alloc(a, 100);		/* ~2 KiB in one page */
+	mid = kva_alloc(a, 1000);			/* ~1 KiB in another */
+	half = kva_alloc(a, KVA_MAX_CLASS);		/* 32 KiB in a third */
+	run = kva_alloc(a, 2 * KVA_PAGE_SIZE);
+	ok(kva_sparse_page(a, NULL, 0, &page, &size, &n) == 0 &&
+	   page == (mid & ~(kvs_off_t)(KVA_PAGE_SIZE - 1)) &&
+	   size == kva_chunk_size(1000) && n == 1,
+	   "the sparsest page is the one with the fewest bytes in use");
+	skip[0] = page;
+	ok(kva_sparse_page(a, skip, 1, &page, &size, &n) == 0 &&
+	   page == (small[0] & ~(kvs_off_t)(KVA_PAGE_SIZE - 1)) &&
+	   size == kva_chunk_size(100) && n == 20,
+	   "skipping it, the next sparsest, with its chunks handed out");
+	skip[1] = page;
+	ok(kva_sparse_page(a, skip, 2, &page, &size, &n) == 0 &&
+	   page == (half & ~(kvs_off_t)(KVA_PAGE_SIZE - 1)),
+	   "then the half-page chunk's page");
+	skip[2] = page;
+	ok(kva_sparse_page(a, skip, 3, &page, &size, &n) == -ENOENT,
+	   "a large run is never offered");
+	ok(kva_page_info(a, skip[0], &size, &n) == 0 &&
+	   size == kva_chunk_size(1000) && n == 1 &&
+	   kva_page_info(a, run, &size, &n) == -ENOENT,
+	   "page info: a class page's chunk size and chunks; none for a run");
+	ok(kva_sparse_run(a, 2, &page) == 0 &&
+	   kva_page_info(a, page, &size, &n) == -ENOENT &&
+	   kva_page_info(a, page + KVA_PAGE_SIZE, &size, &n) == -ENOENT,
+	   "the cheapest two-page run is two free pages");
+	ok(kva_sparse_run(a, HEAP / KVA_PAGE_SIZE, &page) == -ENOENT,
+	   "no run may cross a large run");
+	for (i = 0; i < 20; i++)
+		kva_free(a, small[i]);
+	kva_free(a, mid);
+	kva_free(a, half);
+	kva_free(a, run);
+}
 
 int main(void)
 {
@@ -22,7 +70,7 @@ int main(void)
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(16);
+	plan_tests(23);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
@@ -86,6 +134,7 @@ int main(void)
 	kva_free(a, big);
 	kva_get_stats(a, &st);
 	ok(st.used == 0, "and returns to zero when freed");
+	test_sparse_page(a);
 	kva_destroy(a);
 	free(base);
 	return exit_status();
