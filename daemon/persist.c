@@ -176,6 +176,22 @@ static bool valid_record_after(const char *base, size_t from, size_t end)
 	return false;
 }
 
+/* Is every byte of [@p, @end) zero? (A preallocated tail.) */
+static bool all_zero(const char *p, const char *end)
+{
+	uint64_t acc = 0, w;
+
+	while (p < end && ((uintptr_t)p & 7))
+		acc |= (uint8_t)*p++;
+	for (; end - p >= 8 && !acc; p += 8) {
+		memcpy(&w, p, 8);
+		acc |= w;
+	}
+	while (p < end)
+		acc |= (uint8_t)*p++;
+	return acc == 0;
+}
+
 int kvp_wal_scan_file(const char *path, struct kvp_wal_scan *res,
 		      int (*cb)(const struct kvp_rec *r, void *arg), void *arg)
 {
@@ -226,6 +242,12 @@ int kvp_wal_scan_file(const char *path, struct kvp_wal_scan *res,
 			break;
 		}
 		if (c < 0) {
+			if (all_zero(base + off, base + size)) {
+				/* Preallocated, never written: the end. */
+				res->zero_tail = size - off;
+				res->valid_end = off;
+				break;
+			}
 			if (valid_record_after(base, off + 8, size)) {
 				res->state = KVP_WAL_CORRUPT;
 				res->bad_off = off;
@@ -270,8 +292,10 @@ int kvp_wal_scan_file(const char *path, struct kvp_wal_scan *res,
 		off += r.size;
 		res->valid_end = off;
 	}
-	if (res->state == KVP_WAL_CLEAN || res->valid_end == 0)
-		res->valid_end = res->state == KVP_WAL_CLEAN ? size : KVP_WAL_HDR;
+	if (res->state == KVP_WAL_CLEAN && !res->zero_tail)
+		res->valid_end = size;
+	else if (res->valid_end == 0)
+		res->valid_end = KVP_WAL_HDR;
 out:
 	if (base)
 		munmap((void *)base, size);

@@ -24,6 +24,10 @@
  *                   u32 KVP_REC_MAGIC | u32 len | u64 lsn | u64 version_hw |
  *                   u64 XXH3(header with this field 0, then payload) |
  *                   payload (entries, @len bytes) | zero padding to 8
+ *           then, in a segment kvshmd preallocated and did not finish
+ *           (it died, or the machine did), zero bytes to the end of the
+ *           file: the end of the log, not damage (no record starts with
+ *           a zero magic)
  *
  *   snapshot "snap-<LSN, 16 hex>.lz4": a skippable LZ4 frame with the
  *           metadata ("KVSHMSNP" | u32 format | u32 0 | u64 lsn |
@@ -114,7 +118,8 @@ int kvp_wal_hdr_check(const char *p, size_t avail, uint64_t *first_lsn);
  * struct kvp_wal_scan - what kvp_wal_scan_file() found in one segment.
  */
 enum kvp_wal_state {
-	KVP_WAL_CLEAN,		/* every byte is whole, valid records */
+	KVP_WAL_CLEAN,		/* whole, valid records, then nothing or a
+				 * preallocated tail of zeros (@zero_tail) */
 	KVP_WAL_TORN,		/* valid records, then a tail that is not one
 				 * (a write cut short, or garbage) and no
 				 * valid record after it: safe to truncate */
@@ -133,6 +138,8 @@ struct kvp_wal_scan {
 	uint64_t version_hw;	/* of the last valid record */
 	uint64_t file_size;
 	uint64_t valid_end;	/* offset after the last valid record */
+	uint64_t zero_tail;	/* CLEAN: zero bytes after it, to the end of
+				 * the file (preallocated, never written) */
 	uint64_t bad_off;	/* CORRUPT: where the bad record starts */
 	char why[128];		/* CORRUPT/BADHDR/TORN: what is wrong */
 };

@@ -652,6 +652,20 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 				" reason=\"torn or garbage tail\"", path,
 				sc.valid_end, sc.file_size - sc.valid_end);
 		}
+		if (sc.zero_tail) {
+			/* A preallocated segment kvshmd did not finish (it
+			 * stopped without a clean close): its zeros are not
+			 * data. Cut them, as a clean close would have. */
+			if (truncate(path, (off_t)sc.valid_end) < 0) {
+				rc = -errno;
+				kvd_log(LOG_ERR, "event=recovery_failed file=%s "
+					"op=truncate errno=%d", path, errno);
+				goto out;
+			}
+			kvd_log(LOG_INFO, "event=wal_prealloc_cut file=%s "
+				"offset=%" PRIu64 " zero_bytes=%" PRIu64, path,
+				sc.valid_end, sc.zero_tail);
+		}
 		expect = sc.last_lsn + 1;
 	}
 	if (expect && expect - 1 < snap_lsn)

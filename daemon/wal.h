@@ -13,16 +13,20 @@
  *     the LSN is taken under the shard lock.
  *  2. The server thread calls kvd_wal_commit() once per event-loop round,
  *     after executing every request it read in that round and before
- *     sending any reply: one write(2) of every queued record (the group).
+ *     sending any reply: one copy of every queued record (the group) into
+ *     the segment, which is preallocated and mapped shared, so the group
+ *     is in the page cache (where a kvshmd crash cannot lose it) without
+ *     a system call; write(2) where the file system cannot preallocate.
  *     Under fsync=always the sync thread then fdatasync()s while the
  *     server goes on with the next round, and the round's replies are
  *     held until that sync covers them (pipelined group commit); so a
  *     client is told "done" only when its write is durable per the policy.
  *     Under fsync=everysec the sync thread calls fdatasync(2) once a second
- *     when something was written (replies go out after the write(2));
+ *     when something was written (replies go out after the copy);
  *     under fsync=no the kernel decides.
- *  3. A segment that passes the size limit is synced, closed, and a new
- *     one started, named after its first LSN.
+ *  3. A segment that passes the size limit is cut to its records, synced,
+ *     closed, and a new one started, named after its first LSN. A segment
+ *     left unfinished by a crash ends in zeros, which recovery cuts.
  *
  * A failed write or sync is fatal: kvshmd logs it and exits, since it can
  * no longer promise durability for what it acknowledges; restart recovers
@@ -62,8 +66,9 @@ int kvd_wal_open(struct kvd_wal **w, const char *dir, uint64_t next_lsn,
 void kvd_wal_attach(struct kvd_wal *w, struct kvd_hooks *hs);
 
 /*
- * kvd_wal_commit - write every queued record, and sync under
- * fsync=always. Server thread only. Return the number of records written.
+ * kvd_wal_commit - put every queued record in the segment (copy or
+ * write), and have it synced under fsync=always. Server thread only.
+ * Return the number of records committed.
  */
 uint64_t kvd_wal_commit(struct kvd_wal *w);
 
@@ -105,7 +110,8 @@ struct kvd_wal_stats {
 };
 void kvd_wal_get_stats(struct kvd_wal *w, struct kvd_wal_stats *st);
 
-/* Commit, sync, close. Server thread, after the last write. */
+/* Commit, sync, cut the segment to its records, close. Server thread,
+ * after the last write. */
 void kvd_wal_close(struct kvd_wal *w);
 
 #endif /* KVD_WAL_H */

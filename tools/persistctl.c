@@ -46,7 +46,9 @@ static const char *state_name(enum kvp_wal_state s)
 /*
  * check-wal DIR: every segment, in LSN order, one line each, then a
  * summary. Exit 0 if recovery would use every record (a torn tail only in
- * the newest segment, which recovery truncates), 1 otherwise.
+ * the newest segment, which recovery truncates), 1 otherwise. A zero
+ * tail (a preallocated segment kvshmd did not finish) is the end of the
+ * log, not damage: the segment is "ok", with its zero_tail shown.
  */
 int ctl_check_wal(const char *dir)
 {
@@ -79,6 +81,9 @@ int ctl_check_wal(const char *dir)
 		       sc.records, sc.entries, sc.file_size);
 		if (sc.state == KVP_WAL_TORN)
 			printf(" valid_bytes=%" PRIu64, sc.valid_end);
+		if (sc.zero_tail)
+			printf(" valid_bytes=%" PRIu64 " zero_tail=%" PRIu64,
+			       sc.valid_end, sc.zero_tail);
 		if (sc.state == KVP_WAL_CORRUPT)
 			printf(" bad_offset=%" PRIu64, sc.bad_off);
 		if (sc.state != KVP_WAL_CLEAN)

@@ -8,6 +8,8 @@
  *     with its value (or a later one), every batch is whole, TTLs are kept.
  *     Several rounds, then a clean stop and start.
  *  2. Garbage appended to the WAL: truncated at start, logged, data kept.
+ *     The zeros of a preallocated segment left by a crash: cut at start,
+ *     logged, data kept; a torn record before them: truncated likewise.
  *  3. A flipped byte inside the WAL: kvshmd refuses to start, naming the
  *     file.
  *  4. A corrupt newest snapshot: the previous one plus the WAL.
@@ -294,6 +296,29 @@ static void newest(const struct test_daemon *d, const char *glob, char *out,
 	out[strcspn(out, "\n")] = '\0';
 }
 
+/*
+ * Where the records of WAL segment @path end (persist.h's format: each
+ * record is "KWAL", its payload length, ... and 8-byte aligned). A
+ * segment kvshmd was killed with is preallocated: zeros follow.
+ */
+static long records_end(const char *path)
+{
+	unsigned char h[8];
+	long off = 32;			/* the segment header */
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		bail_out("open %s", path);
+	while (pread(fd, h, 8, off) == 8 && memcmp(h, "KWAL", 4) == 0) {
+		uint32_t len = h[4] | h[5] << 8 | h[6] << 16 |
+			       (uint32_t)h[7] << 24;
+
+		off += 32 + (long)((len + 7) & ~7U);
+	}
+	close(fd);
+	return off;
+}
+
 static void flip_byte(const char *path, long off)
 {
 	int fd = open(path, O_RDWR);
@@ -344,6 +369,7 @@ static void damage_cases(void)
 	char path[400], cmd[800];
 	kvshm_t *c;
 	struct stat st;
+	long end;
 	int rc;
 
 	/* Garbage appended to the WAL: truncated, logged, nothing lost. */
@@ -351,6 +377,45 @@ static void damage_cases(void)
 	fill(d.name, "a", 100);
 	kill_kvshmd(&d);
 	newest(&d, "wal-*.log", path, sizeof(path));
+	end = records_end(path);
+	if (stat(path, &st) < 0)
+		bail_out("stat %s", path);
+	ok(end > 32 && st.st_size > end,
+	   "a killed kvshmd leaves its WAL segment preallocated past the "
+	   "records (%ld of %lld bytes used)", end, (long long)st.st_size);
+	restart_kvshmd(&d, NULL);
+	ok(count_present(d.name, "a", 100) == 100 &&
+	   grep_log(&d, "event=wal_prealloc_cut") &&
+	   !grep_log(&d, "event=wal_truncated") &&
+	   stat(path, &st) == 0 && st.st_size == end,
+	   "its zero tail is cut at start, logged, not called damage; no key "
+	   "lost");
+	cleanup_kvshmd(&d);
+
+	/* A record cut short, zeros after it: truncated, nothing lost. */
+	start_kvshmd(&d, "torn0", NULL);
+	fill(d.name, "a", 100);
+	kill_kvshmd(&d);
+	newest(&d, "wal-*.log", path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "head -c 100 /dev/urandom | dd of='%s' bs=1 "
+		 "seek=%ld conv=notrunc 2>/dev/null", path, records_end(path));
+	if (system(cmd) != 0)
+		bail_out("dd");
+	restart_kvshmd(&d, NULL);
+	ok(count_present(d.name, "a", 100) == 100 &&
+	   grep_log(&d, "event=wal_truncated"),
+	   "a torn record before the zero tail is truncated, logged; no key "
+	   "lost");
+	cleanup_kvshmd(&d);
+
+	/* The same segment, finished (as by rotation or a clean stop, or
+	 * appended to where it cannot be preallocated), plus garbage. */
+	start_kvshmd(&d, "garbage", NULL);
+	fill(d.name, "a", 100);
+	kill_kvshmd(&d);
+	newest(&d, "wal-*.log", path, sizeof(path));
+	if (truncate(path, records_end(path)) < 0)
+		bail_out("truncate %s", path);
 	snprintf(cmd, sizeof(cmd), "head -c 333 /dev/urandom >> '%s'", path);
 	if (system(cmd) != 0)
 		bail_out("append");
@@ -366,9 +431,7 @@ static void damage_cases(void)
 	fill(d.name, "b", 100);
 	kill_kvshmd(&d);
 	newest(&d, "wal-*.log", path, sizeof(path));
-	if (stat(path, &st) < 0)
-		bail_out("stat %s", path);
-	flip_byte(path, (long)st.st_size / 2);
+	flip_byte(path, records_end(path) / 2);
 	rc = try_restart_kvshmd(&d, NULL);
 	ok(rc != 0 && grep_log(&d, "event=recovery_failed") &&
 	   grep_log(&d, strrchr(path, '/') + 1),
@@ -432,7 +495,7 @@ int main(void)
 	const char *env = getenv("KVSHM_TORTURE_SECS");
 	int cycles = env ? atoi(env) + 3 : 3;
 
-	plan_tests(cycles * 3 + 2 + 3 + 4);
+	plan_tests(cycles * 3 + 2 + 3 + 3 + 4);
 	crash_rounds();
 	damage_cases();
 	return exit_status();

@@ -19,7 +19,7 @@ start() {
 	start_daemon --name "$name" --data-dir "$data" --foreground "$@"
 }
 
-plan_tests 14
+plan_tests 17
 
 # one_error CODE - the last run exited CODE with exactly one "kvshmctl: ..."
 # line on stderr (unlike fails_with, stdout is not looked at).
@@ -106,6 +106,27 @@ ctl get k150
 [ "$rc" -eq 0 ] && [ "$(cat "$dir/out")" = "value of k150" ] &&
 	grep -q "event=wal_truncated" "$dir/log"
 ok $? "the restarted daemon cut the tail and kept the data"
+stop_daemon
+ctl check-wal "$data"
+[ "$rc" -eq 0 ] && ! grep -q "zero_tail=" "$dir/out"
+ok $? "after a clean stop no segment keeps a preallocated tail"
+
+# A killed daemon leaves its segment preallocated: zeros after the records.
+start
+ctl set crashed "acknowledged before the kill"
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+pid=
+ctl check-wal "$data"
+[ "$rc" -eq 0 ] && grep -q " ok .*zero_tail=" "$dir/out" &&
+	grep -q "status=ok" "$dir/out" && ! grep -q "torn-tail" "$dir/out"
+ok $? "check-wal calls a killed daemon's zero tail the end of the log: ok, exit 0"
+
+start
+ctl get crashed
+[ "$rc" -eq 0 ] && [ "$(cat "$dir/out")" = "acknowledged before the kill" ] &&
+	grep -q "event=wal_prealloc_cut" "$dir/log"
+ok $? "the restarted daemon cut the zeros and kept the acknowledged write"
 stop_daemon
 
 start --persistence none

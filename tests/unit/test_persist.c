@@ -114,6 +114,57 @@ static void scan(const char *path, struct kvp_wal_scan *sc)
 		bail_out("scan %s", path);
 }
 
+/*
+ * A preallocated segment kvshmd did not finish: records, then zeros to
+ * the end of the file. The zeros are the end of the log, not damage;
+ * anything else in them is still a torn tail.
+ */
+static void test_zero_tail(const char *b, size_t n, const size_t *ends)
+{
+	size_t z = 3 * 4096 + 5;
+	char *g = calloc(1, n + z);
+	struct kvp_wal_scan sc;
+
+	if (!g)
+		bail_out("calloc");
+	memcpy(g, b, n);
+	write_file(cut, g, n + z);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_CLEAN && sc.records == NREC &&
+	   sc.last_lsn == NREC && sc.valid_end == n && sc.zero_tail == z &&
+	   sc.file_size == n + z,
+	   "zeros after the records (a preallocated tail) are the clean end "
+	   "of the log, measured");
+
+	memset(g + KVP_WAL_HDR, 0, n - KVP_WAL_HDR);
+	write_file(cut, g, KVP_WAL_HDR + z);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_CLEAN && sc.records == 0 &&
+	   sc.last_lsn == 0 && sc.valid_end == KVP_WAL_HDR &&
+	   sc.zero_tail == z,
+	   "a header and only zeros is a clean, empty segment");
+
+	/* Half of the last record, zeros after it: torn (a copy cut short). */
+	memcpy(g, b, n);
+	memset(g + ends[NREC - 2] + (n - ends[NREC - 2]) / 2, 0,
+	       (n - ends[NREC - 2]) - (n - ends[NREC - 2]) / 2);
+	write_file(cut, g, n + z);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_TORN && sc.records == NREC - 1 &&
+	   sc.valid_end == ends[NREC - 2] && sc.zero_tail == 0,
+	   "a record cut short before the zeros is a torn tail");
+
+	/* Zeros, then a non-zero byte far into them: torn, not clean. */
+	memcpy(g, b, n);
+	g[n + z - 1] = 1;
+	write_file(cut, g, n + z);
+	scan(cut, &sc);
+	ok(sc.state == KVP_WAL_TORN && sc.records == NREC &&
+	   sc.valid_end == n && sc.zero_tail == 0,
+	   "a stray byte at the end of the zeros makes them a torn tail");
+	free(g);
+}
+
 static void test_wal(void)
 {
 	size_t n, ends[NREC], off, bad = 0, first;
@@ -161,11 +212,7 @@ static void test_wal(void)
 	scan(cut, &sc);
 	ok(sc.state == KVP_WAL_TORN && sc.records == NREC && sc.valid_end == n,
 	   "garbage appended is a torn tail after %d records", NREC);
-	memset(g + n, 0, 100);
-	write_file(cut, g, n + 100);
-	scan(cut, &sc);
-	ok(sc.state == KVP_WAL_TORN && sc.valid_end == n,
-	   "zeros appended (a preallocated tail) are a torn tail too");
+	test_zero_tail(b, n, ends);
 
 	memcpy(g, b, n);
 	g[ends[9] + KVP_REC_HDR + 3] ^= 0x20;	/* record 11's payload */
@@ -293,7 +340,7 @@ int main(void)
 {
 	char cmd[400];
 
-	plan_tests(17);
+	plan_tests(20);
 	if (!mkdtemp(dir))
 		bail_out("mkdtemp");
 	snprintf(wal, sizeof(wal), "%s/wal-0000000000000001.log", dir);
