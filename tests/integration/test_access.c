@@ -216,8 +216,9 @@ static int wait_served(const char *name, const char *sock)
  */
 static void foreign_takeover(struct test_daemon *d, kvshm_t *c)
 {
-	char dir[320], sock[400], shm[96], buf[16], hdr[4096];
+	alignas(KVS_CACHELINE) static char hdr[4096];
 	struct kvs_header *h = (struct kvs_header *)hdr;
+	char dir[320], sock[400], shm[96], buf[16];
 	kvshm_t *c2 = NULL;
 	struct stat sb;
 	size_t n = 0;
