@@ -36,6 +36,14 @@
  * never logged is not given to a different value. */
 #define VERSION_GAP	(1ULL << 24)
 
+/*
+ * A snapshot is cut into this many parts (fewer with fewer shards), each
+ * a range of shards in an LZ4 frame of its own, so that recovery can load
+ * them on as many threads: more parts than threads also evens out parts
+ * that take longer. A power of two.
+ */
+#define SNAP_PARTS	16
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -148,6 +156,10 @@ static int snap_write(struct kvd_snap *s, struct kvp_snap_meta *m,
 	struct stat st;
 	int64_t now;
 	int fd, rc;
+	/* Shard counts and SNAP_PARTS are powers of two: parts are equal. */
+	uint32_t nparts = d->index.nshards < SNAP_PARTS ? d->index.nshards
+							 : SNAP_PARTS;
+	uint32_t per_part = d->index.nshards / nparts;
 
 	/* Every change up to @lsn is already in the table (an event, and
 	 * so its record, comes after the change is published). */
@@ -168,13 +180,16 @@ static int snap_write(struct kvd_snap *s, struct kvp_snap_meta *m,
 		struct kvp_snap_meta meta = {
 			.lsn = lsn, .version_hw = vhw, .created_ms = now,
 			.hash_seed = d->hdr->hash_seed,
-			.nshards = d->index.nshards,
+			.nshards = d->index.nshards, .nparts = nparts,
 		};
 
 		if ((rc = kvp_snap_create(&w, fd, &meta)) < 0)
 			goto out;
 	}
 	for (sh = 0; sh < d->index.nshards; sh++) {
+		if (sh % per_part == 0 &&
+		    (rc = kvp_snap_part(w, sh, per_part)) < 0)
+			goto out;
 		items = 0;
 		b.len = 0;
 		if ((rc = copy_shard(d, slot, sh, now, &b, &items)) < 0)
@@ -406,6 +421,8 @@ void kvd_snap_get_stats(struct kvd_snap *s, struct kvd_snap_stats *st)
 
 /* ---- recovery ---- */
 
+struct part_load;
+
 struct load {
 	struct kvd *d;
 	int64_t now;
@@ -415,6 +432,7 @@ struct load {
 	uint64_t records, entries;
 	uint64_t version_hw;
 	uint32_t held;			/* shard locked by the last load */
+	struct part_load *pl;		/* loading parts: stop when it says */
 };
 
 static int load_ent(const struct kvp_ent *e, void *arg)
@@ -485,6 +503,137 @@ static void presize(struct kvd *d, const char *path)
 	}
 }
 
+/*
+ * Loading a snapshot's parts on several threads.
+ *
+ * Each thread takes the next part not yet taken and loads it whole. The
+ * table is empty and has the snapshot's hash seed and shard count (see
+ * presize()), so a part's keys all fall in its own range of shards: the
+ * threads lock disjoint shards, each once per run of its keys, and meet
+ * only in the heap allocator and the hint words (each behind its own
+ * lock) and in the table's key count (an atomic). A part that fails
+ * stops the others at their next run of entries; the caller then clears
+ * the table, so nothing of a bad snapshot survives.
+ */
+#define LOAD_THREADS_MAX	16
+
+struct part_load {
+	struct kvd *d;
+	struct kvp_snap_file *f;
+	uint32_t nparts;
+	int64_t now;
+	uint32_t next;			/* atomic: the next part to take */
+	int stop;			/* atomic: a part failed */
+	uint64_t entries;		/* atomic */
+	pthread_mutex_t lock;		/* guards rc and why */
+	int rc;				/* the first failure */
+	char why[160];
+};
+
+static int load_ents(const struct kvp_ent *e, size_t n, void *arg)
+{
+	struct load *l = arg;
+	size_t i;
+	int rc;
+
+	if (__atomic_load_n(&l->pl->stop, __ATOMIC_RELAXED))
+		return -ECANCELED;
+	for (i = 0; i < n; i += KVD_LOAD_RUN) {
+		size_t k = n - i < KVD_LOAD_RUN ? n - i : KVD_LOAD_RUN;
+
+		l->entries += k;
+		rc = kvd_exec_load_new(l->d, &e[i], k, l->now, &l->held);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void *part_loader(void *arg)
+{
+	struct part_load *pl = arg;
+	struct load l = { .d = pl->d, .now = pl->now, .absent = true,
+			  .held = KVD_NO_SHARD, .pl = pl };
+	char why[160];
+
+	for (;;) {
+		uint32_t i = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
+		int rc;
+
+		if (i >= pl->nparts || __atomic_load_n(&pl->stop,
+						       __ATOMIC_RELAXED))
+			break;
+		rc = kvp_snap_read_part(pl->f, i, load_ents, &l, why,
+					sizeof(why));
+		kvd_exec_load_done(pl->d, &l.held);
+		if (rc == 0)
+			continue;
+		/* A thread stopped by another's failure finds rc set. */
+		pthread_mutex_lock(&pl->lock);
+		if (!pl->rc) {
+			pl->rc = rc;
+			snprintf(pl->why, sizeof(pl->why), "%s", why);
+		}
+		pthread_mutex_unlock(&pl->lock);
+		__atomic_store_n(&pl->stop, 1, __ATOMIC_RELAXED);
+		break;
+	}
+	__atomic_add_fetch(&pl->entries, l.entries, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Threads to load @m's parts with: parallel only into the shards the
+ * parts were cut from. */
+static unsigned int load_threads(struct kvd *d, const struct kvp_snap_meta *m)
+{
+	long n = d->cfg.load_threads;
+
+	if (m->hash_seed != d->hdr->hash_seed || m->nshards != d->index.nshards)
+		return 1;
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n > LOAD_THREADS_MAX)
+		n = LOAD_THREADS_MAX;
+	if (n > (long)m->nparts)
+		n = (long)m->nparts;
+	return n < 1 ? 1 : (unsigned int)n;
+}
+
+/*
+ * load_snapshot - load the snapshot @path into the table, its parts on up
+ * to load_threads() threads (this one included), and fill @m.
+ * Return: 0, -ENOMEM (does not fit), -EBADMSG (@why says why), or -errno.
+ * On failure the table holds part of the snapshot: clear it.
+ */
+static int load_snapshot(struct kvd *d, const char *path, int64_t now,
+			 struct kvp_snap_meta *m, unsigned int *threads,
+			 char *why, size_t whylen)
+{
+	struct part_load pl = { .d = d, .now = now };
+	pthread_t th[LOAD_THREADS_MAX];
+	unsigned int n = 1, i;
+	int rc;
+
+	*threads = 0;
+	rc = kvp_snap_open(&pl.f, path, m, why, whylen);
+	if (rc < 0)
+		return rc;
+	pl.nparts = m->nparts;
+	pthread_mutex_init(&pl.lock, NULL);
+	for (i = 1; i < load_threads(d, m); i++, n++)
+		if (pthread_create(&th[i], NULL, part_loader, &pl) != 0)
+			break;		/* fewer threads: slower, no worse */
+	part_loader(&pl);
+	for (i = 1; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&pl.lock);
+	kvp_snap_close(pl.f);
+	*threads = n;
+	if (pl.rc)
+		snprintf(why, whylen, "%s", pl.why);
+	return pl.rc;
+}
+
 static void clear_table(struct kvd *d)
 {
 	struct kvp_ent flush = { .op = KVP_OP_FLUSH };
@@ -524,6 +673,7 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 	long nsnap, nwal, i;
 	int64_t t0 = kvs_mono_ms();
 	bool have_snap = false;
+	unsigned int threads = 0;
 	int rc = 0;
 
 	remove_tmp_files(dir);
@@ -555,11 +705,8 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 			continue;
 		}
 		presize(d, path);
-		l.entries = 0;
-		l.absent = true;
-		rc = kvp_snap_read(path, &m, load_ent, &l, why, sizeof(why));
-		kvd_exec_load_done(d, &l.held);
-		l.absent = false;
+		rc = load_snapshot(d, path, l.now, &m, &threads, why,
+				   sizeof(why));
 		if (rc == 0 && m.lsn != snaps[i]) {
 			snprintf(why, sizeof(why), "metadata LSN %" PRIu64
 				 " differs from its name", m.lsn);
@@ -678,9 +825,10 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 	if (nsnap > 0 || nwal > 0)
 		d->version += VERSION_GAP;
 	kvd_log(LOG_INFO, "event=recovered keys=%" PRIu64 " snapshot=%s "
-		"snapshot_keys=%" PRIu64 " wal_records=%" PRIu64
-		" next_lsn=%" PRIu64 " ms=%" PRId64,
+		"snapshot_keys=%" PRIu64 " snapshot_parts=%u load_threads=%u"
+		" wal_records=%" PRIu64 " next_lsn=%" PRIu64 " ms=%" PRId64,
 		kvd_index_count(&d->index), src, have_snap ? m.items : 0,
+		have_snap ? m.nparts : 0, have_snap ? threads : 0,
 		l.records, *next_lsn, kvs_mono_ms() - t0);
 	rc = 0;
 out:
