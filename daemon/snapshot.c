@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -525,10 +526,19 @@ struct part_load {
 	uint32_t next;			/* atomic: the next part to take */
 	int stop;			/* atomic: a part failed */
 	uint64_t entries;		/* atomic */
-	pthread_mutex_t lock;		/* guards rc and why */
+	pthread_mutex_t lock;		/* guards rc, why and the CPU times */
 	int rc;				/* the first failure */
 	char why[160];
+	uint64_t cpu_us_max, cpu_us_sum;	/* of the loading threads */
 };
+
+static uint64_t thread_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static int load_ents(const struct kvp_ent *e, size_t n, void *arg)
 {
@@ -554,6 +564,7 @@ static void *part_loader(void *arg)
 	struct part_load *pl = arg;
 	struct load l = { .d = pl->d, .now = pl->now, .absent = true,
 			  .held = KVD_NO_SHARD, .pl = pl };
+	uint64_t cpu0 = thread_cpu_us(), cpu;
 	char why[160];
 
 	for (;;) {
@@ -579,6 +590,12 @@ static void *part_loader(void *arg)
 		break;
 	}
 	__atomic_add_fetch(&pl->entries, l.entries, __ATOMIC_RELAXED);
+	cpu = thread_cpu_us() - cpu0;
+	pthread_mutex_lock(&pl->lock);
+	pl->cpu_us_sum += cpu;
+	if (cpu > pl->cpu_us_max)
+		pl->cpu_us_max = cpu;
+	pthread_mutex_unlock(&pl->lock);
 	return NULL;
 }
 
@@ -611,6 +628,7 @@ static int load_snapshot(struct kvd *d, const char *path, int64_t now,
 {
 	struct part_load pl = { .d = d, .now = now };
 	pthread_t th[LOAD_THREADS_MAX];
+	int64_t t0 = kvs_mono_ms();
 	unsigned int n = 1, i;
 	int rc;
 
@@ -629,6 +647,14 @@ static int load_snapshot(struct kvd *d, const char *path, int64_t now,
 	pthread_mutex_destroy(&pl.lock);
 	kvp_snap_close(pl.f);
 	*threads = n;
+	/* The busiest thread's CPU time is what the load would take on idle
+	 * CPUs; far below ms, the threads waited for a CPU. */
+	if (!pl.rc)
+		kvd_log(LOG_INFO, "event=snapshot_loaded file=%s parts=%u "
+			"threads=%u ms=%" PRId64 " cpu_ms_max=%" PRIu64
+			" cpu_ms_sum=%" PRIu64, path, pl.nparts, n,
+			kvs_mono_ms() - t0, pl.cpu_us_max / 1000,
+			pl.cpu_us_sum / 1000);
 	if (pl.rc)
 		snprintf(why, whylen, "%s", pl.why);
 	return pl.rc;
