@@ -842,12 +842,16 @@ static int parts_check(struct kvp_snap_file *f, char *why, size_t whylen)
 	uint64_t items = 0, raw = 0, end = f->size - 8 - SNAP_TRAILER_LEN;
 	uint32_t i;
 
+	if (off > end) {		/* the metadata runs into the trailer */
+		WHY("too short for its metadata and trailer");
+		return -EBADMSG;
+	}
 	if (f->m.format == 1) {		/* one frame, all the data */
 		f->parts = calloc(1, sizeof(*f->parts));
 		if (!f->parts)
 			return -ENOMEM;
 		*f->parts = (struct kvp_snap_part){ .off = off,
-			.len = end >= off ? end - off : 0, .items = f->m.items,
+			.len = end - off, .items = f->m.items,
 			.raw_bytes = f->m.raw_bytes };
 	}
 	for (i = 0; i < f->m.nparts; i++) {
