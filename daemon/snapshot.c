@@ -468,6 +468,64 @@ static int load_rec(const struct kvp_rec *r, void *arg)
  * times (each rehash reads every item again). Best effort: a failure here
  * shows up, clearly, as -ENOMEM from the load itself.
  */
+#define LOAD_THREADS_MAX	16
+
+/* Threads for recovery's work: --load-threads, or one per online CPU. */
+static unsigned int cpu_threads(struct kvd *d)
+{
+	long n = d->cfg.load_threads;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n > LOAD_THREADS_MAX)
+		n = LOAD_THREADS_MAX;
+	return n < 1 ? 1 : (unsigned int)n;
+}
+
+struct populate_slice {
+	char *p;
+	size_t len;
+};
+
+static void *populate_slice(void *arg)
+{
+	struct populate_slice *sl = arg;
+
+	if (sl->len)
+		madvise(sl->p, sl->len, MADV_POPULATE_WRITE);
+	return NULL;
+}
+
+/*
+ * Fault in [@p, @p + @bytes) for writing, cut in @n slices on as many
+ * threads (this one included): the kernel clears each page, which takes
+ * a CPU, so n CPUs clear n slices at once. Best effort, as madvise is.
+ */
+static void populate(char *p, uint64_t bytes, unsigned int n)
+{
+	struct populate_slice sl[LOAD_THREADS_MAX];
+	pthread_t th[LOAD_THREADS_MAX];
+	uint64_t per = (bytes / n + (2U << 20) - 1) & ~(uint64_t)((2U << 20) - 1);
+	unsigned int i, started = 1;
+
+	bytes &= ~(uint64_t)4095;
+	for (i = 0; i < n; i++) {
+		uint64_t from = (uint64_t)i * per < bytes ? (uint64_t)i * per
+							  : bytes;
+		uint64_t to = from + per < bytes ? from + per : bytes;
+
+		sl[i] = (struct populate_slice){ p + from, (size_t)(to - from) };
+	}
+	for (i = 1; i < n; i++, started++)
+		if (pthread_create(&th[i], NULL, populate_slice, &sl[i]) != 0)
+			break;
+	for (i = started; i < n; i++)	/* threads not started: here */
+		populate_slice(&sl[i]);
+	populate_slice(&sl[0]);
+	for (i = 1; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
 static void presize(struct kvd *d, const char *path)
 {
 	struct kvp_snap_meta m;
@@ -493,8 +551,7 @@ static void presize(struct kvd *d, const char *path)
 	bytes = m.raw_bytes + m.raw_bytes / 2;
 	if (bytes > d->hdr->heap_size)
 		bytes = d->hdr->heap_size;
-	madvise(d->seg.base + d->hdr->heap_off, bytes & ~(uint64_t)4095,
-		MADV_POPULATE_WRITE);
+	populate(d->seg.base + d->hdr->heap_off, bytes, cpu_threads(d));
 	per = m.items / d->index.nshards;
 	per += per / 16 + 16;		/* hashing is not perfectly even */
 	for (s = 0; s < d->index.nshards; s++) {
@@ -516,8 +573,6 @@ static void presize(struct kvd *d, const char *path)
  * stops the others at their next run of entries; the caller then clears
  * the table, so nothing of a bad snapshot survives.
  */
-#define LOAD_THREADS_MAX	16
-
 struct part_load {
 	struct kvd *d;
 	struct kvp_snap_file *f;
@@ -603,17 +658,11 @@ static void *part_loader(void *arg)
  * parts were cut from. */
 static unsigned int load_threads(struct kvd *d, const struct kvp_snap_meta *m)
 {
-	long n = d->cfg.load_threads;
+	unsigned int n = cpu_threads(d);
 
 	if (m->hash_seed != d->hdr->hash_seed || m->nshards != d->index.nshards)
 		return 1;
-	if (n == 0)
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n > LOAD_THREADS_MAX)
-		n = LOAD_THREADS_MAX;
-	if (n > (long)m->nparts)
-		n = (long)m->nparts;
-	return n < 1 ? 1 : (unsigned int)n;
+	return n < m->nparts ? n : m->nparts;
 }
 
 /*
