@@ -277,19 +277,33 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 	return off;
 }
 
+/* One allocation of @size (not 0), lock held. */
+static kvs_off_t alloc_locked(struct kva *a, size_t size)
+{
+	if (size > KVA_MAX_CLASS)
+		return alloc_large(a, size);
+	return alloc_small(a, class_of8[(size + 7) / 8]);
+}
+
 kvs_off_t kva_alloc(struct kva *a, size_t size)
 {
 	kvs_off_t off;
 
-	if (size == 0)
-		size = 8;
 	pthread_mutex_lock(&a->lock);
-	if (size > KVA_MAX_CLASS)
-		off = alloc_large(a, size);
-	else
-		off = alloc_small(a, class_of8[(size + 7) / 8]);
+	off = alloc_locked(a, size ? size : 8);
 	pthread_mutex_unlock(&a->lock);
 	return off;
+}
+
+void kva_alloc_n(struct kva *a, const size_t *size, kvs_off_t *off,
+		 unsigned int n)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < n; i++)
+		off[i] = size[i] ? alloc_locked(a, size[i]) : 0;
+	pthread_mutex_unlock(&a->lock);
 }
 
 void kva_free(struct kva *a, kvs_off_t off)

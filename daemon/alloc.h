@@ -71,6 +71,16 @@ int kva_sparse_run(struct kva *a, uint32_t n, kvs_off_t *off);
 int kva_page_info(struct kva *a, kvs_off_t off, uint32_t *size,
 		  uint32_t *nchunks);
 
+/*
+ * kva_alloc_n - kva_alloc() of @size[i] bytes into @off[i] for each of
+ * @n requests, under one hold of the lock (for loaders on several threads,
+ * which would otherwise meet on it once per item). A @size of 0 is
+ * skipped (@off 0); a request that does not fit gets 0, as from
+ * kva_alloc(), and the others are still served.
+ */
+void kva_alloc_n(struct kva *a, const size_t *size, kvs_off_t *off,
+		 unsigned int n);
+
 /* Bytes a request of @size really takes (its class or page run). */
 size_t kva_chunk_size(size_t size);
 

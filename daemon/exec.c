@@ -189,27 +189,15 @@ static uint64_t item_version(const struct kvd *d, kvs_off_t off)
  * kvd_item_build - allocate and fill a new, unpublished item; 0 if the
  * heap is full. @version 0 takes the next one from kvd_next_version().
  */
-kvs_off_t kvd_item_build(struct kvd *d, const void *key, size_t klen,
-			 const void *val, size_t vlen, int64_t exp,
-			 uint64_t version)
+/* Fill the new item at @off (kvs_item_size() bytes for these). */
+static void item_fill(struct kvd *d, kvs_off_t off, const void *key,
+		      size_t klen, const void *val, size_t vlen, int64_t exp,
+		      uint64_t version)
 {
 	unsigned int flags = exp ? KVS_ITEM_EXPIRES : 0;
-	size_t size = kvs_item_size(klen, vlen, flags);
-	struct kvs_item *it;
-	kvs_off_t off;
+	struct kvs_item *it = (struct kvs_item *)(d->seg.base + off);
 	char *p;
 
-	off = kva_alloc(d->heap, size);
-	if (!off && kvd_reclaim_stalled(d->rc) == 0 &&
-	    kvd_reclaim_sync(d->rc, ALLOC_WAIT_MS) == 0)
-		off = kva_alloc(d->heap, size);
-	if (!off)
-		return 0;
-	if (d->ev)		/* below the low watermark: wake the evictor */
-		kvd_evict_note_alloc(d->ev);
-	it = (struct kvs_item *)(d->seg.base + off);
-	if (!version)
-		version = kvd_next_version(d);
 	it->vlen_flags = (uint32_t)vlen | (flags << KVS_ITEM_FLAGS_SHIFT);
 	it->klen = (uint16_t)klen;
 	it->ver_hi = (uint16_t)(version >> 32);
@@ -223,6 +211,25 @@ kvs_off_t kvd_item_build(struct kvd *d, const void *key, size_t klen,
 	memcpy(p, key, klen);
 	if (vlen)
 		memcpy(p + klen, val, vlen);
+}
+
+kvs_off_t kvd_item_build(struct kvd *d, const void *key, size_t klen,
+			 const void *val, size_t vlen, int64_t exp,
+			 uint64_t version)
+{
+	size_t size = kvs_item_size(klen, vlen, exp ? KVS_ITEM_EXPIRES : 0);
+	kvs_off_t off;
+
+	off = kva_alloc(d->heap, size);
+	if (!off && kvd_reclaim_stalled(d->rc) == 0 &&
+	    kvd_reclaim_sync(d->rc, ALLOC_WAIT_MS) == 0)
+		off = kva_alloc(d->heap, size);
+	if (!off)
+		return 0;
+	if (d->ev)		/* below the low watermark: wake the evictor */
+		kvd_evict_note_alloc(d->ev);
+	item_fill(d, off, key, klen, val, vlen, exp,
+		  version ? version : kvd_next_version(d));
 	return off;
 }
 
@@ -1089,10 +1096,21 @@ int kvd_exec_mdel(struct kvd *d, struct kvd_kv *kv, uint32_t n,
  * KVD_NO_SHARD. Loading takes a shard's lock once per run of its keys
  * (a snapshot holds them shard by shard) instead of once per key, and
  * leaves it held for the next entry; kvd_exec_load_done() lets it go.
- * Recovery runs alone, before any other thread, so holding it between
- * entries keeps no one waiting.
+ * Recovery runs before anyone is served, and its threads load disjoint
+ * shards, so holding it between entries keeps no one waiting. Several
+ * threads may load at once, each with its own @held.
  * Return: 0, or -ENOMEM (the data does not fit in --memory).
  */
+/* d->version := max(d->version, @v); loaders may run on several threads. */
+static void version_raise(struct kvd *d, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(&d->version, __ATOMIC_RELAXED);
+
+	while (v > cur && !__atomic_compare_exchange_n(&d->version, &cur, v,
+			true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 void kvd_exec_load_done(struct kvd *d, uint32_t *held)
 {
 	if (*held != KVD_NO_SHARD)
@@ -1120,8 +1138,7 @@ int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 		}
 		return 0;
 	}
-	if (e->version > d->version)
-		d->version = e->version;
+	version_raise(d, e->version);
 	hash = kvs_hash(d->hdr->hash_seed, e->key, e->klen);
 	shard = kvd_index_shard(&d->index, hash);
 	if (*held != shard) {
@@ -1147,5 +1164,85 @@ int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 		rc = -ENOMEM;
 	}
 out:
+	return rc;
+}
+
+/* Whether loading @e leaves its key with an item (else absent). */
+static bool load_keeps(const struct kvp_ent *e, int64_t now)
+{
+	return e->op == KVP_OP_SET && !(e->expire_ms && e->expire_ms <= now);
+}
+
+/*
+ * The run's items and hint words, allocated up front; an entry whose
+ * item did not fit (@off 0) goes through kvd_exec_load(), which waits for
+ * retired memory as every write does. Recovery runs before the evictor
+ * exists, so no allocation here needs to wake it.
+ */
+static void load_alloc(struct kvd *d, const struct kvp_ent *e, size_t n,
+		       int64_t now, kvs_off_t *off, uint32_t *hint)
+{
+	size_t size[KVD_LOAD_RUN], i;
+
+	for (i = 0; i < n; i++)
+		size[i] = load_keeps(&e[i], now) ?
+			kvs_item_size(e[i].klen, e[i].vlen, e[i].expire_ms ?
+				      KVS_ITEM_EXPIRES : 0) : 0;
+	kva_alloc_n(d->heap, size, off, (unsigned int)n);
+	memset(hint, 0, n * sizeof(*hint));
+	if (d->index.hints)
+		kvd_hint_alloc_n(d->index.hints,
+				 kvs_load_relaxed(&d->hdr->clock_tick), hint,
+				 (unsigned int)n);
+}
+
+int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
+		      int64_t now, uint32_t *held)
+{
+	kvs_off_t off[KVD_LOAD_RUN];
+	uint32_t hint[KVD_LOAD_RUN];
+	uint64_t added = 0;
+	size_t i;
+	int rc = 0;
+
+	if (n > KVD_LOAD_RUN || !kvd_index_room(&d->index, n)) {
+		for (i = 0; i < n && rc == 0; i++)
+			rc = kvd_exec_load(d, &e[i], now, true, held);
+		return rc;
+	}
+	load_alloc(d, e, n, now, off, hint);
+	for (i = 0; i < n; i++) {
+		uint64_t hash;
+		uint32_t shard;
+
+		if (rc || !off[i]) {
+			/* Not kept (expired), or no room for it yet. */
+			if (rc == 0)
+				rc = kvd_exec_load(d, &e[i], now, true, held);
+			if (off[i])
+				kva_free(d->heap, off[i]);	/* unused */
+			kvd_hint_free(d->index.hints, hint[i]);
+			continue;
+		}
+		version_raise(d, e[i].version);
+		hash = kvs_hash(d->hdr->hash_seed, e[i].key, e[i].klen);
+		shard = kvd_index_shard(&d->index, hash);
+		if (*held != shard) {
+			kvd_exec_load_done(d, held);
+			kvd_index_lock(&d->index, shard);
+			*held = shard;
+		}
+		item_fill(d, off[i], e[i].key, e[i].klen, e[i].val, e[i].vlen,
+			  e[i].expire_ms, e[i].version ? e[i].version : 1);
+		if (kvd_index_insert_loaded(&d->index, hash, off[i],
+					    hint[i]) < 0) {
+			kva_free(d->heap, off[i]);
+			kvd_hint_free(d->index.hints, hint[i]);
+			rc = -ENOMEM;
+			continue;
+		}
+		added++;
+	}
+	kvd_index_add_total(&d->index, added);
 	return rc;
 }

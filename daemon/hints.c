@@ -29,11 +29,11 @@ void kvd_hints_destroy(struct kvd_hints *h)
 	h->free = NULL;
 }
 
-uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now)
+/* One word, lock held. */
+static uint32_t alloc_locked(struct kvd_hints *h, uint32_t now)
 {
 	uint32_t idx = 0;
 
-	pthread_mutex_lock(&h->lock);
 	if (h->nfree)
 		idx = h->free[--h->nfree];
 	else if (h->next < h->nwords)
@@ -43,8 +43,28 @@ uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now)
 		kvs_store_relaxed(&h->words[idx],
 				  kvs_hint_make(KVS_HINT_FREQ_INIT, now));
 	}
+	return idx;
+}
+
+uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now)
+{
+	uint32_t idx;
+
+	pthread_mutex_lock(&h->lock);
+	idx = alloc_locked(h, now);
 	pthread_mutex_unlock(&h->lock);
 	return idx;
+}
+
+void kvd_hint_alloc_n(struct kvd_hints *h, uint32_t now, uint32_t *idx,
+		      unsigned int n)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < n; i++)
+		idx[i] = alloc_locked(h, now);
+	pthread_mutex_unlock(&h->lock);
 }
 
 void kvd_hint_free(struct kvd_hints *h, uint32_t idx)

@@ -31,6 +31,9 @@ void kvd_hints_destroy(struct kvd_hints *h);
 
 /* A word for a new key, set to its initial value; 0 if none is free. */
 uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now);
+/* @n words into @idx[] under one lock hold (0 for each one not free). */
+void kvd_hint_alloc_n(struct kvd_hints *h, uint32_t now, uint32_t *idx,
+		      unsigned int n);
 void kvd_hint_free(struct kvd_hints *h, uint32_t idx);
 uint32_t kvd_hints_used(struct kvd_hints *h);
 

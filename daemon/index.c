@@ -334,22 +334,17 @@ static struct kvs_item *item_w(struct kvd_index *x, kvs_off_t off)
 	return (struct kvs_item *)(x->map.base + off);
 }
 
-int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
+/* Place the item at @item_off, with hint word @hint, in shard @si. */
+static int insert_hinted(struct kvd_index *x, uint32_t si, uint64_t hash,
+			 kvs_off_t item_off, uint32_t hint)
 {
-	uint32_t si = kvd_index_shard(x, hash);
 	struct kvd_shard *s = &x->priv[si];
 	uint64_t ent = kvs_ent_make(kvs_hash_tag(hash), item_off);
 	uint64_t cap = ((uint64_t)KVS_BUCKET_ENTRIES << s->log) / LOAD_DEN * LOAD_NUM;
-	uint32_t hint = 0;
-	int rc, tries;
+	int rc = 0, tries;
 
-	if (!kvd_index_room(x, 1))
-		return -ENOMEM;
 	if (s->count + 1 > cap && grow(x, si) < 0)
 		return -ENOMEM;
-	if (x->hints)
-		hint = kvd_hint_alloc(x->hints,
-				      kvs_load_relaxed(&x->hdr->clock_tick));
 	item_w(x, item_off)->hint = hint;
 	for (tries = 0; tries < 4; tries++) {
 		rc = place(s->b, s->ovf, s->log, hash, ent);
@@ -357,15 +352,42 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 			break;
 	}
 	if (rc) {
-		if (hint)		/* never visible: back at once */
-			kvd_hint_free(x->hints, hint);
 		item_w(x, item_off)->hint = 0;
 		return -ENOMEM;
 	}
 	s->count++;
 	kvs_store_relaxed(&x->shards[si].count, s->count);
+	return 0;
+}
+
+int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
+{
+	uint32_t hint = 0;
+
+	if (!kvd_index_room(x, 1))
+		return -ENOMEM;
+	if (x->hints)
+		hint = kvd_hint_alloc(x->hints,
+				      kvs_load_relaxed(&x->hdr->clock_tick));
+	if (insert_hinted(x, kvd_index_shard(x, hash), hash, item_off,
+			  hint) < 0) {
+		if (hint)		/* never visible: back at once */
+			kvd_hint_free(x->hints, hint);
+		return -ENOMEM;
+	}
 	__atomic_add_fetch(&x->total, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int kvd_index_insert_loaded(struct kvd_index *x, uint64_t hash,
+			    kvs_off_t item_off, uint32_t hint)
+{
+	return insert_hinted(x, kvd_index_shard(x, hash), hash, item_off, hint);
+}
+
+void kvd_index_add_total(struct kvd_index *x, uint64_t n)
+{
+	__atomic_add_fetch(&x->total, n, __ATOMIC_RELAXED);
 }
 
 void kvd_index_replace(struct kvd_index *x, uint64_t hash,

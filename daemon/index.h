@@ -83,6 +83,19 @@ uint64_t kvd_index_shard_count(struct kvd_index *x, uint32_t shard);
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off);
 
 /*
+ * kvd_index_insert_loaded - kvd_index_insert() for a loader that took the
+ * item's hint word itself (@hint, 0 for none; still the caller's on
+ * failure) and that adds the keys it inserts to the table's count itself,
+ * once per run, with kvd_index_add_total() (and checked max_entries for
+ * them with kvd_index_room()): loaders on several threads would otherwise
+ * meet on the hint lock and the count's cache line once per key.
+ * Return: 0 or -ENOMEM, as kvd_index_insert().
+ */
+int kvd_index_insert_loaded(struct kvd_index *x, uint64_t hash,
+			    kvs_off_t item_off, uint32_t hint);
+void kvd_index_add_total(struct kvd_index *x, uint64_t n);
+
+/*
  * kvd_index_reserve - grow shard @shard now so that @extra more keys fit
  * under its load limit. Return: 0 or -ENOMEM.
  */

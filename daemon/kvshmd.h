@@ -54,6 +54,8 @@ struct kvd_config {
 	uint64_t snapshot_writes;	/* 0 = never */
 	unsigned int snapshot_keep;
 	bool snapshot_on_stop;
+	unsigned int load_threads;	/* threads loading a snapshot at
+					 * start; 0 = one per online CPU */
 	enum kvd_policy eviction;	/* at start; evict.c owns it after */
 	uint32_t eviction_samples;	/* keys sampled per eviction */
 	uint32_t eviction_watermark;	/* % of the heap kept free */
@@ -196,6 +198,15 @@ struct kvp_ent;
 int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 		  bool absent, uint32_t *held);
 void kvd_exec_load_done(struct kvd *d, uint32_t *held);
+/*
+ * kvd_exec_load_new - kvd_exec_load() with @absent true for the @n
+ * entries @e (at most KVD_LOAD_RUN), their items and hint words taken
+ * under one lock hold each and the key count raised once: what loaders
+ * on several threads share is met once per run, not once per key.
+ */
+#define KVD_LOAD_RUN	64
+int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
+		      int64_t now, uint32_t *held);
 /* config.c: @s, a NUL-terminated decimal, as an integer in [lo, hi]
  * (digits only: no sign, no spaces); 0 or -EINVAL. */
 int kvd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);

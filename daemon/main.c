@@ -69,6 +69,8 @@ static void usage(FILE *f)
 "  --snapshot-keep N    snapshots kept, 1..100 (default: 2)\n"
 "  --snapshot-on-stop yes|no\n"
 "                       snapshot at a clean stop (default: yes)\n"
+"  --load-threads N     threads loading a snapshot at start, 0..16\n"
+"                       (default: 0, one per online CPU)\n"
 "  --foreground         do not detach; log to stderr\n"
 "  --log-level LEVEL    error, warning, notice, info (default) or debug\n"
 "  --log-file PATH      log there, appending, instead of to stderr or\n"
@@ -162,7 +164,7 @@ enum {
 	OPT_MAX_ENTRIES, OPT_EVICTION, OPT_EVICTION_SAMPLES,
 	OPT_EVICTION_WATERMARK, OPT_PERSISTENCE, OPT_FSYNC,
 	OPT_WAL_SEGMENT_SIZE, OPT_SNAPSHOT_INTERVAL, OPT_SNAPSHOT_WRITES,
-	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP,
+	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP, OPT_LOAD_THREADS,
 	OPT_LOG_LEVEL, OPT_LOG_FILE,
 	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG, OPT_PIDFILE,
 	OPT_GROUP, OPT_DATA_MODE, OPT_RW_MODE, OPT_SOCKET_MODE, OPT_WRITERS,
@@ -191,6 +193,7 @@ static const struct option options[] = {
 	{ "snapshot-writes", required_argument, NULL, OPT_SNAPSHOT_WRITES },
 	{ "snapshot-keep", required_argument, NULL, OPT_SNAPSHOT_KEEP },
 	{ "snapshot-on-stop", required_argument, NULL, OPT_SNAPSHOT_ON_STOP },
+	{ "load-threads", required_argument, NULL, OPT_LOAD_THREADS },
 	{ "log-level",	 required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-file",	 required_argument, NULL, OPT_LOG_FILE },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
@@ -342,6 +345,12 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		if (kvd_parse_uint(val, 1, 100, &v) < 0)
 			return bad_opt("--snapshot-keep", val, "1..100");
 		c->snapshot_keep = (unsigned int)v;
+		break;
+	case OPT_LOAD_THREADS:
+		if (kvd_parse_uint(val, 0, 16, &v) < 0)
+			return bad_opt("--load-threads", val,
+				       "0..16, 0 for one per online CPU");
+		c->load_threads = (unsigned int)v;
 		break;
 	case OPT_SNAPSHOT_ON_STOP:
 		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
@@ -500,6 +509,7 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("snapshot-writes %llu\n", (unsigned long long)c->snapshot_writes);
 	printf("snapshot-keep %u\n", c->snapshot_keep);
 	printf("snapshot-on-stop %s\n", c->snapshot_on_stop ? "yes" : "no");
+	printf("load-threads %u\n", c->load_threads);
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
 	printf("log-level %s\n", kvd_log_level_name(c->log_level));
 	if (c->log_file[0])

@@ -401,16 +401,30 @@ long kvp_list(const char *dir, const char *prefix, const char *suffix,
 /* ---- snapshots ---- */
 
 #define SNAP_CHUNK	(1U << 20)	/* entries compressed per update */
+#define SNAP_META_FIXED	56		/* metadata bytes before the parts */
+#define SNAP_PART_LEN	40		/* bytes per part in the metadata */
+#define ENT_BATCH	64		/* entries handed to a reader at once */
+
+/* Bytes of the metadata frame's content with @nparts parts (format 1: 0). */
+static size_t meta_len(uint32_t nparts)
+{
+	return SNAP_META_FIXED + (size_t)nparts * SNAP_PART_LEN + 8;
+}
 
 struct kvp_snap_writer {
 	int fd;
 	LZ4F_cctx *cctx;
+	LZ4F_preferences_t prefs;
 	char *raw;			/* entries not yet compressed */
 	size_t rlen;
 	char *out;
 	size_t ocap;
-	uint64_t items, raw_bytes;
+	uint64_t items, raw_bytes;	/* of the whole snapshot */
+	uint64_t off;			/* bytes written to @fd so far */
 	struct kvp_snap_meta meta;
+	struct kvp_snap_part *parts;	/* [meta.nparts] */
+	uint32_t opened;		/* parts opened so far */
+	bool open;			/* parts[opened - 1] takes entries */
 	int err;
 };
 
@@ -431,55 +445,87 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+static int emit_bytes(struct kvp_snap_writer *w, const void *p, size_t n)
+{
+	int rc = write_all(w->fd, p, n);
+
+	if (rc == 0)
+		w->off += n;
+	return rc;
+}
+
+/* The metadata frame, whole, into @p (8 + meta_len(nparts) bytes). */
+static void meta_put(char *p, const struct kvp_snap_meta *m,
+		     const struct kvp_snap_part *parts)
+{
+	size_t len = meta_len(m->nparts);
+	char *q = p + 8 + SNAP_META_FIXED;
+	uint32_t i;
+
+	put32(p, SKIP_META);
+	put32(p + 4, (uint32_t)len);
+	memcpy(p + 8, snap_magic, 8);
+	put32(p + 16, KVP_SNAP_FORMAT);
+	put32(p + 20, m->nparts);
+	put64(p + 24, m->lsn);
+	put64(p + 32, m->version_hw);
+	put64(p + 40, (uint64_t)m->created_ms);
+	put64(p + 48, m->hash_seed);
+	put32(p + 56, m->nshards);
+	put32(p + 60, 0);
+	for (i = 0; i < m->nparts; i++, q += SNAP_PART_LEN) {
+		const struct kvp_snap_part *pt = &parts[i];
+
+		put64(q, pt->off);
+		put64(q + 8, pt->len);
+		put64(q + 16, pt->items);
+		put64(q + 24, pt->raw_bytes);
+		put32(q + 32, pt->first_shard);
+		put32(q + 36, pt->shards);
+	}
+	put64(q, XXH3_64bits(p + 8, len - 8));
+}
+
 int kvp_snap_create(struct kvp_snap_writer **wp, int fd,
 		    const struct kvp_snap_meta *in)
 {
-	uint64_t lsn = in->lsn;
-	LZ4F_preferences_t prefs;
 	struct kvp_snap_writer *w;
-	char meta[8 + SNAP_META_LEN];
-	size_t n;
+	char *meta;
 	int rc;
 
+	if (in->nparts > KVP_SNAP_MAX_PARTS)
+		return -EINVAL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->fd = fd;
 	w->meta = *in;
+	w->meta.format = KVP_SNAP_FORMAT;
+	if (!w->meta.nparts)
+		w->meta.nparts = 1;
+	w->parts = calloc(w->meta.nparts, sizeof(*w->parts));
 	w->raw = malloc(SNAP_CHUNK);
 	w->ocap = LZ4F_compressBound(SNAP_CHUNK, NULL) + LZ4F_HEADER_SIZE_MAX;
 	w->out = malloc(w->ocap);
-	if (!w->raw || !w->out ||
+	meta = calloc(1, 8 + meta_len(w->meta.nparts));
+	if (!w->parts || !w->raw || !w->out || !meta ||
 	    LZ4F_isError(LZ4F_createCompressionContext(&w->cctx, LZ4F_VERSION))) {
+		free(meta);
 		kvp_snap_free(w);
 		return -ENOMEM;
 	}
-	put32(meta, SKIP_META);
-	put32(meta + 4, SNAP_META_LEN);
-	memcpy(meta + 8, snap_magic, 8);
-	put32(meta + 16, KVP_SNAP_FORMAT);
-	put32(meta + 20, 0);
-	put64(meta + 24, lsn);
-	put64(meta + 32, in->version_hw);
-	put64(meta + 40, (uint64_t)in->created_ms);
-	put64(meta + 48, in->hash_seed);
-	put32(meta + 56, in->nshards);
-	put32(meta + 60, 0);
-	put64(meta + 64, XXH3_64bits(meta + 8, SNAP_META_LEN - 8));
-	if ((rc = write_all(fd, meta, sizeof(meta))) < 0) {
-		kvp_snap_free(w);
-		return rc;
-	}
-	memset(&prefs, 0, sizeof(prefs));
-	prefs.frameInfo.blockSizeID = LZ4F_max1MB;
+	w->prefs.frameInfo.blockSizeID = LZ4F_max1MB;
 	/* Independent blocks decode straight into the reader's buffer (a
 	 * linked block needs the previous 64 KiB kept aside and copied). */
-	prefs.frameInfo.blockMode = LZ4F_blockIndependent;
-	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
-	n = LZ4F_compressBegin(w->cctx, w->out, w->ocap, &prefs);
-	if (LZ4F_isError(n) || (rc = write_all(fd, w->out, n)) < 0) {
+	w->prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+	w->prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+	/* A placeholder: kvp_snap_finish() rewrites it with the part table. */
+	meta_put(meta, &w->meta, w->parts);
+	rc = emit_bytes(w, meta, 8 + meta_len(w->meta.nparts));
+	free(meta);
+	if (rc < 0) {
 		kvp_snap_free(w);
-		return LZ4F_isError(n) ? -EIO : rc;
+		return rc;
 	}
 	*wp = w;
 	return 0;
@@ -491,20 +537,80 @@ static int snap_compress(struct kvp_snap_writer *w, const char *p, size_t len)
 		size_t take = len < SNAP_CHUNK ? len : SNAP_CHUNK;
 		size_t n = LZ4F_compressUpdate(w->cctx, w->out, w->ocap, p, take,
 					       NULL);
+		int rc;
 
 		if (LZ4F_isError(n))
 			return -EIO;
-		if (n && write_all(w->fd, w->out, n) < 0)
-			return -errno;
+		if (n && (rc = emit_bytes(w, w->out, n)) < 0)
+			return rc;
 		p += take;
 		len -= take;
 	}
 	return 0;
 }
 
+/* Compress what is staged, end the open part's frame, note its length. */
+static int part_close(struct kvp_snap_writer *w)
+{
+	struct kvp_snap_part *pt = &w->parts[w->opened - 1];
+	size_t n;
+	int rc;
+
+	if (w->rlen && (rc = snap_compress(w, w->raw, w->rlen)) < 0)
+		return rc;
+	w->rlen = 0;
+	n = LZ4F_compressEnd(w->cctx, w->out, w->ocap, NULL);
+	if (LZ4F_isError(n))
+		return -EIO;
+	if ((rc = emit_bytes(w, w->out, n)) < 0)
+		return rc;
+	pt->len = w->off - pt->off;
+	w->open = false;
+	return 0;
+}
+
+int kvp_snap_part(struct kvp_snap_writer *w, uint32_t first_shard,
+		  uint32_t shards)
+{
+	struct kvp_snap_part *pt;
+	size_t n;
+	int rc;
+
+	if (w->err)
+		return w->err;
+	if (w->open && (rc = part_close(w)) < 0)
+		return w->err = rc;
+	if (w->opened == w->meta.nparts)
+		return -EINVAL;
+	pt = &w->parts[w->opened++];
+	pt->off = w->off;
+	pt->first_shard = first_shard;
+	pt->shards = shards;
+	n = LZ4F_compressBegin(w->cctx, w->out, w->ocap, &w->prefs);
+	if (LZ4F_isError(n))
+		return w->err = -EIO;
+	if ((rc = emit_bytes(w, w->out, n)) < 0)
+		return w->err = rc;
+	w->open = true;
+	return 0;
+}
+
+/* The part entries go to: the open one, or the first, opened now. */
+static struct kvp_snap_part *part_cur(struct kvp_snap_writer *w)
+{
+	if (!w->open && w->opened == 0 && kvp_snap_part(w, 0, 0) < 0)
+		return NULL;
+	if (!w->open) {
+		w->err = w->err ? w->err : -EINVAL;
+		return NULL;
+	}
+	return &w->parts[w->opened - 1];
+}
+
 int kvp_snap_add(struct kvp_snap_writer *w, const struct kvp_ent *e)
 {
 	size_t need = kvp_ent_size(e->klen, e->vlen);
+	struct kvp_snap_part *pt = part_cur(w);
 	int rc;
 
 	if (w->err)
@@ -527,6 +633,8 @@ int kvp_snap_add(struct kvp_snap_writer *w, const struct kvp_ent *e)
 	} else {
 		w->rlen += kvp_ent_put(w->raw + w->rlen, e);
 	}
+	pt->items++;
+	pt->raw_bytes += need;
 	w->items++;
 	w->raw_bytes += need;
 	return 0;
@@ -535,6 +643,7 @@ int kvp_snap_add(struct kvp_snap_writer *w, const struct kvp_ent *e)
 int kvp_snap_add_raw(struct kvp_snap_writer *w, const char *p, size_t len,
 		     uint64_t items)
 {
+	struct kvp_snap_part *pt = part_cur(w);
 	int rc;
 
 	if (w->err)
@@ -544,6 +653,8 @@ int kvp_snap_add_raw(struct kvp_snap_writer *w, const char *p, size_t len,
 	w->rlen = 0;
 	if ((rc = snap_compress(w, p, len)) < 0)
 		return w->err = rc;
+	pt->items += items;
+	pt->raw_bytes += len;
 	w->items += items;
 	w->raw_bytes += len;
 	return 0;
@@ -551,28 +662,35 @@ int kvp_snap_add_raw(struct kvp_snap_writer *w, const char *p, size_t len,
 
 int kvp_snap_finish(struct kvp_snap_writer *w, struct kvp_snap_meta *m)
 {
-	char tr[8 + SNAP_TRAILER_LEN];
-	size_t n;
+	char tr[8 + SNAP_TRAILER_LEN], *meta;
+	size_t mlen = 8 + meta_len(w->meta.nparts);
 	int rc;
 
 	if (w->err)
 		return w->err;
-	if (w->rlen && (rc = snap_compress(w, w->raw, w->rlen)) < 0)
-		return rc;
-	w->rlen = 0;
-	n = LZ4F_compressEnd(w->cctx, w->out, w->ocap, NULL);
-	if (LZ4F_isError(n))
-		return -EIO;
-	if ((rc = write_all(w->fd, w->out, n)) < 0)
-		return rc;
+	/* Every part announced is written, if need be empty. */
+	while (w->opened < w->meta.nparts)
+		if ((rc = kvp_snap_part(w, 0, 0)) < 0)
+			return rc;
+	if (w->open && (rc = part_close(w)) < 0)
+		return w->err = rc;
 	put32(tr, SKIP_TRAILER);
 	put32(tr + 4, SNAP_TRAILER_LEN);
 	memcpy(tr + 8, end_magic, 8);
 	put64(tr + 16, w->items);
 	put64(tr + 24, w->raw_bytes);
 	put64(tr + 32, XXH3_64bits(tr + 8, SNAP_TRAILER_LEN - 8));
-	if ((rc = write_all(w->fd, tr, sizeof(tr))) < 0)
-		return rc;
+	if ((rc = emit_bytes(w, tr, sizeof(tr))) < 0)
+		return w->err = rc;
+	meta = malloc(mlen);
+	if (!meta)
+		return w->err = -ENOMEM;
+	meta_put(meta, &w->meta, w->parts);
+	rc = pwrite(w->fd, meta, mlen, 0) == (ssize_t)mlen ? 0
+							   : (errno ? -errno : -EIO);
+	free(meta);
+	if (rc < 0)
+		return w->err = rc;
 	w->meta.items = w->items;
 	w->meta.raw_bytes = w->raw_bytes;
 	if (m)
@@ -586,6 +704,7 @@ void kvp_snap_free(struct kvp_snap_writer *w)
 		return;
 	if (w->cctx)
 		LZ4F_freeCompressionContext(w->cctx);
+	free(w->parts);
 	free(w->raw);
 	free(w->out);
 	free(w);
@@ -593,50 +712,175 @@ void kvp_snap_free(struct kvp_snap_writer *w)
 
 #define WHY(...) snprintf(why, whylen, __VA_ARGS__)
 
+/*
+ * Check the metadata frame at @p (@avail bytes of it readable) of a file
+ * of @fsize bytes and fill @m; the part table goes to *@parts (malloc()ed)
+ * if @parts is not NULL. Format 1 has no table: its one part is made up
+ * by the caller, from the trailer.
+ */
+static int meta_get(const char *p, size_t avail, uint64_t fsize,
+		    struct kvp_snap_meta *m, struct kvp_snap_part **parts,
+		    char *why, size_t whylen)
+{
+	uint32_t len, n, i;
+	struct kvp_snap_part *pt;
+	const char *q;
+
+	if (avail < 8 + meta_len(0) || get32(p) != SKIP_META ||
+	    memcmp(p + 8, snap_magic, 8) != 0) {
+		WHY("bad metadata frame (not a kvshm snapshot)");
+		return -EBADMSG;
+	}
+	len = get32(p + 4);
+	m->format = get32(p + 16);
+	n = get32(p + 20);
+	if (m->format != 1 && m->format != KVP_SNAP_FORMAT) {
+		WHY("format %u, this kvshm reads 1 and %u", m->format,
+		    KVP_SNAP_FORMAT);
+		return -EBADMSG;
+	}
+	if ((m->format == 1 && n != 0) ||
+	    (m->format == 2 && (n == 0 || n > KVP_SNAP_MAX_PARTS)) ||
+	    len != meta_len(n) || 8 + (uint64_t)len > avail ||
+	    8 + (uint64_t)len > fsize ||
+	    get64(p + 8 + len - 8) != XXH3_64bits(p + 8, len - 8)) {
+		WHY("bad metadata frame (checksum or length)");
+		return -EBADMSG;
+	}
+	m->lsn = get64(p + 24);
+	m->version_hw = get64(p + 32);
+	m->created_ms = (int64_t)get64(p + 40);
+	m->hash_seed = get64(p + 48);
+	m->nshards = get32(p + 56);
+	m->nparts = n ? n : 1;
+	if (!parts || n == 0)
+		return 0;
+	pt = calloc(n, sizeof(*pt));
+	if (!pt)
+		return -ENOMEM;
+	for (i = 0, q = p + 8 + SNAP_META_FIXED; i < n; i++, q += SNAP_PART_LEN) {
+		pt[i].off = get64(q);
+		pt[i].len = get64(q + 8);
+		pt[i].items = get64(q + 16);
+		pt[i].raw_bytes = get64(q + 24);
+		pt[i].first_shard = get32(q + 32);
+		pt[i].shards = get32(q + 36);
+	}
+	*parts = pt;
+	return 0;
+}
+
+/* Check the trailer at @p (the file's last 40 bytes) into @m. */
+static int trailer_get(const char *p, struct kvp_snap_meta *m)
+{
+	if (get32(p) != SKIP_TRAILER || get32(p + 4) != SNAP_TRAILER_LEN ||
+	    memcmp(p + 8, end_magic, 8) != 0 ||
+	    get64(p + 32) != XXH3_64bits(p + 8, SNAP_TRAILER_LEN - 8))
+		return -EBADMSG;
+	m->items = get64(p + 16);
+	m->raw_bytes = get64(p + 24);
+	return 0;
+}
+
 int kvp_snap_peek(const char *path, struct kvp_snap_meta *m)
 {
-	char meta[8 + SNAP_META_LEN], tr[8 + SNAP_TRAILER_LEN];
+	char head[8], tr[8 + SNAP_TRAILER_LEN], why[8], *meta = NULL;
 	struct stat st;
+	uint32_t len;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -EBADMSG;
 
 	memset(m, 0, sizeof(*m));
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 ||
-	    (size_t)st.st_size < sizeof(meta) + sizeof(tr) ||
-	    pread(fd, meta, sizeof(meta), 0) != (ssize_t)sizeof(meta) ||
+	    (size_t)st.st_size < 8 + meta_len(0) + sizeof(tr) ||
+	    pread(fd, head, 8, 0) != 8 ||
+	    (len = get32(head + 4)) > meta_len(KVP_SNAP_MAX_PARTS) ||
+	    !(meta = malloc(8 + len)) ||
+	    pread(fd, meta, 8 + len, 0) != (ssize_t)(8 + len) ||
 	    pread(fd, tr, sizeof(tr), st.st_size - (off_t)sizeof(tr)) !=
 		    (ssize_t)sizeof(tr))
 		goto out;
-	if (get32(meta) != SKIP_META || memcmp(meta + 8, snap_magic, 8) != 0 ||
-	    get64(meta + 64) != XXH3_64bits(meta + 8, SNAP_META_LEN - 8) ||
-	    get32(tr) != SKIP_TRAILER || memcmp(tr + 8, end_magic, 8) != 0 ||
-	    get64(tr + 32) != XXH3_64bits(tr + 8, SNAP_TRAILER_LEN - 8))
+	if (meta_get(meta, 8 + len, (uint64_t)st.st_size, m, NULL, why,
+		     sizeof(why)) < 0 || trailer_get(tr, m) < 0)
 		goto out;
-	m->lsn = get64(meta + 24);
-	m->version_hw = get64(meta + 32);
-	m->created_ms = (int64_t)get64(meta + 40);
-	m->hash_seed = get64(meta + 48);
-	m->nshards = get32(meta + 56);
-	m->items = get64(tr + 16);
-	m->raw_bytes = get64(tr + 24);
 	rc = 0;
 out:
+	free(meta);
 	close(fd);
 	return rc;
 }
 
-int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
-		  int (*cb)(const struct kvp_ent *e, void *arg), void *arg,
-		  char *why, size_t whylen)
+struct kvp_snap_file {
+	const char *base;
+	size_t size;
+	struct kvp_snap_meta m;
+	struct kvp_snap_part *parts;	/* [m.nparts] */
+};
+
+void kvp_snap_close(struct kvp_snap_file *f)
 {
-	LZ4F_dctx *dctx = NULL;
-	const char *base = NULL, *p, *end;
-	struct kvp_buf b = { 0 };	/* decompressed, not yet parsed */
-	size_t size, hint = 1;
-	uint64_t items = 0, raw = 0;
+	if (!f)
+		return;
+	if (f->base)
+		munmap((void *)f->base, f->size);
+	free(f->parts);
+	free(f);
+}
+
+const struct kvp_snap_part *kvp_snap_get_part(const struct kvp_snap_file *f,
+					      uint32_t i)
+{
+	return i < f->m.nparts ? &f->parts[i] : NULL;
+}
+
+/* Do @f's parts lie back to back from the metadata to the trailer, and
+ * add up to the trailer's counts? */
+static int parts_check(struct kvp_snap_file *f, char *why, size_t whylen)
+{
+	uint64_t off = 8 + meta_len(f->m.format == 1 ? 0 : f->m.nparts);
+	uint64_t items = 0, raw = 0, end = f->size - 8 - SNAP_TRAILER_LEN;
+	uint32_t i;
+
+	if (off > end) {		/* the metadata runs into the trailer */
+		WHY("too short for its metadata and trailer");
+		return -EBADMSG;
+	}
+	if (f->m.format == 1) {		/* one frame, all the data */
+		f->parts = calloc(1, sizeof(*f->parts));
+		if (!f->parts)
+			return -ENOMEM;
+		*f->parts = (struct kvp_snap_part){ .off = off,
+			.len = end - off, .items = f->m.items,
+			.raw_bytes = f->m.raw_bytes };
+	}
+	for (i = 0; i < f->m.nparts; i++) {
+		const struct kvp_snap_part *pt = &f->parts[i];
+
+		if (pt->off != off || pt->len > end - off) {
+			WHY("part %u of %u is not where the part before it "
+			    "ends (truncated or extended file?)", i + 1,
+			    f->m.nparts);
+			return -EBADMSG;
+		}
+		off += pt->len;
+		items += pt->items;
+		raw += pt->raw_bytes;
+	}
+	if (off != end || items != f->m.items || raw != f->m.raw_bytes) {
+		WHY("the parts do not add up to the trailer (%" PRIu64
+		    " items, the trailer says %" PRIu64 ")", items, f->m.items);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int kvp_snap_open(struct kvp_snap_file **fp, const char *path,
+		  struct kvp_snap_meta *m, char *why, size_t whylen)
+{
+	struct kvp_snap_file *f;
 	struct stat st;
-	int fd, rc = -EBADMSG, crc;
+	int fd, rc;
 
 	memset(m, 0, sizeof(*m));
 	WHY("ok");
@@ -651,45 +895,79 @@ int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
 		close(fd);
 		return rc;
 	}
-	size = (size_t)st.st_size;
-	if (size < 8 + SNAP_META_LEN + 8 + SNAP_TRAILER_LEN) {
+	if ((size_t)st.st_size < 8 + meta_len(0) + 8 + SNAP_TRAILER_LEN) {
 		close(fd);
-		WHY("too short (%zu bytes) to be a snapshot", size);
+		WHY("too short (%zu bytes) to be a snapshot", (size_t)st.st_size);
 		return -EBADMSG;
 	}
-	base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->size = (size_t)st.st_size;
+	f->base = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	rc = -errno;
 	close(fd);
-	if (base == MAP_FAILED) {
-		WHY("mmap: %s", strerror(errno));
-		return -errno;
+	if (f->base == MAP_FAILED) {
+		f->base = NULL;
+		WHY("mmap: %s", strerror(-rc));
+		goto err;
 	}
-	end = base + size;
-	if (get32(base) != SKIP_META || get32(base + 4) != SNAP_META_LEN ||
-	    memcmp(base + 8, snap_magic, 8) != 0 ||
-	    get64(base + 64) != XXH3_64bits(base + 8, SNAP_META_LEN - 8)) {
-		WHY("bad metadata frame (not a kvshm snapshot)");
-		goto out;
+	rc = meta_get(f->base, f->size, f->size, &f->m, &f->parts, why, whylen);
+	if (rc < 0)
+		goto err;
+	if (trailer_get(f->base + f->size - 8 - SNAP_TRAILER_LEN, &f->m) < 0) {
+		WHY("missing or bad trailer (truncated or extended file)");
+		rc = -EBADMSG;
+		goto err;
 	}
-	if (get32(base + 16) != KVP_SNAP_FORMAT) {
-		WHY("format %u, this kvshm reads %u", get32(base + 16),
-		    KVP_SNAP_FORMAT);
-		goto out;
-	}
-	m->lsn = get64(base + 24);
-	m->version_hw = get64(base + 32);
-	m->created_ms = (int64_t)get64(base + 40);
-	m->hash_seed = get64(base + 48);
-	m->nshards = get32(base + 56);
+	if ((rc = parts_check(f, why, whylen)) < 0)
+		goto err;
+	*m = f->m;
+	*fp = f;
+	return 0;
+err:
+	*m = f->m;
+	kvp_snap_close(f);
+	return rc;
+}
+
+/* Hand the @n entries gathered to @cb; its non-zero value stops. */
+static int deliver(kvp_ents_fn cb, void *arg, const struct kvp_ent *e,
+		   size_t *n, char *why, size_t whylen)
+{
+	int rc = cb && *n ? cb(e, *n, arg) : 0;
+
+	*n = 0;
+	if (rc)
+		WHY("stopped by the caller");
+	return rc;
+}
+
+/*
+ * Decode the one LZ4 frame that is all of [@p, @p + @len), checking every
+ * entry, and count its entries and their bytes.
+ */
+static int frame_read(const char *p, size_t len, kvp_ents_fn cb, void *arg,
+		      uint64_t *items, uint64_t *raw, char *why, size_t whylen)
+{
+	const char *end = p + len;
+	LZ4F_dctx *dctx = NULL;
+	struct kvp_buf b = { 0 };	/* decompressed, not yet parsed */
+	struct kvp_ent ents[ENT_BATCH];
+	size_t hint = 1, nb = 0;
+	int rc = -EBADMSG, crc;
+
+	*items = *raw = 0;
 	if (kvp_buf_reserve(&b, 4U << 20) < 0 ||
 	    LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	p = base + 8 + SNAP_META_LEN;
 	while (hint) {
-		size_t in = (size_t)(end - p), outn, room;
+		size_t in = (size_t)(end - p), outn;
 		const char *q;
-		struct kvp_ent e;
 		int k;
 
 		/* At least a whole block's room: LZ4 then decodes in place. */
@@ -697,17 +975,16 @@ int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
 			rc = -ENOMEM;
 			goto out;
 		}
-		room = b.cap - b.len;
-		outn = room;
+		outn = b.cap - b.len;
 		hint = LZ4F_decompress(dctx, b.p + b.len, &outn, p, &in, NULL);
 		if (LZ4F_isError(hint)) {
-			WHY("data frame: %s", LZ4F_getErrorName(hint));
+			WHY("%s", LZ4F_getErrorName(hint));
 			goto out;
 		}
 		p += in;
 		b.len += outn;
 		if (hint && in == 0 && outn == 0) {
-			WHY("truncated inside the data frame");
+			WHY("truncated inside its frame");
 			goto out;
 		}
 		/* Parse every whole entry; keep a partial one for later. */
@@ -715,21 +992,27 @@ int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
 		for (;;) {
 			const char *save = q;
 
-			k = kvp_ent_next(&q, b.p + b.len, &e);
+			k = kvp_ent_next(&q, b.p + b.len, &ents[nb]);
 			if (k <= 0) {
 				q = save;
 				break;
 			}
-			if (e.op != KVP_OP_SET) {
-				WHY("entry %" PRIu64 " is not a SET", items);
+			if (ents[nb].op != KVP_OP_SET) {
+				WHY("entry %" PRIu64 " is not a SET", *items);
 				goto out;
 			}
-			items++;
-			raw += kvp_ent_size(e.klen, e.vlen);
-			if (cb && (crc = cb(&e, arg)) != 0) {
+			(*items)++;
+			*raw += kvp_ent_size(ents[nb].klen, ents[nb].vlen);
+			if (++nb == ENT_BATCH &&
+			    (crc = deliver(cb, arg, ents, &nb, why, whylen))) {
 				rc = crc;
-				goto out_rc;
+				goto out;
 			}
+		}
+		/* Before the buffer moves under the entries. */
+		if ((crc = deliver(cb, arg, ents, &nb, why, whylen))) {
+			rc = crc;
+			goto out;
 		}
 		if (k < 0 && (size_t)(b.p + b.len - q) >= KVP_ENT_HDR) {
 			/* A malformed header, or a long entry still coming:
@@ -744,7 +1027,7 @@ int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
 			if (q[0] != KVP_OP_SET || q[1] != 0 || kl == 0 ||
 			    need <= (size_t)(b.p + b.len - q)) {
 				WHY("malformed entry after %" PRIu64 " items",
-				    items);
+				    *items);
 				goto out;
 			}
 			/* Move the partial entry to the front first, so
@@ -764,28 +1047,77 @@ int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
 		WHY("%zu bytes of a partial entry at the end of the data", b.len);
 		goto out;
 	}
-	if ((size_t)(end - p) != 8 + SNAP_TRAILER_LEN ||
-	    get32(p) != SKIP_TRAILER || get32(p + 4) != SNAP_TRAILER_LEN ||
-	    memcmp(p + 8, end_magic, 8) != 0 ||
-	    get64(p + 32) != XXH3_64bits(p + 8, SNAP_TRAILER_LEN - 8)) {
-		WHY("missing or bad trailer (truncated or extended file)");
-		goto out;
-	}
-	m->items = get64(p + 16);
-	m->raw_bytes = get64(p + 24);
-	if (m->items != items || m->raw_bytes != raw) {
-		WHY("trailer says %" PRIu64 " items, the data holds %" PRIu64,
-		    m->items, items);
+	if (p != end) {
+		WHY("%zu bytes after the end of its frame", (size_t)(end - p));
 		goto out;
 	}
 	rc = 0;
-	goto out;
-out_rc:
-	WHY("stopped by the caller");
 out:
 	if (dctx)
 		LZ4F_freeDecompressionContext(dctx);
 	free(b.p);
-	munmap((void *)base, size);
+	return rc;
+}
+
+int kvp_snap_read_part(struct kvp_snap_file *f, uint32_t i, kvp_ents_fn cb,
+		       void *arg, char *why, size_t whylen)
+{
+	const struct kvp_snap_part *pt = kvp_snap_get_part(f, i);
+	char w[128];
+	uint64_t items, raw;
+	int rc;
+
+	if (!pt)
+		return -EINVAL;
+	rc = frame_read(f->base + pt->off, pt->len, cb, arg, &items, &raw, w,
+			sizeof(w));
+	if (rc == 0 && (items != pt->items || raw != pt->raw_bytes)) {
+		snprintf(w, sizeof(w), "it holds %" PRIu64 " items of %" PRIu64
+			 " bytes, the metadata says %" PRIu64 " of %" PRIu64,
+			 items, raw, pt->items, pt->raw_bytes);
+		rc = -EBADMSG;
+	}
+	if (rc == -EBADMSG)
+		WHY("part %u of %u (at offset %" PRIu64 "): %s", i + 1,
+		    f->m.nparts, pt->off, w);
+	else if (rc)
+		WHY("%s", w);
+	return rc;
+}
+
+/* kvp_snap_read()'s callback, one entry at a time. */
+struct each {
+	int (*cb)(const struct kvp_ent *e, void *arg);
+	void *arg;
+};
+
+static int each_ent(const struct kvp_ent *e, size_t n, void *arg)
+{
+	struct each *x = arg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = x->cb(&e[i], x->arg)) != 0)
+			return rc;
+	return 0;
+}
+
+int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
+		  int (*cb)(const struct kvp_ent *e, void *arg), void *arg,
+		  char *why, size_t whylen)
+{
+	struct each x = { .cb = cb, .arg = arg };
+	struct kvp_snap_file *f;
+	uint32_t i;
+	int rc;
+
+	rc = kvp_snap_open(&f, path, m, why, whylen);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < m->nparts && rc == 0; i++)
+		rc = kvp_snap_read_part(f, i, cb ? each_ent : NULL, &x, why,
+					whylen);
+	kvp_snap_close(f);
 	return rc;
 }

@@ -29,12 +29,22 @@
  *           file: the end of the log, not damage (no record starts with
  *           a zero magic)
  *
- *   snapshot "snap-<LSN, 16 hex>.lz4": a skippable LZ4 frame with the
- *           metadata ("KVSHMSNP" | u32 format | u32 0 | u64 lsn |
- *           u64 version_hw | i64 created_ms | u64 hash_seed | u32 nshards |
- *           u32 0 | u64 XXH3 of the preceding 56 bytes), one LZ4 frame (content checksum on) with the entries,
- *           and a skippable trailer frame with the item count, so
- *           `lz4 -d` decompresses it to the raw entry stream.
+ *   snapshot "snap-<LSN, 16 hex>.lz4", format 2: a skippable LZ4 frame
+ *           with the metadata ("KVSHMSNP" | u32 format | u32 nparts |
+ *           u64 lsn | u64 version_hw | i64 created_ms | u64 hash_seed |
+ *           u32 nshards | u32 0 | nparts x (u64 offset | u64 length |
+ *           u64 items | u64 raw_bytes | u32 first_shard | u32 shards) |
+ *           u64 XXH3 of all the preceding metadata bytes), then @nparts
+ *           LZ4 frames back to back (content checksum on), part i holding
+ *           the entries of shards [first_shard, first_shard + shards) of
+ *           the table it was taken from, then a skippable trailer frame
+ *           ("KVSHMEND" | u64 items | u64 raw_bytes | u64 XXH3), so
+ *           `lz4 -d` decompresses it (concatenated frames) to the raw
+ *           entry stream. Parts are independent: recovery loads them on
+ *           several threads, each into its own shards.
+ *
+ *           Format 1 (still read): the same, with "u32 0" for nparts, no
+ *           part table (the checksum covers 56 bytes), and one data frame.
  */
 #ifndef KVD_PERSIST_H
 #define KVD_PERSIST_H
@@ -64,7 +74,8 @@ struct kvp_ent {
 #define KVP_REC_MAGIC	0x4c41574bU	/* "KWAL" */
 #define KVP_WAL_HDR	32
 #define KVP_WAL_FORMAT	1
-#define KVP_SNAP_FORMAT	1
+#define KVP_SNAP_FORMAT	2	/* written; format 1 is still read */
+#define KVP_SNAP_MAX_PARTS 256
 
 static inline size_t kvp_ent_size(size_t klen, size_t vlen)
 {
@@ -199,20 +210,44 @@ struct kvp_snap_meta {
 				 * seed and shard count fills one shard's
 				 * buckets at a time */
 	uint32_t nshards;
+	uint32_t format;	/* read: 1 or 2 */
+	uint32_t nparts;	/* parts the data is cut into (format 1: 1) */
 	uint64_t items;		/* from the trailer */
 	uint64_t raw_bytes;	/* entry bytes, uncompressed */
+};
+
+/* One part of a snapshot: an LZ4 frame of its own. */
+struct kvp_snap_part {
+	uint64_t off;		/* of its frame, from the start of the file */
+	uint64_t len;		/* the frame's bytes */
+	uint64_t items;
+	uint64_t raw_bytes;
+	uint32_t first_shard;	/* the shards whose entries it holds, in the */
+	uint32_t shards;	/* table written (0 shards: not recorded) */
 };
 
 struct kvp_snap_writer;
 
 /*
  * kvp_snap_create - start writing a snapshot to the open file @fd, with
- * @m's lsn, version_hw, created_ms, hash_seed and nshards as metadata.
- * Entries are added with kvp_snap_add(); kvp_snap_finish() writes the
- * trailer (it does not fsync or close @fd). Return 0 or -errno.
+ * @m's lsn, version_hw, created_ms, hash_seed and nshards as metadata,
+ * cut into @m->nparts parts (0 means 1; at most KVP_SNAP_MAX_PARTS).
+ * Each part is opened with kvp_snap_part() (the first one opens itself
+ * if entries come before any), and entries are added to the open part
+ * with kvp_snap_add(); kvp_snap_finish() closes the last part, writes the
+ * trailer and fills in the part table at the start of the file (pwrite:
+ * @fd must be a regular file; it does not fsync or close @fd).
+ * Return 0 or -errno.
  */
 int kvp_snap_create(struct kvp_snap_writer **w, int fd,
 		    const struct kvp_snap_meta *m);
+/*
+ * kvp_snap_part - close the open part, if any, and open the next one,
+ * holding shards [@first_shard, @first_shard + @shards) of the table.
+ * Return 0, -EINVAL (all @m->nparts parts already opened), or -errno.
+ */
+int kvp_snap_part(struct kvp_snap_writer *w, uint32_t first_shard,
+		  uint32_t shards);
 int kvp_snap_add(struct kvp_snap_writer *w, const struct kvp_ent *e);
 /* Add @items entries already encoded back to back in @p. */
 int kvp_snap_add_raw(struct kvp_snap_writer *w, const char *p, size_t len,
@@ -232,6 +267,36 @@ void kvp_snap_free(struct kvp_snap_writer *w);
 int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
 		  int (*cb)(const struct kvp_ent *e, void *arg), void *arg,
 		  char *why, size_t whylen);
+
+/*
+ * Reading a snapshot part by part, parts on as many threads as wanted.
+ *
+ * kvp_snap_open - map the snapshot @path and check its metadata, its part
+ * table (parts back to back, covering the data exactly, their counts
+ * summing to the trailer's) and its trailer; fill @m. The parts' data is
+ * not read: kvp_snap_read_part() checks each part as it decodes it.
+ * Return: 0, -EBADMSG (@why says what), or -errno.
+ */
+struct kvp_snap_file;
+int kvp_snap_open(struct kvp_snap_file **f, const char *path,
+		  struct kvp_snap_meta *m, char *why, size_t whylen);
+void kvp_snap_close(struct kvp_snap_file *f);
+const struct kvp_snap_part *kvp_snap_get_part(const struct kvp_snap_file *f,
+					      uint32_t i);
+
+/*
+ * kvp_snap_read_part - decode part @i of @f, check it whole (its LZ4
+ * blocks, content checksum, entries, and the item and byte counts of the
+ * part table), and call @cb for each run of entries decoded (NULL: check
+ * only). The entries point into a buffer valid during the call only.
+ * Like kvp_snap_read(), entries may be delivered before a later byte of
+ * the part proves corrupt. Any thread; different threads may read
+ * different parts (or the same) of one @f at once.
+ * Return: 0, @cb's non-zero value, -EBADMSG (@why says what), or -errno.
+ */
+typedef int (*kvp_ents_fn)(const struct kvp_ent *e, size_t n, void *arg);
+int kvp_snap_read_part(struct kvp_snap_file *f, uint32_t i, kvp_ents_fn cb,
+		       void *arg, char *why, size_t whylen);
 
 /*
  * kvp_snap_peek - the metadata and trailer of a snapshot, from its first

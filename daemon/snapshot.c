@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -35,6 +36,14 @@
  * one recovered, so a version a crashed daemon handed out for a write it
  * never logged is not given to a different value. */
 #define VERSION_GAP	(1ULL << 24)
+
+/*
+ * A snapshot is cut into this many parts (fewer with fewer shards), each
+ * a range of shards in an LZ4 frame of its own, so that recovery can load
+ * them on as many threads: more parts than threads also evens out parts
+ * that take longer. A power of two.
+ */
+#define SNAP_PARTS	16
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -148,6 +157,10 @@ static int snap_write(struct kvd_snap *s, struct kvp_snap_meta *m,
 	struct stat st;
 	int64_t now;
 	int fd, rc;
+	/* Shard counts and SNAP_PARTS are powers of two: parts are equal. */
+	uint32_t nparts = d->index.nshards < SNAP_PARTS ? d->index.nshards
+							 : SNAP_PARTS;
+	uint32_t per_part = d->index.nshards / nparts;
 
 	/* Every change up to @lsn is already in the table (an event, and
 	 * so its record, comes after the change is published). */
@@ -168,13 +181,16 @@ static int snap_write(struct kvd_snap *s, struct kvp_snap_meta *m,
 		struct kvp_snap_meta meta = {
 			.lsn = lsn, .version_hw = vhw, .created_ms = now,
 			.hash_seed = d->hdr->hash_seed,
-			.nshards = d->index.nshards,
+			.nshards = d->index.nshards, .nparts = nparts,
 		};
 
 		if ((rc = kvp_snap_create(&w, fd, &meta)) < 0)
 			goto out;
 	}
 	for (sh = 0; sh < d->index.nshards; sh++) {
+		if (sh % per_part == 0 &&
+		    (rc = kvp_snap_part(w, sh, per_part)) < 0)
+			goto out;
 		items = 0;
 		b.len = 0;
 		if ((rc = copy_shard(d, slot, sh, now, &b, &items)) < 0)
@@ -406,6 +422,8 @@ void kvd_snap_get_stats(struct kvd_snap *s, struct kvd_snap_stats *st)
 
 /* ---- recovery ---- */
 
+struct part_load;
+
 struct load {
 	struct kvd *d;
 	int64_t now;
@@ -415,6 +433,7 @@ struct load {
 	uint64_t records, entries;
 	uint64_t version_hw;
 	uint32_t held;			/* shard locked by the last load */
+	struct part_load *pl;		/* loading parts: stop when it says */
 };
 
 static int load_ent(const struct kvp_ent *e, void *arg)
@@ -449,6 +468,64 @@ static int load_rec(const struct kvp_rec *r, void *arg)
  * times (each rehash reads every item again). Best effort: a failure here
  * shows up, clearly, as -ENOMEM from the load itself.
  */
+#define LOAD_THREADS_MAX	16
+
+/* Threads for recovery's work: --load-threads, or one per online CPU. */
+static unsigned int cpu_threads(struct kvd *d)
+{
+	long n = d->cfg.load_threads;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n > LOAD_THREADS_MAX)
+		n = LOAD_THREADS_MAX;
+	return n < 1 ? 1 : (unsigned int)n;
+}
+
+struct populate_slice {
+	char *p;
+	size_t len;
+};
+
+static void *populate_slice(void *arg)
+{
+	struct populate_slice *sl = arg;
+
+	if (sl->len)
+		madvise(sl->p, sl->len, MADV_POPULATE_WRITE);
+	return NULL;
+}
+
+/*
+ * Fault in [@p, @p + @bytes) for writing, cut in @n slices on as many
+ * threads (this one included): the kernel clears each page, which takes
+ * a CPU, so n CPUs clear n slices at once. Best effort, as madvise is.
+ */
+static void populate(char *p, uint64_t bytes, unsigned int n)
+{
+	struct populate_slice sl[LOAD_THREADS_MAX];
+	pthread_t th[LOAD_THREADS_MAX];
+	uint64_t per = (bytes / n + (2U << 20) - 1) & ~(uint64_t)((2U << 20) - 1);
+	unsigned int i, started = 1;
+
+	bytes &= ~(uint64_t)4095;
+	for (i = 0; i < n; i++) {
+		uint64_t from = (uint64_t)i * per < bytes ? (uint64_t)i * per
+							  : bytes;
+		uint64_t to = from + per < bytes ? from + per : bytes;
+
+		sl[i] = (struct populate_slice){ p + from, (size_t)(to - from) };
+	}
+	for (i = 1; i < n; i++, started++)
+		if (pthread_create(&th[i], NULL, populate_slice, &sl[i]) != 0)
+			break;
+	for (i = started; i < n; i++)	/* threads not started: here */
+		populate_slice(&sl[i]);
+	populate_slice(&sl[0]);
+	for (i = 1; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
 static void presize(struct kvd *d, const char *path)
 {
 	struct kvp_snap_meta m;
@@ -474,8 +551,7 @@ static void presize(struct kvd *d, const char *path)
 	bytes = m.raw_bytes + m.raw_bytes / 2;
 	if (bytes > d->hdr->heap_size)
 		bytes = d->hdr->heap_size;
-	madvise(d->seg.base + d->hdr->heap_off, bytes & ~(uint64_t)4095,
-		MADV_POPULATE_WRITE);
+	populate(d->seg.base + d->hdr->heap_off, bytes, cpu_threads(d));
 	per = m.items / d->index.nshards;
 	per += per / 16 + 16;		/* hashing is not perfectly even */
 	for (s = 0; s < d->index.nshards; s++) {
@@ -483,6 +559,154 @@ static void presize(struct kvd *d, const char *path)
 		kvd_index_reserve(&d->index, s, per);
 		kvd_index_unlock(&d->index, s);
 	}
+}
+
+/*
+ * Loading a snapshot's parts on several threads.
+ *
+ * Each thread takes the next part not yet taken and loads it whole. The
+ * table is empty and has the snapshot's hash seed and shard count (see
+ * presize()), so a part's keys all fall in its own range of shards: the
+ * threads lock disjoint shards, each once per run of its keys, and meet
+ * only in the heap allocator and the hint words (each behind its own
+ * lock) and in the table's key count (an atomic). A part that fails
+ * stops the others at their next run of entries; the caller then clears
+ * the table, so nothing of a bad snapshot survives.
+ */
+struct part_load {
+	struct kvd *d;
+	struct kvp_snap_file *f;
+	uint32_t nparts;
+	int64_t now;
+	uint32_t next;			/* atomic: the next part to take */
+	int stop;			/* atomic: a part failed */
+	uint64_t entries;		/* atomic */
+	pthread_mutex_t lock;		/* guards rc, why and the CPU times */
+	int rc;				/* the first failure */
+	char why[160];
+	uint64_t cpu_us_max, cpu_us_sum;	/* of the loading threads */
+};
+
+static uint64_t thread_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int load_ents(const struct kvp_ent *e, size_t n, void *arg)
+{
+	struct load *l = arg;
+	size_t i;
+	int rc;
+
+	if (__atomic_load_n(&l->pl->stop, __ATOMIC_RELAXED))
+		return -ECANCELED;
+	for (i = 0; i < n; i += KVD_LOAD_RUN) {
+		size_t k = n - i < KVD_LOAD_RUN ? n - i : KVD_LOAD_RUN;
+
+		l->entries += k;
+		rc = kvd_exec_load_new(l->d, &e[i], k, l->now, &l->held);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void *part_loader(void *arg)
+{
+	struct part_load *pl = arg;
+	struct load l = { .d = pl->d, .now = pl->now, .absent = true,
+			  .held = KVD_NO_SHARD, .pl = pl };
+	uint64_t cpu0 = thread_cpu_us(), cpu;
+	char why[160];
+
+	for (;;) {
+		uint32_t i = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
+		int rc;
+
+		if (i >= pl->nparts || __atomic_load_n(&pl->stop,
+						       __ATOMIC_RELAXED))
+			break;
+		rc = kvp_snap_read_part(pl->f, i, load_ents, &l, why,
+					sizeof(why));
+		kvd_exec_load_done(pl->d, &l.held);
+		if (rc == 0)
+			continue;
+		/* A thread stopped by another's failure finds rc set. */
+		pthread_mutex_lock(&pl->lock);
+		if (!pl->rc) {
+			pl->rc = rc;
+			snprintf(pl->why, sizeof(pl->why), "%s", why);
+		}
+		pthread_mutex_unlock(&pl->lock);
+		__atomic_store_n(&pl->stop, 1, __ATOMIC_RELAXED);
+		break;
+	}
+	__atomic_add_fetch(&pl->entries, l.entries, __ATOMIC_RELAXED);
+	cpu = thread_cpu_us() - cpu0;
+	pthread_mutex_lock(&pl->lock);
+	pl->cpu_us_sum += cpu;
+	if (cpu > pl->cpu_us_max)
+		pl->cpu_us_max = cpu;
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
+}
+
+/* Threads to load @m's parts with: parallel only into the shards the
+ * parts were cut from. */
+static unsigned int load_threads(struct kvd *d, const struct kvp_snap_meta *m)
+{
+	unsigned int n = cpu_threads(d);
+
+	if (m->hash_seed != d->hdr->hash_seed || m->nshards != d->index.nshards)
+		return 1;
+	return n < m->nparts ? n : m->nparts;
+}
+
+/*
+ * load_snapshot - load the snapshot @path into the table, its parts on up
+ * to load_threads() threads (this one included), and fill @m.
+ * Return: 0, -ENOMEM (does not fit), -EBADMSG (@why says why), or -errno.
+ * On failure the table holds part of the snapshot: clear it.
+ */
+static int load_snapshot(struct kvd *d, const char *path, int64_t now,
+			 struct kvp_snap_meta *m, unsigned int *threads,
+			 char *why, size_t whylen)
+{
+	struct part_load pl = { .d = d, .now = now };
+	pthread_t th[LOAD_THREADS_MAX];
+	int64_t t0 = kvs_mono_ms();
+	unsigned int n = 1, i;
+	int rc;
+
+	*threads = 0;
+	rc = kvp_snap_open(&pl.f, path, m, why, whylen);
+	if (rc < 0)
+		return rc;
+	pl.nparts = m->nparts;
+	pthread_mutex_init(&pl.lock, NULL);
+	for (i = 1; i < load_threads(d, m); i++, n++)
+		if (pthread_create(&th[i], NULL, part_loader, &pl) != 0)
+			break;		/* fewer threads: slower, no worse */
+	part_loader(&pl);
+	for (i = 1; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&pl.lock);
+	kvp_snap_close(pl.f);
+	*threads = n;
+	/* The busiest thread's CPU time is what the load would take on idle
+	 * CPUs; far below ms, the threads waited for a CPU. */
+	if (!pl.rc)
+		kvd_log(LOG_INFO, "event=snapshot_loaded file=%s parts=%u "
+			"threads=%u ms=%" PRId64 " cpu_ms_max=%" PRIu64
+			" cpu_ms_sum=%" PRIu64, path, pl.nparts, n,
+			kvs_mono_ms() - t0, pl.cpu_us_max / 1000,
+			pl.cpu_us_sum / 1000);
+	if (pl.rc)
+		snprintf(why, whylen, "%s", pl.why);
+	return pl.rc;
 }
 
 static void clear_table(struct kvd *d)
@@ -524,6 +748,7 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 	long nsnap, nwal, i;
 	int64_t t0 = kvs_mono_ms();
 	bool have_snap = false;
+	unsigned int threads = 0;
 	int rc = 0;
 
 	remove_tmp_files(dir);
@@ -555,11 +780,8 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 			continue;
 		}
 		presize(d, path);
-		l.entries = 0;
-		l.absent = true;
-		rc = kvp_snap_read(path, &m, load_ent, &l, why, sizeof(why));
-		kvd_exec_load_done(d, &l.held);
-		l.absent = false;
+		rc = load_snapshot(d, path, l.now, &m, &threads, why,
+				   sizeof(why));
 		if (rc == 0 && m.lsn != snaps[i]) {
 			snprintf(why, sizeof(why), "metadata LSN %" PRIu64
 				 " differs from its name", m.lsn);
@@ -678,9 +900,10 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 	if (nsnap > 0 || nwal > 0)
 		d->version += VERSION_GAP;
 	kvd_log(LOG_INFO, "event=recovered keys=%" PRIu64 " snapshot=%s "
-		"snapshot_keys=%" PRIu64 " wal_records=%" PRIu64
-		" next_lsn=%" PRIu64 " ms=%" PRId64,
+		"snapshot_keys=%" PRIu64 " snapshot_parts=%u load_threads=%u"
+		" wal_records=%" PRIu64 " next_lsn=%" PRIu64 " ms=%" PRId64,
 		kvd_index_count(&d->index), src, have_snap ? m.items : 0,
+		have_snap ? m.nparts : 0, have_snap ? threads : 0,
 		l.records, *next_lsn, kvs_mono_ms() - t0);
 	rc = 0;
 out:

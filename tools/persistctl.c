@@ -110,21 +110,43 @@ int ctl_check_wal(const char *dir)
 	return bad;
 }
 
-/* check-snapshot FILE: verify all of it, print its metadata. */
+/*
+ * check-snapshot FILE: verify all of it, part by part, and print its
+ * metadata, then one line per part. Nothing is printed on stdout unless
+ * every part is whole.
+ */
 int ctl_check_snapshot(const char *file)
 {
+	struct kvp_snap_file *f = NULL;
 	struct kvp_snap_meta m;
-	char why[160];
-	int rc = kvp_snap_read(file, &m, NULL, NULL, why, sizeof(why));
+	char why[200];
+	uint32_t i;
+	int rc = kvp_snap_open(&f, file, &m, why, sizeof(why));
 
+	for (i = 0; rc == 0 && i < m.nparts; i++)
+		rc = kvp_snap_read_part(f, i, NULL, NULL, why, sizeof(why));
 	if (rc < 0) {
+		kvp_snap_close(f);
 		fprintf(stderr, PROG ": check-snapshot: %s: %s\n", file,
 			rc == -EBADMSG ? why : strerror(-rc));
 		return 1;
 	}
 	printf("%s: ok lsn=%" PRIu64 " keys=%" PRIu64 " raw_bytes=%" PRIu64
-	       " created_ms=%" PRId64 " version_hw=%" PRIu64 "\n", file, m.lsn,
-	       m.items, m.raw_bytes, m.created_ms, m.version_hw);
+	       " created_ms=%" PRId64 " version_hw=%" PRIu64 " format=%u"
+	       " parts=%u shards=%u\n", file, m.lsn, m.items, m.raw_bytes,
+	       m.created_ms, m.version_hw, m.format, m.nparts, m.nshards);
+	for (i = 0; i < m.nparts; i++) {
+		const struct kvp_snap_part *pt = kvp_snap_get_part(f, i);
+
+		printf("part=%u offset=%" PRIu64 " bytes=%" PRIu64 " keys=%"
+		       PRIu64 " raw_bytes=%" PRIu64, i + 1, pt->off, pt->len,
+		       pt->items, pt->raw_bytes);
+		if (pt->shards)
+			printf(" shards=%u-%u", pt->first_shard,
+			       pt->first_shard + pt->shards - 1);
+		printf("\n");
+	}
+	kvp_snap_close(f);
 	return 0;
 }
 

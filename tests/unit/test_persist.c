@@ -4,7 +4,9 @@
  * WAL records and segments, snapshots; and how each kind of damage is
  * classified: a WAL cut at every byte of its last records, garbage
  * appended, a flipped byte in the middle, an LSN gap; a snapshot cut,
- * flipped or extended.
+ * flipped or extended; a snapshot of several parts (each an LZ4 frame),
+ * damage in a later part; and the format 1 snapshot (one frame), still
+ * read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lz4frame.h>
+
+#include "hash.h"
 #include "persist.h"
 #include "../tap.h"
 
@@ -336,11 +341,252 @@ static void test_snapshot(void)
 	free(val);
 }
 
+
+/* ---- snapshots of several parts, and format 1 ---- */
+
+#define NPARTS	4
+
+/* Entries of part @p: none in part 2 (an empty part), else 150 * (p + 1). */
+static int part_keys(int p)
+{
+	return p == 2 ? 0 : 150 * (p + 1);
+}
+
+static struct kvp_ent part_ent(int p, int j, char *key, char *val)
+{
+	struct kvp_ent e = { .op = KVP_OP_SET, .key = key, .val = val };
+
+	e.klen = (size_t)snprintf(key, 32, "p%d-k%d", p, j);
+	e.vlen = (size_t)snprintf(val, 64, "value %d of part %d, %x", j, p,
+				  (unsigned)(j * 2654435761U));
+	e.expire_ms = j % 3 ? 0 : 4000000000000LL + j;
+	e.version = 1000000ULL * (uint64_t)(p + 1) + (uint64_t)j;
+	return e;
+}
+
+static void write_parts(const char *path)
+{
+	struct kvp_snap_writer *w;
+	char key[32], val[64];
+	int fd, p, j;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || kvp_snap_create(&w, fd, &(struct kvp_snap_meta){
+			.lsn = 9, .version_hw = 5000000, .hash_seed = 3,
+			.nshards = 16, .nparts = NPARTS }) < 0)
+		bail_out("snapshot create");
+	for (p = 0; p < NPARTS; p++) {
+		if (kvp_snap_part(w, (uint32_t)p * 4, 4) < 0)
+			bail_out("snapshot part");
+		for (j = 0; j < part_keys(p); j++) {
+			struct kvp_ent e = part_ent(p, j, key, val);
+
+			if (kvp_snap_add(w, &e) < 0)
+				bail_out("snapshot add");
+		}
+	}
+	ok(kvp_snap_part(w, 16, 4) == -EINVAL,
+	   "a writer refuses a part more than it announced");
+	if (kvp_snap_finish(w, NULL) < 0)
+		bail_out("snapshot finish");
+	kvp_snap_free(w);
+	close(fd);
+}
+
+struct part_check {
+	int p, n, bad;
+};
+
+/* Every entry of part @p as written: key, value, expiry, version. */
+static int check_part_ents(const struct kvp_ent *e, size_t n, void *arg)
+{
+	struct part_check *c = arg;
+	char key[32], val[64];
+	size_t i;
+
+	for (i = 0; i < n; i++, c->n++) {
+		struct kvp_ent x = part_ent(c->p, c->n, key, val);
+
+		if (e[i].klen != x.klen || memcmp(e[i].key, key, x.klen) ||
+		    e[i].vlen != x.vlen || memcmp(e[i].val, val, x.vlen) ||
+		    e[i].expire_ms != x.expire_ms || e[i].version != x.version)
+			c->bad++;
+	}
+	return 0;
+}
+
+static void test_snapshot_parts(void)
+{
+	struct kvp_snap_file *f;
+	struct kvp_snap_meta m;
+	const struct kvp_snap_part *pt;
+	char why[200], *b, *c;
+	size_t n, off, tries = 0, bad = 0;
+	int p, rc, good = 0;
+
+	write_parts(snap);
+	rc = kvp_snap_open(&f, snap, &m, why, sizeof(why));
+	ok(rc == 0 && m.format == 2 && m.nparts == NPARTS && m.items == 1050 &&
+	   m.lsn == 9 && m.nshards == 16, "a snapshot of %d parts opens: "
+	   "format 2, %u parts, %llu keys (%s)", NPARTS, m.nparts,
+	   (unsigned long long)m.items, why);
+	if (rc < 0)
+		bail_out("open");
+	for (p = 0; p < NPARTS; p++) {
+		struct part_check pc = { .p = p };
+
+		pt = kvp_snap_get_part(f, (uint32_t)p);
+		rc = kvp_snap_read_part(f, (uint32_t)p, check_part_ents, &pc,
+					why, sizeof(why));
+		if (rc == 0 && pc.n == part_keys(p) && pc.bad == 0 &&
+		    pt->items == (uint64_t)part_keys(p) &&
+		    pt->first_shard == (uint32_t)p * 4 && pt->shards == 4)
+			good++;
+	}
+	kvp_snap_close(f);
+	ok(good == NPARTS, "each part reads back on its own, keys, values, "
+	   "expiry and versions as written, an empty part included");
+
+	b = read_file(snap, &n);
+	c = malloc(n + 1);
+	if (kvp_snap_open(&f, snap, &m, why, sizeof(why)) < 0)
+		bail_out("open");
+	pt = kvp_snap_get_part(f, NPARTS - 1);
+	kvp_snap_close(f);
+	/* Flips inside the last part: its frame header, blocks, checksum. */
+	for (off = pt->off; off < pt->off + pt->len; off += pt->len / 53 + 1) {
+		memcpy(c, b, n);
+		c[off] ^= 0x10;
+		write_file(cut, c, n);
+		tries++;
+		rc = kvp_snap_open(&f, cut, &m, why, sizeof(why));
+		if (rc == 0) {
+			/* The parts before it are whole; the last is not. */
+			for (p = 0; p < NPARTS - 1 && rc == 0; p++)
+				rc = kvp_snap_read_part(f, (uint32_t)p, NULL,
+							NULL, why, sizeof(why));
+			if (rc == 0)
+				rc = kvp_snap_read_part(f, NPARTS - 1, NULL,
+							NULL, why, sizeof(why))
+				     == -EBADMSG && strstr(why, "part 4 of 4")
+				     ? -EBADMSG : 0;
+			kvp_snap_close(f);
+		}
+		if (rc != -EBADMSG && !bad++)
+			diag("flip at %zu of %zu not detected (%s)", off, n, why);
+		if (kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) !=
+		    -EBADMSG)
+			bad++;
+	}
+	ok(bad == 0, "a flipped byte at %zu places in the last part is refused "
+	   "every time, naming the part", tries);
+	bad = tries = 0;
+	for (off = 8; off < n; off += 97) {
+		write_file(cut, b, off);
+		tries++;
+		if (kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) !=
+		    -EBADMSG)
+			bad++;
+	}
+	memcpy(c, b, n);
+	c[8 + 56 + 40 + 8] ^= 1;	/* part 2's length in the table */
+	write_file(cut, c, n);
+	ok(bad == 0 && kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) ==
+	   -EBADMSG, "a snapshot cut at %zu offsets, or with its part table "
+	   "changed, is refused (%s)", tries, why);
+	free(b);
+	free(c);
+}
+
+static void put32(char *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(char *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/*
+ * A format 1 snapshot, as kvshm wrote them before parts: the metadata
+ * frame (format 1, 0 where the part count now is, no part table), one LZ4
+ * frame of all entries, the trailer.
+ */
+static size_t write_format1(const char *path, int keys)
+{
+	LZ4F_preferences_t prefs = { 0 };
+	char key[32], val[64], *raw, *out, *q;
+	size_t rlen = 0, clen, cap;
+	int j;
+
+	raw = malloc((size_t)keys * 128);
+	for (j = 0; j < keys; j++) {
+		struct kvp_ent e = part_ent(0, j, key, val);
+
+		rlen += kvp_ent_put(raw + rlen, &e);
+	}
+	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+	prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+	cap = 72 + LZ4F_compressFrameBound(rlen, &prefs) + 40;
+	out = calloc(1, cap);
+	put32(out, 0x184D2A50U);
+	put32(out + 4, 64);
+	memcpy(out + 8, "KVSHMSNP", 8);
+	put32(out + 16, 1);
+	put64(out + 24, 7);			/* lsn */
+	put64(out + 32, 2000000);		/* version_hw */
+	put64(out + 40, 1234);			/* created_ms */
+	put64(out + 48, 99);			/* hash_seed */
+	put32(out + 56, 64);			/* nshards */
+	put64(out + 64, XXH3_64bits(out + 8, 56));
+	clen = LZ4F_compressFrame(out + 72, cap - 72 - 40, raw, rlen, &prefs);
+	if (LZ4F_isError(clen))
+		bail_out("LZ4F_compressFrame");
+	q = out + 72 + clen;
+	put32(q, 0x184D2A51U);
+	put32(q + 4, 32);
+	memcpy(q + 8, "KVSHMEND", 8);
+	put64(q + 16, (uint64_t)keys);
+	put64(q + 24, rlen);
+	put64(q + 32, XXH3_64bits(q + 8, 24));
+	write_file(path, out, 72 + clen + 40);
+	free(raw);
+	free(out);
+	return 72 + clen + 40;
+}
+
+static void test_snapshot_format1(void)
+{
+	struct part_check pc = { .p = 0 };
+	struct kvp_snap_file *f;
+	struct kvp_snap_meta m, pm;
+	char why[200], *b;
+	size_t n = write_format1(snap, 700), off, bad = 0;
+	int rc;
+
+	rc = kvp_snap_open(&f, snap, &m, why, sizeof(why));
+	if (rc == 0) {
+		rc = kvp_snap_read_part(f, 0, check_part_ents, &pc, why,
+					sizeof(why));
+		kvp_snap_close(f);
+	}
+	ok(rc == 0 && m.format == 1 && m.nparts == 1 && m.items == 700 &&
+	   m.lsn == 7 && m.hash_seed == 99 && m.nshards == 64 && pc.n == 700 &&
+	   pc.bad == 0 && kvp_snap_peek(snap, &pm) == 0 && pm.items == 700 &&
+	   pm.lsn == 7, "a format 1 snapshot (one frame) still reads whole, "
+	   "as one part (%s)", why);
+	b = read_file(snap, &n);
+	for (off = 72; off < n; off += n / 37 + 1) {
+		b[off] ^= 0x10;
+		write_file(cut, b, n);
+		b[off] ^= 0x10;
+		if (kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) !=
+		    -EBADMSG)
+			bad++;
+	}
+	ok(bad == 0, "and a flipped byte in its data is refused");
+	free(b);
+}
+
 int main(void)
 {
 	char cmd[400];
 
-	plan_tests(20);
+	plan_tests(27);
 	if (!mkdtemp(dir))
 		bail_out("mkdtemp");
 	snprintf(wal, sizeof(wal), "%s/wal-0000000000000001.log", dir);
@@ -349,6 +595,8 @@ int main(void)
 	test_entries();
 	test_wal();
 	test_snapshot();
+	test_snapshot_parts();
+	test_snapshot_format1();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);
