@@ -739,6 +739,19 @@ static void remove_tmp_files(const char *dir)
 	goto out;							\
 } while (0)
 
+/* Cut the WAL segment @path at @off (a torn tail, or preallocated zeros). */
+static int cut_wal(const char *path, uint64_t off)
+{
+	int err;
+
+	if (truncate(path, (off_t)off) == 0)
+		return 0;
+	err = errno;
+	kvd_log(LOG_ERR, "event=recovery_failed file=%s op=truncate errno=%d",
+		path, err);
+	return -err;
+}
+
 int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 {
 	uint64_t *snaps = NULL, *wals = NULL, expect, snap_lsn = 0;
@@ -863,12 +876,8 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 				REFUSE("file=%s offset=%" PRIu64 " reason=\"%s, "
 				       "and later segments follow\"", path,
 				       sc.valid_end, sc.why);
-			if (truncate(path, (off_t)sc.valid_end) < 0) {
-				rc = -errno;
-				kvd_log(LOG_ERR, "event=recovery_failed file=%s "
-					"op=truncate errno=%d", path, errno);
+			if ((rc = cut_wal(path, sc.valid_end)))
 				goto out;
-			}
 			kvd_log(LOG_WARNING, "event=wal_truncated file=%s "
 				"offset=%" PRIu64 " bytes_dropped=%" PRIu64
 				" reason=\"torn or garbage tail\"", path,
@@ -878,12 +887,8 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 			/* A preallocated segment kvshmd did not finish (it
 			 * stopped without a clean close): its zeros are not
 			 * data. Cut them, as a clean close would have. */
-			if (truncate(path, (off_t)sc.valid_end) < 0) {
-				rc = -errno;
-				kvd_log(LOG_ERR, "event=recovery_failed file=%s "
-					"op=truncate errno=%d", path, errno);
+			if ((rc = cut_wal(path, sc.valid_end)))
 				goto out;
-			}
 			kvd_log(LOG_INFO, "event=wal_prealloc_cut file=%s "
 				"offset=%" PRIu64 " zero_bytes=%" PRIu64, path,
 				sc.valid_end, sc.zero_tail);

@@ -33,6 +33,7 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/files.h"
 #include "../tap.h"
 
 #define WRITERS	4
@@ -317,19 +318,6 @@ static long records_end(const char *path)
 	}
 	close(fd);
 	return off;
-}
-
-static void flip_byte(const char *path, long off)
-{
-	int fd = open(path, O_RDWR);
-	unsigned char b;
-
-	if (fd < 0 || pread(fd, &b, 1, off) != 1)
-		bail_out("open %s", path);
-	b ^= 0x10;
-	if (pwrite(fd, &b, 1, off) != 1)
-		bail_out("write %s", path);
-	close(fd);
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "hash.h"
 #include "persist.h"
 #include "../lib/daemon.h"
+#include "../lib/files.h"
 #include "../tap.h"
 
 #define NKEYS	3000
@@ -152,19 +153,6 @@ static void snap_path(const struct test_daemon *d, uint64_t lsn, char *p,
 	snprintf(p, n, "%s/snap-%016" PRIx64 ".lz4", d->dir, lsn);
 }
 
-static void flip_byte(const char *path, long off)
-{
-	int fd = open(path, O_RDWR);
-	unsigned char b;
-
-	if (fd < 0 || pread(fd, &b, 1, off) != 1)
-		bail_out("open %s", path);
-	b ^= 0x10;
-	if (pwrite(fd, &b, 1, off) != 1)
-		bail_out("write %s", path);
-	close(fd);
-}
-
 /*
  * Damage the last part of snapshot @path: flip bytes from the middle of
  * that part on until check-snapshot calls it bad (LZ4 can spell the same
@@ -192,9 +180,6 @@ static void damage_last_part(const char *path, const char *out)
 	bail_out("no byte of part 16 damages %s", path);
 }
 
-static void put32(char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(char *p, uint64_t v) { memcpy(p, &v, 8); }
-
 /*
  * Write a format 1 snapshot of every key @want holds (versions and
  * expiries as noted) at @path, as kvshm wrote them before parts: the
@@ -202,10 +187,12 @@ static void put64(char *p, uint64_t v) { memcpy(p, &v, 8); }
  */
 static void write_format1(const char *path, uint64_t lsn)
 {
-	LZ4F_preferences_t prefs = { 0 };
-	size_t rlen = 0, clen, cap;
-	char k[32], *raw, *out, *q;
-	int i, fd, n = 0;
+	const struct snap_v1 m = { .lsn = lsn, .version_hw = 1,
+				   .created_ms = 1, .hash_seed = 0x5eed,
+				   .nshards = 16 };
+	size_t rlen = 0;
+	char k[32], *raw;
+	int i, n = 0;
 
 	raw = malloc((size_t)NKEYS * 128);
 	for (i = 0; i < NKEYS; i++) {
@@ -221,35 +208,8 @@ static void write_format1(const char *path, uint64_t lsn)
 		rlen += kvp_ent_put(raw + rlen, &e);
 		n++;
 	}
-	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
-	cap = 72 + LZ4F_compressFrameBound(rlen, &prefs) + 40;
-	out = calloc(1, cap);
-	put32(out, 0x184D2A50U);
-	put32(out + 4, 64);
-	memcpy(out + 8, "KVSHMSNP", 8);
-	put32(out + 16, 1);
-	put64(out + 24, lsn);
-	put64(out + 32, 1);			/* version_hw */
-	put64(out + 40, 1);			/* created_ms */
-	put64(out + 48, 0x5eed);		/* hash_seed */
-	put32(out + 56, 16);			/* nshards */
-	put64(out + 64, XXH3_64bits(out + 8, 56));
-	clen = LZ4F_compressFrame(out + 72, cap - 72 - 40, raw, rlen, &prefs);
-	if (LZ4F_isError(clen))
-		bail_out("LZ4F_compressFrame");
-	q = out + 72 + clen;
-	put32(q, 0x184D2A51U);
-	put32(q + 4, 32);
-	memcpy(q + 8, "KVSHMEND", 8);
-	put64(q + 16, (uint64_t)n);
-	put64(q + 24, rlen);
-	put64(q + 32, XXH3_64bits(q + 8, 24));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, out, 72 + clen + 40) != (ssize_t)(72 + clen + 40) ||
-	    close(fd) < 0)
-		bail_out("write %s", path);
+	write_snapshot_v1(path, &m, raw, rlen, (uint64_t)n);
 	free(raw);
-	free(out);
 }
 
 int main(void)

@@ -20,6 +20,7 @@
 
 #include "hash.h"
 #include "persist.h"
+#include "../lib/files.h"
 #include "../tap.h"
 
 static char dir[] = "/tmp/kvshm-persist-XXXXXX";
@@ -420,6 +421,7 @@ static void test_snapshot_parts(void)
 	struct kvp_snap_file *f;
 	struct kvp_snap_meta m;
 	const struct kvp_snap_part *pt;
+	struct kvp_snap_part last;
 	char why[200], *b, *c;
 	size_t n, off, tries = 0, bad = 0;
 	int p, rc, good = 0;
@@ -452,9 +454,10 @@ static void test_snapshot_parts(void)
 	if (kvp_snap_open(&f, snap, &m, why, sizeof(why)) < 0)
 		bail_out("open");
 	pt = kvp_snap_get_part(f, NPARTS - 1);
+	last = *pt;			/* pt goes with f */
 	kvp_snap_close(f);
 	/* Flips inside the last part: its frame header, blocks, checksum. */
-	for (off = pt->off; off < pt->off + pt->len; off += pt->len / 53 + 1) {
+	for (off = last.off; off < last.off + last.len; off += last.len / 53 + 1) {
 		memcpy(c, b, n);
 		c[off] ^= 0x10;
 		write_file(cut, c, n);
@@ -498,9 +501,6 @@ static void test_snapshot_parts(void)
 	free(c);
 }
 
-static void put32(char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(char *p, uint64_t v) { memcpy(p, &v, 8); }
-
 /*
  * A format 1 snapshot, as kvshm wrote them before parts: the metadata
  * frame (format 1, 0 where the part count now is, no part table), one LZ4
@@ -508,9 +508,11 @@ static void put64(char *p, uint64_t v) { memcpy(p, &v, 8); }
  */
 static size_t write_format1(const char *path, int keys)
 {
-	LZ4F_preferences_t prefs = { 0 };
-	char key[32], val[64], *raw, *out, *q;
-	size_t rlen = 0, clen, cap;
+	const struct snap_v1 m = { .lsn = 7, .version_hw = 2000000,
+				   .created_ms = 1234, .hash_seed = 99,
+				   .nshards = 64 };
+	char key[32], val[64], *raw;
+	size_t rlen = 0, n;
 	int j;
 
 	raw = malloc((size_t)keys * 128);
@@ -519,34 +521,9 @@ static size_t write_format1(const char *path, int keys)
 
 		rlen += kvp_ent_put(raw + rlen, &e);
 	}
-	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
-	prefs.frameInfo.blockMode = LZ4F_blockIndependent;
-	cap = 72 + LZ4F_compressFrameBound(rlen, &prefs) + 40;
-	out = calloc(1, cap);
-	put32(out, 0x184D2A50U);
-	put32(out + 4, 64);
-	memcpy(out + 8, "KVSHMSNP", 8);
-	put32(out + 16, 1);
-	put64(out + 24, 7);			/* lsn */
-	put64(out + 32, 2000000);		/* version_hw */
-	put64(out + 40, 1234);			/* created_ms */
-	put64(out + 48, 99);			/* hash_seed */
-	put32(out + 56, 64);			/* nshards */
-	put64(out + 64, XXH3_64bits(out + 8, 56));
-	clen = LZ4F_compressFrame(out + 72, cap - 72 - 40, raw, rlen, &prefs);
-	if (LZ4F_isError(clen))
-		bail_out("LZ4F_compressFrame");
-	q = out + 72 + clen;
-	put32(q, 0x184D2A51U);
-	put32(q + 4, 32);
-	memcpy(q + 8, "KVSHMEND", 8);
-	put64(q + 16, (uint64_t)keys);
-	put64(q + 24, rlen);
-	put64(q + 32, XXH3_64bits(q + 8, 24));
-	write_file(path, out, 72 + clen + 40);
+	n = write_snapshot_v1(path, &m, raw, rlen, (uint64_t)keys);
 	free(raw);
-	free(out);
-	return 72 + clen + 40;
+	return n;
 }
 
 static void test_snapshot_format1(void)
