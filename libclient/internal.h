@@ -167,7 +167,6 @@ int kvc_reattach(struct kvshm *c);
 void kvc_att_put(struct kvshm *c, struct kvc_att *a);
 
 /* read.c */
-struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc);
 /* Drop this thread's cached pointer to @t (its TLS destructor runs). */
 void kvc_tls_forget(struct kvc_tls *t);
 /* KVSHM_EINVAL / KVSHM_ETOOBIG for a key no operation accepts, else 0. */

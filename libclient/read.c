@@ -57,7 +57,7 @@ void kvc_tls_forget(struct kvc_tls *t)
 }
 
 /*
- * kvc_tls_get()'s slow path: @c is not the handle this thread used last.
+ * tls_get()'s slow path: @c is not the handle this thread used last.
  * Its record for @c, made (with no slot yet) on first use.
  */
 static __attribute__((noinline)) struct kvc_tls *
@@ -120,11 +120,6 @@ tls_get(struct kvshm *c, int *rc)
 	if (__builtin_expect(tls_last.id == c->id, 1))
 		return tls_last.t;
 	return tls_find(c, rc);
-}
-
-struct kvc_tls *kvc_tls_get(struct kvshm *c, int *rc)
-{
-	return tls_get(c, rc);
 }
 
 /* Bind @t to attachment @a and @slot (in @a's rw area, or t->own). */
