@@ -252,14 +252,13 @@ static void segment_finish(struct kvd_wal *w, uint64_t upto_lsn, bool sync)
 
 /*
  * Create segment "wal-<first_lsn>.log", preallocated to the segment size
- * (or to @need bytes of records, if more) and mapped, and make it the
- * current one; the previous one is finished.
+ * and mapped, and make it the current one; the previous one is finished.
+ * A group larger than what is left grows the mapping (segment_grow()).
  */
-static int segment_new(struct kvd_wal *w, uint64_t first_lsn, uint64_t need)
+static int segment_new(struct kvd_wal *w, uint64_t first_lsn)
 {
 	char path[4200], hdr[KVP_WAL_HDR];
-	uint64_t size = page_round(KVP_WAL_HDR + need > w->segment_size ?
-				   KVP_WAL_HDR + need : w->segment_size);
+	uint64_t size = page_round(w->segment_size);
 	char *map;
 	int fd, rc;
 
@@ -466,7 +465,7 @@ int kvd_wal_open(struct kvd_wal **wp, const char *dir, uint64_t next_lsn,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if ((rc = segment_new(w, next_lsn, 0)) < 0) {
+	if ((rc = segment_new(w, next_lsn)) < 0) {
 		close(w->efd);
 		free(w);
 		return rc;
@@ -602,7 +601,7 @@ uint64_t kvd_wal_commit(struct kvd_wal *w)
 	pthread_mutex_unlock(&w->qlock);
 
 	if (w->seg_bytes >= w->segment_size) {
-		int rc = segment_new(w, last + 1, 0);
+		int rc = segment_new(w, last + 1);
 
 		if (rc < 0)
 			wal_fatal("new_segment", -rc);
