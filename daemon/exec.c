@@ -185,10 +185,6 @@ static uint64_t item_version(const struct kvd *d, kvs_off_t off)
 	return kvs_item_version(it->ver_hi, it->ver_lo);
 }
 
-/*
- * kvd_item_build - allocate and fill a new, unpublished item; 0 if the
- * heap is full. @version 0 takes the next one from kvd_next_version().
- */
 /* Fill the new item at @off (kvs_item_size() bytes for these). */
 static void item_fill(struct kvd *d, kvs_off_t off, const void *key,
 		      size_t klen, const void *val, size_t vlen, int64_t exp,
@@ -213,6 +209,10 @@ static void item_fill(struct kvd *d, kvs_off_t off, const void *key,
 		memcpy(p + klen, val, vlen);
 }
 
+/*
+ * kvd_item_build - allocate and fill a new, unpublished item; 0 if the
+ * heap is full. @version 0 takes the next one from kvd_next_version().
+ */
 kvs_off_t kvd_item_build(struct kvd *d, const void *key, size_t klen,
 			 const void *val, size_t vlen, int64_t exp,
 			 uint64_t version)
@@ -1083,6 +1083,23 @@ int kvd_exec_mdel(struct kvd *d, struct kvd_kv *kv, uint32_t n,
 	return batch_run(d, kv, n, &failed, removed);
 }
 
+/* d->version := max(d->version, @v); loaders may run on several threads. */
+static void version_raise(struct kvd *d, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(&d->version, __ATOMIC_RELAXED);
+
+	while (v > cur && !__atomic_compare_exchange_n(&d->version, &cur, v,
+			true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+void kvd_exec_load_done(struct kvd *d, uint32_t *held)
+{
+	if (*held != KVD_NO_SHARD)
+		kvd_index_unlock(&d->index, *held);
+	*held = KVD_NO_SHARD;
+}
+
 /*
  * LOAD: apply one entry of a snapshot or WAL record at start-up, before
  * anyone is served. The entry is the key's full resulting state, so
@@ -1101,23 +1118,6 @@ int kvd_exec_mdel(struct kvd *d, struct kvd_kv *kv, uint32_t n,
  * threads may load at once, each with its own @held.
  * Return: 0, or -ENOMEM (the data does not fit in --memory).
  */
-/* d->version := max(d->version, @v); loaders may run on several threads. */
-static void version_raise(struct kvd *d, uint64_t v)
-{
-	uint64_t cur = __atomic_load_n(&d->version, __ATOMIC_RELAXED);
-
-	while (v > cur && !__atomic_compare_exchange_n(&d->version, &cur, v,
-			true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-void kvd_exec_load_done(struct kvd *d, uint32_t *held)
-{
-	if (*held != KVD_NO_SHARD)
-		kvd_index_unlock(&d->index, *held);
-	*held = KVD_NO_SHARD;
-}
-
 int kvd_exec_load(struct kvd *d, const struct kvp_ent *e, int64_t now,
 		  bool absent, uint32_t *held)
 {

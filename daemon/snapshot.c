@@ -427,7 +427,6 @@ struct part_load;
 struct load {
 	struct kvd *d;
 	int64_t now;
-	bool absent;			/* loading a snapshot: keys are new */
 	uint64_t from_lsn;		/* records up to here are in the
 					 * snapshot */
 	uint64_t records, entries;
@@ -436,12 +435,13 @@ struct load {
 	struct part_load *pl;		/* loading parts: stop when it says */
 };
 
+/* One WAL entry: its key may already be in the table. */
 static int load_ent(const struct kvp_ent *e, void *arg)
 {
 	struct load *l = arg;
 
 	l->entries++;
-	return kvd_exec_load(l->d, e, l->now, l->absent, &l->held);
+	return kvd_exec_load(l->d, e, l->now, false, &l->held);
 }
 
 static int load_rec(const struct kvp_rec *r, void *arg)
@@ -462,12 +462,6 @@ static int load_rec(const struct kvp_rec *r, void *arg)
 	return 0;
 }
 
-/*
- * Grow every shard once, up front, to hold its share of the snapshot's
- * keys: growing step by step while loading would rehash every key several
- * times (each rehash reads every item again). Best effort: a failure here
- * shows up, clearly, as -ENOMEM from the load itself.
- */
 #define LOAD_THREADS_MAX	16
 
 /* Threads for recovery's work: --load-threads, or one per online CPU. */
@@ -526,6 +520,12 @@ static void populate(char *p, uint64_t bytes, unsigned int n)
 		pthread_join(th[i], NULL);
 }
 
+/*
+ * Grow every shard once, up front, to hold its share of the snapshot's
+ * keys: growing step by step while loading would rehash every key several
+ * times (each rehash reads every item again). Best effort: a failure here
+ * shows up, clearly, as -ENOMEM from the load itself.
+ */
 static void presize(struct kvd *d, const char *path)
 {
 	struct kvp_snap_meta m;
@@ -617,7 +617,7 @@ static int load_ents(const struct kvp_ent *e, size_t n, void *arg)
 static void *part_loader(void *arg)
 {
 	struct part_load *pl = arg;
-	struct load l = { .d = pl->d, .now = pl->now, .absent = true,
+	struct load l = { .d = pl->d, .now = pl->now,
 			  .held = KVD_NO_SHARD, .pl = pl };
 	uint64_t cpu0 = thread_cpu_us(), cpu;
 	char why[160];
