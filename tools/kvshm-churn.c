@@ -47,6 +47,8 @@
 
 #include <kvshm.h>
 
+#include "splitmix.h"
+
 #define KLEN		14		/* "c" + 13 decimal digits */
 #define ITEM_HDR	16		/* struct kvs_item (shm/layout.h) */
 #define ITEM_TTL	8		/* the expiry, when the item has one */
@@ -116,17 +118,12 @@ static uint64_t rng;
 
 static uint64_t rnd(void)
 {
-	/* splitmix64 */
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return kvt_splitmix(&rng);
 }
 
 static double unit(void)
 {
-	return (double)(rnd() >> 11) / 9007199254740992.0;
+	return kvt_unit(&rng);
 }
 
 static uint32_t draw_vlen(const struct phase *p)

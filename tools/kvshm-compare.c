@@ -62,6 +62,8 @@
 
 #include <kvshm.h>
 
+#include "splitmix.h"
+
 #ifdef HAVE_VALGRIND_CALLGRIND_H
 #include <valgrind/callgrind.h>
 #else
@@ -127,15 +129,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* splitmix64: the one generator; a fixed seed gives the same run twice. */
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 /*
  * struct zipf - Zipf(theta) over [0, n), Gray et al., "Quickly generating
@@ -183,10 +176,6 @@ static uint64_t scatter(uint64_t rank, uint64_t n)
 	return (uint64_t)((unsigned __int128)rank * 2654435761ULL % n);
 }
 
-static double unit(uint64_t *s)
-{
-	return (double)(splitmix(s) >> 11) / 9007199254740992.0;
-}
 
 /* Fill @seq with SEQ_LEN key indexes in [0, n). */
 static void draw_sequence(uint32_t *seq, uint64_t n, bool zipf, double theta,
@@ -198,8 +187,8 @@ static void draw_sequence(uint32_t *seq, uint64_t n, bool zipf, double theta,
 	if (zipf)
 		zipf_init(&z, n, theta);
 	for (i = 0; i < SEQ_LEN; i++)
-		seq[i] = (uint32_t)(zipf ? scatter(zipf_rank(&z, unit(&seed)), n)
-				  : splitmix(&seed) % n);
+		seq[i] = (uint32_t)(zipf ? scatter(zipf_rank(&z, kvt_unit(&seed)), n)
+				  : kvt_splitmix(&seed) % n);
 }
 
 static char *keys;			/* o.keys * KLEN bytes */
@@ -923,7 +912,7 @@ static bool is_write(enum wl w, uint64_t pos)
 {
 	uint64_t s = pos * 0x2545f4914f6cdd1dULL;
 
-	return wl_writes[w] && splitmix(&s) % 100 < (uint64_t)wl_writes[w];
+	return wl_writes[w] && kvt_splitmix(&s) % 100 < (uint64_t)wl_writes[w];
 }
 
 /*
@@ -1743,7 +1732,7 @@ static int self_test(void)
 		maxc = count[i] > maxc ? count[i] : maxc;
 	check(maxc < 2 * SEQ_LEN / N, "uniform keys: no key drawn twice its share");
 	for (k = 0; k < 100000; k++)
-		hist[bucket_of(splitmix(&s) % 1000000)]++;
+		hist[bucket_of(kvt_splitmix(&s) % 1000000)]++;
 	i = percentile(hist, 0.5);
 	check(i > 470000 && i < 530000,
 	      "the histogram's median of uniform [0, 1 ms) is 0.5 ms (+-6%)");

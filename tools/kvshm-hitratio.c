@@ -48,6 +48,8 @@
 
 #include <kvshm.h>
 
+#include "splitmix.h"
+
 #define VSIZE	1024
 #define TTL_MS	3600000
 
@@ -89,17 +91,12 @@ static uint64_t rng_state;
 
 static uint64_t rnd64(void)
 {
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return kvt_splitmix(&rng_state);
 }
 
 static double rnd01(void)
 {
-	return (double)(rnd64() >> 11) / 9007199254740992.0;
+	return kvt_unit(&rng_state);
 }
 
 struct zipf {
