@@ -198,6 +198,18 @@ int kvp_buf_reserve(struct kvp_buf *b, size_t more);
 long kvp_list(const char *dir, const char *prefix, const char *suffix,
 	      uint64_t **nums);
 
+/*
+ * XXH32 with seed 0 over a stream of bytes (the LZ4 frame content
+ * checksum), computed by libxxhash's own build: see daemon/sum32.c.
+ * kvp_sum32_new() returns NULL when out of memory; kvp_sum32_end() frees
+ * the state and returns the sum; kvp_sum32_free() frees it unfinished.
+ */
+struct kvp_sum32;
+struct kvp_sum32 *kvp_sum32_new(void);
+void kvp_sum32_add(struct kvp_sum32 *s, const void *p, size_t n);
+uint32_t kvp_sum32_end(struct kvp_sum32 *s);
+void kvp_sum32_free(struct kvp_sum32 *s);
+
 /* ---- snapshots ---- */
 
 struct kvp_snap_meta {
@@ -271,7 +283,7 @@ int kvp_snap_read(const char *path, struct kvp_snap_meta *m,
 /*
  * Reading a snapshot part by part, parts on as many threads as wanted.
  *
- * kvp_snap_open - map the snapshot @path and check its metadata, its part
+ * kvp_snap_open - open the snapshot @path and check its metadata, its part
  * table (parts back to back, covering the data exactly, their counts
  * summing to the trailer's) and its trailer; fill @m. The parts' data is
  * not read: kvp_snap_read_part() checks each part as it decodes it.
@@ -288,14 +300,23 @@ const struct kvp_snap_part *kvp_snap_get_part(const struct kvp_snap_file *f,
  * kvp_snap_read_part - decode part @i of @f, check it whole (its LZ4
  * blocks, content checksum, entries, and the item and byte counts of the
  * part table), and call @cb for each run of entries decoded (NULL: check
- * only). The entries point into a buffer valid during the call only.
+ * only). The entries point into @scratch, valid during the call only.
+ * @scratch (NULL: one of the call's own) is a reader's buffers, kept by
+ * a caller reading several parts so that their memory is reused, and
+ * freed with kvp_snap_scratch_free().
  * Like kvp_snap_read(), entries may be delivered before a later byte of
  * the part proves corrupt. Any thread; different threads may read
  * different parts (or the same) of one @f at once.
  * Return: 0, @cb's non-zero value, -EBADMSG (@why says what), or -errno.
  */
 typedef int (*kvp_ents_fn)(const struct kvp_ent *e, size_t n, void *arg);
-int kvp_snap_read_part(struct kvp_snap_file *f, uint32_t i, kvp_ents_fn cb,
+struct kvp_snap_scratch {
+	struct kvp_buf in;		/* compressed bytes read */
+	struct kvp_buf out;		/* decoded bytes, not yet parsed */
+};
+void kvp_snap_scratch_free(struct kvp_snap_scratch *s);
+int kvp_snap_read_part(struct kvp_snap_file *f, uint32_t i,
+		       struct kvp_snap_scratch *scratch, kvp_ents_fn cb,
 		       void *arg, char *why, size_t whylen);
 
 /*

@@ -619,6 +619,7 @@ static void *part_loader(void *arg)
 	struct part_load *pl = arg;
 	struct load l = { .d = pl->d, .now = pl->now,
 			  .held = KVD_NO_SHARD, .pl = pl };
+	struct kvp_snap_scratch scratch = { 0 };	/* for every part */
 	uint64_t cpu0 = thread_cpu_us(), cpu;
 	char why[160];
 
@@ -629,7 +630,7 @@ static void *part_loader(void *arg)
 		if (i >= pl->nparts || __atomic_load_n(&pl->stop,
 						       __ATOMIC_RELAXED))
 			break;
-		rc = kvp_snap_read_part(pl->f, i, load_ents, &l, why,
+		rc = kvp_snap_read_part(pl->f, i, &scratch, load_ents, &l, why,
 					sizeof(why));
 		kvd_exec_load_done(pl->d, &l.held);
 		if (rc == 0)
@@ -644,6 +645,7 @@ static void *part_loader(void *arg)
 		__atomic_store_n(&pl->stop, 1, __ATOMIC_RELAXED);
 		break;
 	}
+	kvp_snap_scratch_free(&scratch);
 	__atomic_add_fetch(&pl->entries, l.entries, __ATOMIC_RELAXED);
 	cpu = thread_cpu_us() - cpu0;
 	pthread_mutex_lock(&pl->lock);

@@ -119,12 +119,15 @@ int ctl_check_snapshot(const char *file)
 {
 	struct kvp_snap_file *f = NULL;
 	struct kvp_snap_meta m;
+	struct kvp_snap_scratch scratch = { 0 };
 	char why[200];
 	uint32_t i;
 	int rc = kvp_snap_open(&f, file, &m, why, sizeof(why));
 
 	for (i = 0; rc == 0 && i < m.nparts; i++)
-		rc = kvp_snap_read_part(f, i, NULL, NULL, why, sizeof(why));
+		rc = kvp_snap_read_part(f, i, &scratch, NULL, NULL, why,
+					sizeof(why));
+	kvp_snap_scratch_free(&scratch);
 	if (rc < 0) {
 		kvp_snap_close(f);
 		fprintf(stderr, PROG ": check-snapshot: %s: %s\n", file,

@@ -422,6 +422,7 @@ static void test_snapshot_parts(void)
 	struct kvp_snap_meta m;
 	const struct kvp_snap_part *pt;
 	struct kvp_snap_part last;
+	struct kvp_snap_scratch scratch = { 0 };
 	char why[200], *b, *c;
 	size_t n, off, tries = 0, bad = 0;
 	int p, rc, good = 0;
@@ -438,14 +439,15 @@ static void test_snapshot_parts(void)
 		struct part_check pc = { .p = p };
 
 		pt = kvp_snap_get_part(f, (uint32_t)p);
-		rc = kvp_snap_read_part(f, (uint32_t)p, check_part_ents, &pc,
-					why, sizeof(why));
+		rc = kvp_snap_read_part(f, (uint32_t)p, &scratch,
+					check_part_ents, &pc, why, sizeof(why));
 		if (rc == 0 && pc.n == part_keys(p) && pc.bad == 0 &&
 		    pt->items == (uint64_t)part_keys(p) &&
 		    pt->first_shard == (uint32_t)p * 4 && pt->shards == 4)
 			good++;
 	}
 	kvp_snap_close(f);
+	kvp_snap_scratch_free(&scratch);
 	ok(good == NPARTS, "each part reads back on its own, keys, values, "
 	   "expiry and versions as written, an empty part included");
 
@@ -467,10 +469,12 @@ static void test_snapshot_parts(void)
 			/* The parts before it are whole; the last is not. */
 			for (p = 0; p < NPARTS - 1 && rc == 0; p++)
 				rc = kvp_snap_read_part(f, (uint32_t)p, NULL,
-							NULL, why, sizeof(why));
+							NULL, NULL, why,
+							sizeof(why));
 			if (rc == 0)
 				rc = kvp_snap_read_part(f, NPARTS - 1, NULL,
-							NULL, why, sizeof(why))
+							NULL, NULL, why,
+							sizeof(why))
 				     == -EBADMSG && strstr(why, "part 4 of 4")
 				     ? -EBADMSG : 0;
 			kvp_snap_close(f);
@@ -499,6 +503,116 @@ static void test_snapshot_parts(void)
 	   "changed, is refused (%s)", tries, why);
 	free(b);
 	free(c);
+}
+
+/* Entry @j of the big part: 100 bytes of noise, which LZ4 cannot shrink. */
+#define BIG_KEYS	40000
+static struct kvp_ent big_ent(int j, char *key, char *val)
+{
+	struct kvp_ent e = { .op = KVP_OP_SET, .key = key, .val = val,
+			     .vlen = 100, .version = (uint64_t)j + 1 };
+	uint64_t x = (uint64_t)j * 0x9E3779B97F4A7C15ULL + 1;
+	int i;
+
+	e.klen = (size_t)snprintf(key, 32, "big-%d", j);
+	for (i = 0; i < 100; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		val[i] = (char)x;
+	}
+	return e;
+}
+
+static int check_big_ents(const struct kvp_ent *e, size_t n, void *arg)
+{
+	struct part_check *c = arg;
+	char key[32], val[100];
+	size_t i;
+
+	for (i = 0; i < n; i++, c->n++) {
+		struct kvp_ent x = big_ent(c->n, key, val);
+
+		if (e[i].klen != x.klen || memcmp(e[i].key, key, x.klen) ||
+		    e[i].vlen != x.vlen || memcmp(e[i].val, val, x.vlen) ||
+		    e[i].version != x.version)
+			c->bad++;
+	}
+	return 0;
+}
+
+/*
+ * A part of several MB: read from the file in chunks (2 MiB each), so
+ * its blocks straddle reads; the same scratch buffers serve read after
+ * read; damage in a later chunk, in the closing checksum or a cut in the
+ * middle is still found.
+ */
+static void test_snapshot_big_part(void)
+{
+	struct kvp_snap_scratch scratch = { 0 };
+	struct kvp_snap_writer *w;
+	struct kvp_snap_file *f;
+	struct kvp_snap_meta m;
+	struct part_check pc[2] = { { 0 }, { 0 } };
+	char key[32], val[100], why[200], *b;
+	size_t n, bad = 0, tries = 0;
+	const size_t offs[] = { 2U << 20, (2U << 20) + 4099, 3U << 20,
+				(4U << 20) + 7 };
+	int fd, j, rc = 0, r;
+
+	fd = open(snap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || kvp_snap_create(&w, fd, &(struct kvp_snap_meta){
+			.lsn = 5, .hash_seed = 3, .nshards = 16,
+			.nparts = 1 }) < 0 || kvp_snap_part(w, 0, 16) < 0)
+		bail_out("snapshot create");
+	for (j = 0; j < BIG_KEYS; j++) {
+		struct kvp_ent e = big_ent(j, key, val);
+
+		if (kvp_snap_add(w, &e) < 0)
+			bail_out("snapshot add");
+	}
+	if (kvp_snap_finish(w, NULL) < 0)
+		bail_out("snapshot finish");
+	kvp_snap_free(w);
+	close(fd);
+
+	b = read_file(snap, &n);
+	if (kvp_snap_open(&f, snap, &m, why, sizeof(why)) < 0)
+		bail_out("open");
+	for (r = 0; r < 2 && rc == 0; r++)
+		rc = kvp_snap_read_part(f, 0, &scratch, check_big_ents, &pc[r],
+					why, sizeof(why));
+	kvp_snap_close(f);
+	ok(rc == 0 && n > (4U << 20) + 64 && pc[0].n == BIG_KEYS &&
+	   pc[1].n == BIG_KEYS && pc[0].bad == 0 && pc[1].bad == 0,
+	   "a part of %zu bytes reads back whole, twice with the same "
+	   "buffers (%s)", n, why);
+
+	for (j = 0; j < (int)(sizeof(offs) / sizeof(offs[0])) + 2; j++) {
+		size_t off = j < 4 ? offs[j] : n - 8 - 32 - 1 - (size_t)(j - 4);
+
+		if (off >= n)
+			continue;
+		b[off] ^= 0x10;
+		write_file(cut, b, n);
+		b[off] ^= 0x10;
+		tries++;
+		rc = kvp_snap_open(&f, cut, &m, why, sizeof(why));
+		if (rc == 0) {
+			rc = kvp_snap_read_part(f, 0, &scratch, NULL, NULL,
+						why, sizeof(why));
+			kvp_snap_close(f);
+		}
+		if (rc != -EBADMSG && !bad++)
+			diag("flip at %zu of %zu not detected", off, n);
+	}
+	write_file(cut, b, (3U << 20) + 5);
+	ok(bad == 0 && tries == 6 &&
+	   kvp_snap_read(cut, &m, NULL, NULL, why, sizeof(why)) == -EBADMSG,
+	   "a flipped byte past the first chunk, or in the content checksum, "
+	   "and a cut in the middle are refused (%s)", why);
+	kvp_snap_scratch_free(&scratch);
+	free(b);
 }
 
 /*
@@ -537,8 +651,8 @@ static void test_snapshot_format1(void)
 
 	rc = kvp_snap_open(&f, snap, &m, why, sizeof(why));
 	if (rc == 0) {
-		rc = kvp_snap_read_part(f, 0, check_part_ents, &pc, why,
-					sizeof(why));
+		rc = kvp_snap_read_part(f, 0, NULL, check_part_ents, &pc,
+					why, sizeof(why));
 		kvp_snap_close(f);
 	}
 	ok(rc == 0 && m.format == 1 && m.nparts == 1 && m.items == 700 &&
@@ -563,7 +677,7 @@ int main(void)
 {
 	char cmd[400];
 
-	plan_tests(27);
+	plan_tests(29);
 	if (!mkdtemp(dir))
 		bail_out("mkdtemp");
 	snprintf(wal, sizeof(wal), "%s/wal-0000000000000001.log", dir);
@@ -573,6 +687,7 @@ int main(void)
 	test_wal();
 	test_snapshot();
 	test_snapshot_parts();
+	test_snapshot_big_part();
 	test_snapshot_format1();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
