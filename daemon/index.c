@@ -314,18 +314,35 @@ uint64_t kvd_index_shard_count(struct kvd_index *x, uint32_t si)
 	return x->priv[si].count;
 }
 
-int kvd_index_reserve(struct kvd_index *x, uint32_t si, uint64_t extra)
+/* The log2 of the array shard @si needs for @extra more keys. */
+static unsigned int reserve_log(struct kvd_index *x, uint32_t si,
+				uint64_t extra)
 {
 	struct kvd_shard *s = &x->priv[si];
 	unsigned int lg = s->log;
 
-	/* One new array of the final size, not one per doubling. */
 	while (lg < MAX_LOG && s->count + extra >
 	       ((uint64_t)KVS_BUCKET_ENTRIES << lg) / LOAD_DEN * LOAD_NUM)
 		lg++;
-	if (lg == s->log)
+	return lg;
+}
+
+int kvd_index_reserve(struct kvd_index *x, uint32_t si, uint64_t extra)
+{
+	unsigned int lg = reserve_log(x, si, extra);
+
+	/* One new array of the final size, not one per doubling. */
+	if (lg == x->priv[si].log)
 		return 0;
 	return grow_to(x, si, lg);
+}
+
+uint64_t kvd_index_reserve_bytes(struct kvd_index *x, uint32_t si,
+				 uint64_t extra)
+{
+	unsigned int lg = reserve_log(x, si, extra);
+
+	return lg == x->priv[si].log ? 0 : sizeof(struct kvs_bucket) << lg;
 }
 
 /* The item's header, writable: only while it is unpublished. */
@@ -334,9 +351,12 @@ static struct kvs_item *item_w(struct kvd_index *x, kvs_off_t off)
 	return (struct kvs_item *)(x->map.base + off);
 }
 
-/* Place the item at @item_off, with hint word @hint, in shard @si. */
+/*
+ * Place the item at @item_off in shard @si. Its header already names its
+ * hint word: written before the entry that publishes it.
+ */
 static int insert_hinted(struct kvd_index *x, uint32_t si, uint64_t hash,
-			 kvs_off_t item_off, uint32_t hint)
+			 kvs_off_t item_off)
 {
 	struct kvd_shard *s = &x->priv[si];
 	uint64_t ent = kvs_ent_make(kvs_hash_tag(hash), item_off);
@@ -345,16 +365,13 @@ static int insert_hinted(struct kvd_index *x, uint32_t si, uint64_t hash,
 
 	if (s->count + 1 > cap && grow(x, si) < 0)
 		return -ENOMEM;
-	item_w(x, item_off)->hint = hint;
 	for (tries = 0; tries < 4; tries++) {
 		rc = place(s->b, s->ovf, s->log, hash, ent);
 		if (rc == 0 || grow(x, si) < 0)
 			break;
 	}
-	if (rc) {
-		item_w(x, item_off)->hint = 0;
+	if (rc)
 		return -ENOMEM;
-	}
 	s->count++;
 	kvs_store_relaxed(&x->shards[si].count, s->count);
 	return 0;
@@ -369,8 +386,9 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 	if (x->hints)
 		hint = kvd_hint_alloc(x->hints,
 				      kvs_load_relaxed(&x->hdr->clock_tick));
-	if (insert_hinted(x, kvd_index_shard(x, hash), hash, item_off,
-			  hint) < 0) {
+	item_w(x, item_off)->hint = hint;
+	if (insert_hinted(x, kvd_index_shard(x, hash), hash, item_off) < 0) {
+		item_w(x, item_off)->hint = 0;
 		if (hint)		/* never visible: back at once */
 			kvd_hint_free(x->hints, hint);
 		return -ENOMEM;
@@ -380,9 +398,9 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 }
 
 int kvd_index_insert_loaded(struct kvd_index *x, uint64_t hash,
-			    kvs_off_t item_off, uint32_t hint)
+			    kvs_off_t item_off)
 {
-	return insert_hinted(x, kvd_index_shard(x, hash), hash, item_off, hint);
+	return insert_hinted(x, kvd_index_shard(x, hash), hash, item_off);
 }
 
 void kvd_index_add_total(struct kvd_index *x, uint64_t n)

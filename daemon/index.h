@@ -84,15 +84,16 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off);
 
 /*
  * kvd_index_insert_loaded - kvd_index_insert() for a loader that took the
- * item's hint word itself (@hint, 0 for none; still the caller's on
- * failure) and that adds the keys it inserts to the table's count itself,
+ * item's hint word itself and wrote its index in the item's header (0 for
+ * none; the word is still the caller's on failure) and that adds the keys
+ * it inserts to the table's count itself,
  * once per run, with kvd_index_add_total() (and checked max_entries for
  * them with kvd_index_room()): loaders on several threads would otherwise
  * meet on the hint lock and the count's cache line once per key.
  * Return: 0 or -ENOMEM, as kvd_index_insert().
  */
 int kvd_index_insert_loaded(struct kvd_index *x, uint64_t hash,
-			    kvs_off_t item_off, uint32_t hint);
+			    kvs_off_t item_off);
 void kvd_index_add_total(struct kvd_index *x, uint64_t n);
 
 /*
@@ -100,6 +101,9 @@ void kvd_index_add_total(struct kvd_index *x, uint64_t n);
  * under its load limit. Return: 0 or -ENOMEM.
  */
 int kvd_index_reserve(struct kvd_index *x, uint32_t shard, uint64_t extra);
+/* The bytes of the new array kvd_index_reserve() would take; 0 if none. */
+uint64_t kvd_index_reserve_bytes(struct kvd_index *x, uint32_t shard,
+				 uint64_t extra);
 
 /* Swap the entry at @pos to @item_off (same key) and retire the old item. */
 void kvd_index_replace(struct kvd_index *x, uint64_t hash,

@@ -96,6 +96,11 @@ struct kvd {
 	int64_t start_mono_ms;
 	uint64_t version;		/* last item version given out; atomic
 					 * (kvd_next_version()) */
+	uint64_t loaded_expiring;	/* items with an expiry put in the
+					 * table by recovery (atomic; an upper
+					 * bound): 0 means none has one, and
+					 * the expiry index starts empty
+					 * without a walk of the table */
 	/*
 	 * SIGHUP: parse the configuration again as at start (the --config
 	 * files, the environment, the flags) into @c, reporting errors in
@@ -203,10 +208,20 @@ void kvd_exec_load_done(struct kvd *d, uint32_t *held);
  * entries @e (at most KVD_LOAD_RUN), their items and hint words taken
  * under one lock hold each and the key count raised once: what loaders
  * on several threads share is met once per run, not once per key.
+ * With @st (one per loading thread; NULL: none), the items are written
+ * into the segment through st->fd (see load_write() in exec.c); st->buf
+ * is allocated on first use, and the caller frees it.
  */
 #define KVD_LOAD_RUN	64
+#define KVD_STAGE_BYTES	(64U << 10)
+struct kvd_load_stage {
+	int fd;				/* the data segment, read-write; -1:
+					 * write through the mapping */
+	char *buf;
+	size_t cap;
+};
 int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
-		      int64_t now, uint32_t *held);
+		      int64_t now, uint32_t *held, struct kvd_load_stage *st);
 /* config.c: @s, a NUL-terminated decimal, as an integer in [lo, hi]
  * (digits only: no sign, no spaces); 0 or -EINVAL. */
 int kvd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);

@@ -951,12 +951,14 @@ int main(int argc, char **argv)
 	/*
 	 * After recovery, which loads the table without events: the expiry
 	 * index and the sieve queue are built from the table, and from here
-	 * on the hooks keep them.
+	 * on the hooks keep them. If recovery built no item with an expiry,
+	 * the expiry index is empty as it starts: no walk over every item
+	 * (a page fault per page of items, and a hash per key) is needed.
 	 */
 	rc = kvd_expiry_init(&d.ex, &d);
 	if (rc == 0)
 		rc = kvd_evict_init(&d.ev, &d);
-	if (rc == 0)
+	if (rc == 0 && __atomic_load_n(&d.loaded_expiring, __ATOMIC_RELAXED))
 		rc = kvd_expiry_rebuild(d.ex);
 	if (rc == 0)
 		rc = kvd_expiry_start(d.ex);

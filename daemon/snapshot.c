@@ -433,6 +433,8 @@ struct load {
 	uint64_t version_hw;
 	uint32_t held;			/* shard locked by the last load */
 	struct part_load *pl;		/* loading parts: stop when it says */
+	struct kvd_load_stage stage;	/* loading parts: how items are
+					 * written */
 };
 
 /* One WAL entry: its key may already be in the table. */
@@ -542,18 +544,22 @@ static void presize(struct kvd *d, const char *path)
 	if (m.hash_seed && m.nshards == d->index.nshards &&
 	    kvd_index_count(&d->index) == 0)
 		d->hdr->hash_seed = m.hash_seed;
+	per = m.items / d->index.nshards;
+	per += per / 16 + 16;		/* hashing is not perfectly even */
 	/*
-	 * Fault in the heap pages the bucket arrays and items will take (a
-	 * fresh heap hands out pages from its start) with one call instead
-	 * of a trap per page. Best effort: MADV_POPULATE_WRITE needs Linux
-	 * 5.14; without it the pages fault in one by one.
+	 * Fault in the heap pages the bucket arrays will take (a fresh heap
+	 * hands out pages from its start, and the arrays come first) with
+	 * one call instead of a trap per page. Not the items' pages: those
+	 * are written through the file (kvd_exec_load_new()), which gives
+	 * the segment its pages as it goes. Best effort: MADV_POPULATE_WRITE
+	 * needs Linux 5.14; without it the pages fault in one by one.
 	 */
-	bytes = m.raw_bytes + m.raw_bytes / 2;
+	bytes = 0;
+	for (s = 0; s < d->index.nshards; s++)
+		bytes += kvd_index_reserve_bytes(&d->index, s, per);
 	if (bytes > d->hdr->heap_size)
 		bytes = d->hdr->heap_size;
 	populate(d->seg.base + d->hdr->heap_off, bytes, cpu_threads(d));
-	per = m.items / d->index.nshards;
-	per += per / 16 + 16;		/* hashing is not perfectly even */
 	for (s = 0; s < d->index.nshards; s++) {
 		kvd_index_lock(&d->index, s);
 		kvd_index_reserve(&d->index, s, per);
@@ -585,6 +591,7 @@ struct part_load {
 	int rc;				/* the first failure */
 	char why[160];
 	uint64_t cpu_us_max, cpu_us_sum;	/* of the loading threads */
+	int seg_fd;			/* the data segment, or -1 */
 };
 
 static uint64_t thread_cpu_us(void)
@@ -607,7 +614,8 @@ static int load_ents(const struct kvp_ent *e, size_t n, void *arg)
 		size_t k = n - i < KVD_LOAD_RUN ? n - i : KVD_LOAD_RUN;
 
 		l->entries += k;
-		rc = kvd_exec_load_new(l->d, &e[i], k, l->now, &l->held);
+		rc = kvd_exec_load_new(l->d, &e[i], k, l->now, &l->held,
+				       &l->stage);
 		if (rc < 0)
 			return rc;
 	}
@@ -618,7 +626,8 @@ static void *part_loader(void *arg)
 {
 	struct part_load *pl = arg;
 	struct load l = { .d = pl->d, .now = pl->now,
-			  .held = KVD_NO_SHARD, .pl = pl };
+			  .held = KVD_NO_SHARD, .pl = pl,
+			  .stage = { .fd = pl->seg_fd } };
 	struct kvp_snap_scratch scratch = { 0 };	/* for every part */
 	uint64_t cpu0 = thread_cpu_us(), cpu;
 	char why[160];
@@ -646,6 +655,7 @@ static void *part_loader(void *arg)
 		break;
 	}
 	kvp_snap_scratch_free(&scratch);
+	free(l.stage.buf);
 	__atomic_add_fetch(&pl->entries, l.entries, __ATOMIC_RELAXED);
 	cpu = thread_cpu_us() - cpu0;
 	pthread_mutex_lock(&pl->lock);
@@ -688,6 +698,9 @@ static int load_snapshot(struct kvd *d, const char *path, int64_t now,
 	if (rc < 0)
 		return rc;
 	pl.nparts = m->nparts;
+	/* Items go in through the file (kvd_exec_load_new()); if it cannot
+	 * be opened, through the mapping. */
+	pl.seg_fd = shm_open(d->seg.shm_name, O_RDWR | O_CLOEXEC, 0);
 	pthread_mutex_init(&pl.lock, NULL);
 	for (i = 1; i < load_threads(d, m); i++, n++)
 		if (pthread_create(&th[i], NULL, part_loader, &pl) != 0)
@@ -696,6 +709,8 @@ static int load_snapshot(struct kvd *d, const char *path, int64_t now,
 	for (i = 1; i < n; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&pl.lock);
+	if (pl.seg_fd >= 0)
+		close(pl.seg_fd);
 	kvp_snap_close(pl.f);
 	*threads = n;
 	/* The busiest thread's CPU time is what the load would take on idle

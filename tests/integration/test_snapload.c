@@ -12,9 +12,14 @@
  *     exactly the right keys and values: nothing of the bad part stays.
  *  3. A format 1 snapshot (one LZ4 frame, as kvshm wrote before parts)
  *     still loads.
+ *  4. A snapshot whose keys carry no expiry: the expiry index starts
+ *     empty (kvshmd skips its walk of the table), every value is back,
+ *     values of 40 kB to 1 MiB included (the loader writes items through
+ *     a 64 KiB buffer), and a TTL set after the restart is still swept.
  *
  * Nothing here depends on timing: expiries are an hour away and compared
- * as absolute times.
+ * as absolute times (the sweep in 4 is waited for, without a deadline
+ * shorter than the harness's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +77,23 @@ static void del_key(kvshm_t *c, int i)
 	if (kvshm_del(c, k, (size_t)kl) != 0)
 		bail_out("del %s", k);
 	want[i].present = 0;
+}
+
+/* Values around the loader's 64 KiB write buffer (kvd_exec_load_new). */
+#define NBIG	5
+static const size_t big_len[NBIG] = { 40000, 65536 - 16 - 5, 65536,
+				      70000, 1U << 20 };
+
+static char *big_value(int i)
+{
+	char *v = malloc(big_len[i]);
+	size_t j;
+
+	if (!v)
+		bail_out("malloc");
+	for (j = 0; j < big_len[i]; j++)
+		v[j] = (char)('a' + (j * 7 + (size_t)i) % 26);
+	return v;
 }
 
 /* Note every key's version and expiry as the daemon has them now. */
@@ -222,10 +244,10 @@ int main(void)
 	struct test_daemon d;
 	uint64_t lsn1, lsn2;
 	kvshm_t *c;
-	int i, parts_with_keys = 0;
+	int i, n, parts_with_keys = 0;
 	FILE *f;
 
-	plan_tests(8);
+	plan_tests(12);
 	start_kvshmd(&d, "snapload", args);
 	snprintf(out, sizeof(out), "%s/check.out", d.dir);
 	if (kvshm_open(&c, d.name, NULL) != 0)
@@ -260,6 +282,9 @@ int main(void)
 	   "kvshmd loads the 16 parts on 2 threads");
 	ok(check_keys(c, 1) == 0, "every key is back with its value, expiry "
 	   "and version");
+	ok(stat_of(c, "expiry_index_entries") == (NKEYS + 2) / 3,
+	   "the expiry index holds the %d loaded expiries (%lld)",
+	   (NKEYS + 2) / 3, stat_of(c, "expiry_index_entries"));
 
 	/* 2. A bad last part: the previous snapshot plus the WAL. */
 	for (i = 0; i < NKEYS; i += 5)
@@ -308,6 +333,70 @@ int main(void)
 	ok(grep_log(&d, "snapshot_parts=1 "), "a format 1 snapshot loads, "
 	   "as one part");
 	ok(check_keys(c, 1) == 0, "with every key's value, expiry and version");
+	kvshm_close(c);
+	if (term_kvshmd(&d) != 0)
+		bail_out("stop");
+
+	/* 4. No key with an expiry: no walk, and the sweep still works. */
+	snprintf(cmd, sizeof(cmd), "rm -f %s/snap-*.lz4 %s/wal-*.log", d.dir,
+		 d.dir);
+	if (system(cmd) != 0)
+		bail_out("rm");
+	restart_kvshmd(&d, args);
+	if (kvshm_open(&c, d.name, NULL) != 0)
+		bail_out("open");
+	for (i = 0; i < NKEYS; i++) {
+		char k[32];
+		int kl = key_of(i, k);
+
+		snprintf(want[i].val, sizeof(want[i].val), "plain %d", i);
+		if (kvshm_set(c, k, (size_t)kl, want[i].val,
+			      strlen(want[i].val), 0, 0) != 0)
+			bail_out("set %s", k);
+		want[i].present = 1;
+	}
+	for (i = 0; i < NBIG; i++) {
+		char k[32], *v = big_value(i);
+
+		snprintf(k, sizeof(k), "big:%d", i);
+		if (kvshm_set(c, k, strlen(k), v, big_len[i], 0, 0) != 0)
+			bail_out("set %s", k);
+		free(v);
+	}
+	note_meta(c);
+	if (kvshm_snapshot(c, &lsn1) != 0)
+		bail_out("snapshot");
+	kvshm_close(c);
+	if (term_kvshmd(&d) != 0)
+		bail_out("stop");
+	restart_kvshmd(&d, args);
+	if (kvshm_open(&c, d.name, NULL) != 0)
+		bail_out("open");
+	for (i = 0, n = 0; i < NBIG; i++) {
+		char k[32], *v = big_value(i);
+		void *got = NULL;
+		size_t len = 0;
+
+		snprintf(k, sizeof(k), "big:%d", i);
+		if (kvshm_get_alloc(c, k, strlen(k), &got, &len) == 0 &&
+		    len == big_len[i] && memcmp(got, v, len) == 0)
+			n++;
+		free(got);
+		free(v);
+		if (kvshm_del(c, k, strlen(k)) != 0)
+			bail_out("del %s", k);
+	}
+	ok(n == NBIG, "values of 40 kB to 1 MiB, around the loader's 64 KiB "
+	   "write buffer, are back byte for byte (%d of %d)", n, NBIG);
+	ok(check_keys(c, 1) == 0 && stat_of(c, "expiry_index_entries") == 0,
+	   "a snapshot without expiries loads whole, the expiry index empty");
+	i = (int)stat_of(c, "expirations");
+	if (kvshm_set(c, "brief", 5, "v", 1, 100, 0) != 0)
+		bail_out("set brief");
+	ok(stat_of(c, "expiry_index_entries") == 1 &&
+	   wait_stat(c, "expirations", i + 1) &&
+	   kvshm_exists(c, "brief", 5) == KVSHM_ENOTFOUND,
+	   "a TTL set after that restart is indexed and swept");
 	kvshm_close(c);
 	stop_kvshmd(&d);
 	cleanup_kvshmd(&d);
