@@ -79,6 +79,19 @@ static void del_key(kvshm_t *c, int i)
 	want[i].present = 0;
 }
 
+/* Stop kvshmd and remove its snapshots and WAL. */
+static void stop_and_clear(struct test_daemon *d)
+{
+	char cmd[1200];
+
+	if (term_kvshmd(d) != 0)
+		bail_out("stop");
+	snprintf(cmd, sizeof(cmd), "rm -f %s/snap-*.lz4 %s/wal-*.log", d->dir,
+		 d->dir);
+	if (system(cmd) != 0)
+		bail_out("rm");
+}
+
 /* Values around the loader's 64 KiB write buffer (kvd_exec_load_new). */
 #define NBIG	5
 static const size_t big_len[NBIG] = { 40000, 65536 - 16 - 5, 65536,
@@ -315,14 +328,9 @@ int main(void)
 	   "right value and no key is extra");
 	note_meta(c);
 	kvshm_close(c);
-	if (term_kvshmd(&d) != 0)
-		bail_out("stop");
 
 	/* 3. A format 1 snapshot, alone in the directory. */
-	snprintf(cmd, sizeof(cmd), "rm -f %s/snap-*.lz4 %s/wal-*.log", d.dir,
-		 d.dir);
-	if (system(cmd) != 0)
-		bail_out("rm");
+	stop_and_clear(&d);
 	snap_path(&d, 5, path, sizeof(path));
 	write_format1(path, 5);
 	if (check_snapshot(path, out) != 0)
@@ -334,14 +342,9 @@ int main(void)
 	   "as one part");
 	ok(check_keys(c, 1) == 0, "with every key's value, expiry and version");
 	kvshm_close(c);
-	if (term_kvshmd(&d) != 0)
-		bail_out("stop");
 
 	/* 4. No key with an expiry: no walk, and the sweep still works. */
-	snprintf(cmd, sizeof(cmd), "rm -f %s/snap-*.lz4 %s/wal-*.log", d.dir,
-		 d.dir);
-	if (system(cmd) != 0)
-		bail_out("rm");
+	stop_and_clear(&d);
 	restart_kvshmd(&d, args);
 	if (kvshm_open(&c, d.name, NULL) != 0)
 		bail_out("open");
