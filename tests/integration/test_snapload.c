@@ -79,6 +79,18 @@ static void del_key(kvshm_t *c, int i)
 	want[i].present = 0;
 }
 
+/* Note the keys' metadata, take a snapshot, close @c and stop kvshmd. */
+static void snapshot_and_stop(kvshm_t *c, struct test_daemon *d,
+			      uint64_t *lsn)
+{
+	note_meta(c);
+	if (kvshm_snapshot(c, lsn) != 0)
+		bail_out("snapshot");
+	kvshm_close(c);
+	if (term_kvshmd(d) != 0)
+		bail_out("stop");
+}
+
 /* Stop kvshmd and remove its snapshots and WAL. */
 static void stop_and_clear(struct test_daemon *d)
 {
@@ -267,12 +279,7 @@ int main(void)
 		bail_out("open");
 	for (i = 0; i < NKEYS; i++)
 		set_key(c, i, 1);
-	note_meta(c);
-	if (kvshm_snapshot(c, &lsn1) != 0)
-		bail_out("snapshot");
-	kvshm_close(c);
-	if (term_kvshmd(&d) != 0)
-		bail_out("stop");
+	snapshot_and_stop(c, &d, &lsn1);
 
 	/* 1. Parts, and a parallel load of them. */
 	snap_path(&d, lsn1, path, sizeof(path));
@@ -366,12 +373,7 @@ int main(void)
 			bail_out("set %s", k);
 		free(v);
 	}
-	note_meta(c);
-	if (kvshm_snapshot(c, &lsn1) != 0)
-		bail_out("snapshot");
-	kvshm_close(c);
-	if (term_kvshmd(&d) != 0)
-		bail_out("stop");
+	snapshot_and_stop(c, &d, &lsn1);
 	restart_kvshmd(&d, args);
 	if (kvshm_open(&c, d.name, NULL) != 0)
 		bail_out("open");
