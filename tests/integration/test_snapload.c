@@ -79,18 +79,6 @@ static void del_key(kvshm_t *c, int i)
 	want[i].present = 0;
 }
 
-/* Note the keys' metadata, take a snapshot, close @c and stop kvshmd. */
-static void snapshot_and_stop(kvshm_t *c, struct test_daemon *d,
-			      uint64_t *lsn)
-{
-	note_meta(c);
-	if (kvshm_snapshot(c, lsn) != 0)
-		bail_out("snapshot");
-	kvshm_close(c);
-	if (term_kvshmd(d) != 0)
-		bail_out("stop");
-}
-
 /* Stop kvshmd and remove its snapshots and WAL. */
 static void stop_and_clear(struct test_daemon *d)
 {
@@ -137,6 +125,18 @@ static void note_meta(kvshm_t *c)
 		want[i].version = m.version;
 		want[i].expire_ms = m.expire_ms;
 	}
+}
+
+/* Note the keys' metadata, take a snapshot, close @c and stop kvshmd. */
+static void snapshot_and_stop(kvshm_t *c, struct test_daemon *d,
+			      uint64_t *lsn)
+{
+	note_meta(c);
+	if (kvshm_snapshot(c, lsn) != 0)
+		bail_out("snapshot");
+	kvshm_close(c);
+	if (term_kvshmd(d) != 0)
+		bail_out("stop");
 }
 
 /*
