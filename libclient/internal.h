@@ -33,6 +33,8 @@ struct kvc_att {
 	struct kvs_slot *slots;
 	uint32_t *hints;		/* access-hint words, nhints */
 	uint32_t nhints;
+	uint32_t max_key;		/* hdr->max_key at attach: a floor,
+					 * since kvshmd only raises it */
 	bool fenced;			/* full fence after the epoch store */
 	uint64_t generation;
 	unsigned int refs;		/* tls_lock: bound records, +1 while
@@ -169,15 +171,26 @@ void kvc_att_put(struct kvshm *c, struct kvc_att *a);
 /* read.c */
 /* Drop this thread's cached pointer to @t (its TLS destructor runs). */
 void kvc_tls_forget(struct kvc_tls *t);
-/* KVSHM_EINVAL / KVSHM_ETOOBIG for a key no operation accepts, else 0. */
+int kvc_key_error(const struct kvshm *c, const void *key, size_t klen);
+
+/*
+ * kvc_key_check - KVSHM_EINVAL / KVSHM_ETOOBIG for a key no operation
+ * accepts, else 0.
+ *
+ * A key that is accepted costs one compare (klen - 1 wraps for a length
+ * of 0) against the current attachment's copy of max_key, a line every
+ * read touches anyway. kvshmd only raises max_key, so the copy is a floor:
+ * a longer key is checked again against the header, by kvc_key_error(),
+ * before it is refused.
+ */
 static inline int kvc_key_check(const struct kvshm *c, const void *key,
 				size_t klen)
 {
-	if (!c || (!key && klen) || klen == 0)
-		return KVSHM_EINVAL;
-	if (klen > kvc_hdr(c)->max_key)
-		return KVSHM_ETOOBIG;
-	return 0;
+	if (__builtin_expect(c && key && klen - 1 <
+			     __atomic_load_n(&c->cur, __ATOMIC_ACQUIRE)->max_key,
+			     1))
+		return 0;
+	return kvc_key_error(c, key, klen);
 }
 
 #endif /* KVC_INTERNAL_H */

@@ -22,6 +22,16 @@
 #include "internal.h"
 #include "table.h"
 
+/* kvc_key_check()'s slow path: the error for @key, or 0 after all. */
+int kvc_key_error(const struct kvshm *c, const void *key, size_t klen)
+{
+	if (!c || (!key && klen) || klen == 0)
+		return KVSHM_EINVAL;
+	if (klen > kvc_hdr(c)->max_key)
+		return KVSHM_ETOOBIG;
+	return 0;
+}
+
 /* Ask the current daemon for a reader slot; c->io_lock held. */
 static int request_slot(struct kvshm *c, uint32_t *idx)
 {
