@@ -67,8 +67,9 @@ void kvc_tls_forget(struct kvc_tls *t)
 }
 
 /*
- * tls_get()'s slow path: @c is not the handle this thread used last.
- * Its record for @c, made (with no slot yet) on first use.
+ * The slow path of finding this thread's record for @c, when @c is not
+ * the handle it used last (tls_last): its record for @c, made (with no
+ * slot yet) on first use. NULL, with *@rc set, if that fails.
  */
 static __attribute__((noinline)) struct kvc_tls *
 tls_find(struct kvshm *c, int *rc)
@@ -121,15 +122,6 @@ tls_find(struct kvshm *c, int *rc)
 	tls_last.id = c->id;
 	tls_last.t = t;
 	return t;
-}
-
-/* This thread's record for @c: one compare when @c is the last handle. */
-static inline __attribute__((always_inline)) struct kvc_tls *
-tls_get(struct kvshm *c, int *rc)
-{
-	if (__builtin_expect(tls_last.id == c->id, 1))
-		return tls_last.t;
-	return tls_find(c, rc);
 }
 
 /* Bind @t to attachment @a and @slot (in @a's rw area, or t->own). */
@@ -204,34 +196,39 @@ static __attribute__((noinline)) int rebind(struct kvshm *c, struct kvc_tls *t)
 /*
  * Enter a (possibly nested) read section. The fast path is three loads:
  * this thread's attachment, the handle's current one (the same unless a
- * new daemon was attached) and its header's superseded word (0 while its
- * daemon serves; a line no one writes otherwise).
+ * new daemon was attached; never NULL, so a record with no attachment
+ * yet fails this compare too) and its header's superseded word (0 while
+ * its daemon serves; a line no one writes otherwise).
  */
 static inline __attribute__((always_inline)) int
 section_enter(struct kvshm *c, struct kvc_tls **tp)
 {
 	struct kvc_tls *t;
 	struct kvc_att *a;
-	int rc = 0;
+	int rc;
 
 	*tp = NULL;
 	if (kvc_forked(c))
 		return KVSHM_EINVAL;
-	t = tls_get(c, &rc);
-	if (!t)
+	/* This thread's record: one compare when @c is the last handle. */
+	if (__builtin_expect(tls_last.id == c->id, 1))
+		t = tls_last.t;
+	else if (!(t = tls_find(c, &rc)))
 		return rc;
 	if (t->depth == 0) {
 		a = t->att;
-		if (__builtin_expect(!a || a != __atomic_load_n(&c->cur,
-							       __ATOMIC_ACQUIRE) ||
+		if (__builtin_expect(a != __atomic_load_n(&c->cur,
+							  __ATOMIC_ACQUIRE) ||
 				     kvs_load_acquire(&a->hdr->superseded), 0)) {
 			if ((rc = rebind(c, t)))
 				return rc;
 			a = t->att;
 		}
 		kvs_read_enter(a->hdr, t->slot, a->fenced);
+		t->depth = 1;
+	} else {
+		t->depth++;
 	}
-	t->depth++;
 	*tp = t;
 	return 0;
 }
