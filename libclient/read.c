@@ -284,6 +284,12 @@ find(struct kvshm *c, struct kvc_tls *t, const void *key,
 	return hit;
 }
 
+/*
+ * flatten: every call below that can be inlined is, down to XXH3's
+ * short-key path (shm/hash.h); what must stay out of line (the slow paths
+ * of section_enter(), the hash of a long key) is marked noinline.
+ */
+__attribute__((flatten))
 int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	      void *buf, size_t cap, size_t *vlen)
 {
