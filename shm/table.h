@@ -191,44 +191,67 @@ static inline bool kvs_key_eq(const char *a, const void *b, size_t n)
 	return memcmp(a, b, n) == 0;
 }
 
+/*
+ * kvs_bucket_find - the slot of bucket @bk whose entry holds @key, with
+ * *@ent set to that entry as loaded and @r to its item; -1 if none does.
+ */
+static inline __attribute__((always_inline)) int
+kvs_bucket_find(const struct kvs_map *m, const struct kvs_bucket *bk,
+		uint16_t tag, const void *key, size_t klen, uint64_t *ent,
+		struct kvs_iref *r)
+{
+	unsigned int bits = kvs_bucket_match(bk, tag);
+
+	while (bits) {
+		unsigned int i = (unsigned int)__builtin_ctz(bits);
+		uint64_t e = kvs_load_acquire(&bk->ent[i]);
+
+		bits &= bits - 1;
+		if (kvs_ent_tag(e) != tag || kvs_ent_off(e) == 0)
+			continue;
+		if (kvs_item_ref(m, e, r) || r->klen != klen ||
+		    !kvs_key_eq(r->key, key, klen))
+			continue;
+		*ent = e;
+		return (int)i;
+	}
+	return -1;
+}
+
 static inline __attribute__((always_inline)) bool
 kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
 	   size_t klen, struct kvs_pos *pos, struct kvs_iref *r)
 {
 	struct kvs_barray_view v;
 	uint16_t tag = kvs_hash_tag(hash);
-	uint64_t home, probe, nprobe;
+	uint64_t bi, probe, nprobe, e;
+	int i;
 
 	if (kvs_shard_array(m, kvs_hash_shard(hash, m->shard_bits), &v))
 		return false;
-	home = kvs_hash_bucket(hash, v.mask);
-	nprobe = v.mask + 1 < KVS_MAX_PROBE ? v.mask + 1 : KVS_MAX_PROBE;
-	for (probe = 0; probe < nprobe; probe++) {
-		uint64_t bi = (home + probe) & v.mask;
-		const struct kvs_bucket *bk = &v.b[bi];
-		unsigned int bits = kvs_bucket_match(bk, tag);
-
-		while (bits) {
-			unsigned int i = (unsigned int)__builtin_ctz(bits);
-			uint64_t e = kvs_load_acquire(&bk->ent[i]);
-
-			bits &= bits - 1;
-			if (kvs_ent_tag(e) != tag || kvs_ent_off(e) == 0)
-				continue;
-			if (kvs_item_ref(m, e, r) || r->klen != klen ||
-			    !kvs_key_eq(r->key, key, klen))
-				continue;
-			if (pos) {
-				pos->bucket = bi;
-				pos->slot = i;
-				pos->ent = e;
-			}
-			return true;
+	/*
+	 * The home bucket comes first, outside the probe loop: most keys
+	 * live there, and a hit then runs straight through, without the
+	 * loop's setup or the registers its state would take.
+	 */
+	bi = kvs_hash_bucket(hash, v.mask);
+	i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r);
+	if (i < 0) {
+		nprobe = v.mask + 1 < KVS_MAX_PROBE ? v.mask + 1 : KVS_MAX_PROBE;
+		for (probe = 1; i < 0; probe++) {
+			if (probe == nprobe ||
+			    !(kvs_load_acquire(&v.b[bi].ent[0]) & KVS_ENT_OVF))
+				return false;
+			bi = (bi + 1) & v.mask;
+			i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r);
 		}
-		if (!(kvs_load_acquire(&bk->ent[0]) & KVS_ENT_OVF))
-			break;
 	}
-	return false;
+	if (pos) {
+		pos->bucket = bi;
+		pos->slot = (unsigned int)i;
+		pos->ent = e;
+	}
+	return true;
 }
 
 static inline bool kvs_iref_expired(const struct kvs_iref *r, int64_t now_ms)
