@@ -296,11 +296,14 @@ struct kvs_map {
 /*
  * kvs_ptr - pointer to @len bytes at offset @off, or NULL.
  * Offsets are read from memory another process wrote: check, never trust.
+ *
+ * off - 1 >= size is "off == 0 || off > size" in one compare (0 wraps);
+ * size - off cannot wrap once it passed.
  */
 static inline const void *kvs_ptr(const struct kvs_map *m, kvs_off_t off,
 				  size_t len, size_t align)
 {
-	if (off == 0 || off % align || off > m->size || len > m->size - off)
+	if (off - 1 >= m->size || off % align || len > m->size - off)
 		return NULL;
 	return m->base + off;
 }

@@ -207,10 +207,9 @@ kvs_bucket_find(const struct kvs_map *m, const struct kvs_bucket *bk,
 		uint64_t e = kvs_load_acquire(&bk->ent[i]);
 
 		bits &= bits - 1;
-		if (kvs_ent_tag(e) != tag || kvs_ent_off(e) == 0)
-			continue;
-		if (kvs_item_ref(m, e, r) || r->klen != klen ||
-		    !kvs_key_eq(r->key, key, klen))
+		/* An empty entry (offset 0) fails kvs_item_ref(). */
+		if (kvs_ent_tag(e) != tag || kvs_item_ref(m, e, r) ||
+		    r->klen != klen || !kvs_key_eq(r->key, key, klen))
 			continue;
 		*ent = e;
 		return (int)i;
