@@ -65,7 +65,7 @@ struct kvc_tls {
 	 */
 	struct kvs_slot own;
 	unsigned int depth;
-	uint32_t rnd;			/* xorshift state for hint counters */
+	uint64_t rnd;			/* LCG state for hint counters */
 	bool in_use;
 	struct kvc_tls *next;
 };
