@@ -36,6 +36,7 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void on_fork_child(void)
 {
 	__atomic_add_fetch(&kvc_fork_gen, 1, __ATOMIC_RELAXED);
+	kvc_tls_fork_child();
 }
 
 static void atfork_init(void)

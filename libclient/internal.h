@@ -171,6 +171,8 @@ void kvc_att_put(struct kvshm *c, struct kvc_att *a);
 /* read.c */
 /* Drop this thread's cached pointer to @t (its TLS destructor runs). */
 void kvc_tls_forget(struct kvc_tls *t);
+/* In a fork() child: drop the cached pointer to the parent's record. */
+void kvc_tls_fork_child(void);
 int kvc_key_error(const struct kvshm *c, const void *key, size_t klen);
 
 /*

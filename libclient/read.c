@@ -52,6 +52,11 @@ static int request_slot(struct kvshm *c, uint32_t *idx)
  * This thread's record for the handle it used last: one compare on the
  * read path instead of pthread_getspecific(). Handle ids are never reused,
  * so an entry left by a closed handle can never match a new one.
+ *
+ * It also stands for the fork check: it is set only by tls_find(), which
+ * refuses a handle inherited across fork(), and cleared in the child by
+ * the pthread_atfork() handler (the child's one thread is the one that
+ * called fork()). So a match means the handle is this process's own.
  */
 static __thread struct {
 	uint64_t id;
@@ -66,15 +71,27 @@ void kvc_tls_forget(struct kvc_tls *t)
 	}
 }
 
+void kvc_tls_fork_child(void)
+{
+	tls_last.id = 0;
+	tls_last.t = NULL;
+}
+
 /*
  * The slow path of finding this thread's record for @c, when @c is not
  * the handle it used last (tls_last): its record for @c, made (with no
- * slot yet) on first use. NULL, with *@rc set, if that fails.
+ * slot yet) on first use. NULL, with *@rc set, if that fails or if @c
+ * was inherited across fork() (KVSHM_EINVAL).
  */
 static __attribute__((noinline)) struct kvc_tls *
 tls_find(struct kvshm *c, int *rc)
 {
 	struct kvc_tls *t, *best = NULL;
+
+	if (kvc_forked(c)) {
+		*rc = KVSHM_EINVAL;
+		return NULL;
+	}
 
 	t = pthread_getspecific(c->key);
 	if (t) {
@@ -208,14 +225,15 @@ section_enter(struct kvshm *c, struct kvc_tls **tp)
 	int rc;
 
 	*tp = NULL;
-	if (kvc_forked(c))
-		return KVSHM_EINVAL;
-	/* This thread's record: one compare when @c is the last handle. */
+	/*
+	 * This thread's record: one compare when @c is the last handle,
+	 * which also tells @c was not inherited across fork() (tls_last).
+	 */
 	if (__builtin_expect(tls_last.id == c->id, 1))
 		t = tls_last.t;
 	else if (!(t = tls_find(c, &rc)))
 		return rc;
-	if (t->depth == 0) {
+	if (__builtin_expect(t->depth == 0, 1)) {
 		a = t->att;
 		if (__builtin_expect(a != __atomic_load_n(&c->cur,
 							  __ATOMIC_ACQUIRE) ||
@@ -271,6 +289,16 @@ touch(struct kvc_tls *t, struct kvc_att *a, uint32_t idx)
 		kvs_store_relaxed(w, nw);
 }
 
+/*
+ * An item's expiry has passed. Out of line: the clock's struct timespec
+ * would otherwise take a stack slot in every read function, and most
+ * items carry no expiry.
+ */
+static __attribute__((noinline)) bool expired(int64_t expire_ms)
+{
+	return expire_ms <= kvs_now_ms();
+}
+
 /* Find the live item for @key inside a section; false if absent/expired. */
 static inline __attribute__((always_inline)) bool
 find(struct kvshm *c, struct kvc_tls *t, const void *key,
@@ -280,7 +308,7 @@ find(struct kvshm *c, struct kvc_tls *t, const void *key,
 	uint64_t h = kvs_hash(a->hdr->hash_seed, key, klen);
 	bool hit = kvs_lookup(&a->map, h, key, klen, NULL, r);
 
-	if (hit && r->expire_ms && kvs_iref_expired(r, kvs_now_ms()))
+	if (hit && r->expire_ms && expired(r->expire_ms))
 		hit = false;
 	count(hit ? &t->slot->hits : &t->slot->misses);
 	if (hit)

@@ -101,6 +101,7 @@ static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
 	const struct kvs_item *it = KVS_PTR(m, off, struct kvs_item);
 	uint32_t vf;
 	size_t extra;
+	int64_t exp;
 
 	if (!it)
 		return -1;
@@ -115,11 +116,12 @@ static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
 	extra = kvs_item_extra(r->flags);
 	if (!kvs_ptr(m, off, kvs_item_size(r->klen, r->vlen, r->flags), 8))
 		return -1;
-	r->expire_ms = 0;
+	exp = 0;
 	if (extra) {
-		memcpy(&r->expire_ms, it + 1, sizeof(r->expire_ms));
+		memcpy(&exp, it + 1, sizeof(exp));
 		kvs_barrier();		/* keep the copy: never re-read it */
 	}
+	r->expire_ms = exp;
 	r->it = it;
 	r->key = (const char *)(it + 1) + extra;
 	r->val = r->key + r->klen;
