@@ -34,7 +34,7 @@ static inline void kvs_read_enter(const struct kvs_header *h,
 	uint64_t e = kvs_load_acquire(&h->global_epoch);
 
 	kvs_store_relaxed(&s->epoch, e);
-	if (fenced)
+	if (__builtin_expect(fenced, 0))	/* the fallback: see above */
 		kvs_smp_mb();
 	else
 		kvs_barrier();

@@ -35,7 +35,7 @@ kvs_hash_long(uint64_t seed, const void *key, size_t klen)
  */
 static inline uint64_t kvs_hash(uint64_t seed, const void *key, size_t klen)
 {
-	if (klen <= 16)
+	if (__builtin_expect(klen <= 16, 1))
 		return XXH3_64bits_withSeed(key, klen, seed);
 	return kvs_hash_long(seed, key, klen);
 }

@@ -180,7 +180,7 @@ static inline unsigned int kvs_bucket_match(const struct kvs_bucket *bk,
  */
 static inline bool kvs_key_eq(const char *a, const void *b, size_t n)
 {
-	if (n >= 8 && n <= 16) {
+	if (__builtin_expect(n >= 8 && n <= 16, 1)) {
 		const char *c = (const char *)b;
 		uint64_t a0, a1, b0, b1;
 
