@@ -299,14 +299,17 @@ static __attribute__((noinline)) bool expired(int64_t expire_ms)
 	return expire_ms <= kvs_now_ms();
 }
 
-/* Find the live item for @key inside a section; false if absent/expired. */
+/*
+ * Find the live item for @key inside a section; false if absent/expired.
+ * @version: fill r->version too (only the _meta calls report it).
+ */
 static inline __attribute__((always_inline)) bool
 find(struct kvshm *c, struct kvc_tls *t, const void *key,
-		 size_t klen, struct kvs_iref *r)
+		 size_t klen, struct kvs_iref *r, bool version)
 {
 	struct kvc_att *a = t->att;
 	uint64_t h = kvs_hash(a->hdr->hash_seed, key, klen);
-	bool hit = kvs_lookup(&a->map, h, key, klen, NULL, r);
+	bool hit = kvs_lookup_read(&a->map, h, key, klen, NULL, r, version);
 
 	if (hit && r->expire_ms && expired(r->expire_ms))
 		hit = false;
@@ -333,7 +336,7 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r)) {
+	if (!find(c, t, key, klen, &r, false)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		if (vlen)
@@ -402,7 +405,7 @@ int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
 		return KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r)) {
+	if (!find(c, t, key, klen, &r, true)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		meta_fill(m, msize, &r, r.expire_ms ? kvs_now_ms() : 0);
@@ -429,7 +432,7 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 	*val = NULL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r)) {
+	if (!find(c, t, key, klen, &r, false)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		/* malloc inside the section is fine: it only delays
@@ -463,7 +466,7 @@ int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
 		return rc;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	rc = find(c, t, key, klen, &r) ? 0 : KVSHM_ENOTFOUND;
+	rc = find(c, t, key, klen, &r, false) ? 0 : KVSHM_ENOTFOUND;
 	section_exit(t);
 	return rc;
 }
@@ -478,7 +481,7 @@ int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r)) {
+	if (!find(c, t, key, klen, &r, false)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		int64_t left = r.expire_ms - kvs_now_ms();
@@ -499,7 +502,7 @@ int kvshm_strlen(kvshm_t *c, const void *key, size_t klen, size_t *len)
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (find(c, t, key, klen, &r))
+	if (find(c, t, key, klen, &r, false))
 		*len = r.vlen;
 	else
 		rc = KVSHM_ENOTFOUND;
@@ -524,7 +527,7 @@ int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n)
 			continue;
 		if (!v[i].buf && v[i].cap) {
 			v[i].rc = KVSHM_EINVAL;
-		} else if (!find(c, t, v[i].key, v[i].klen, &r)) {
+		} else if (!find(c, t, v[i].key, v[i].klen, &r, false)) {
 			v[i].rc = KVSHM_ENOTFOUND;
 		} else {
 			v[i].vlen = r.vlen;
@@ -561,10 +564,11 @@ void kvshm_read_unlock(kvshm_t *c)
 /*
  * view_find - look @key up inside this thread's open read section (the
  * section keeps what @r points at alive). @ok: the caller's own
- * arguments are valid. Return 0, KVSHM_ENOTFOUND or KVSHM_EINVAL.
+ * arguments are valid; @version as for find(). Return 0,
+ * KVSHM_ENOTFOUND or KVSHM_EINVAL.
  */
 static int view_find(kvshm_t *c, const void *key, size_t klen, bool ok,
-		     struct kvs_iref *r)
+		     struct kvs_iref *r, bool version)
 {
 	struct kvc_tls *t;
 	int rc;
@@ -574,14 +578,14 @@ static int view_find(kvshm_t *c, const void *key, size_t klen, bool ok,
 	t = pthread_getspecific(c->key);
 	if (!t || t->depth == 0 || kvc_forked(c))
 		return KVSHM_EINVAL;
-	return find(c, t, key, klen, r) ? 0 : KVSHM_ENOTFOUND;
+	return find(c, t, key, klen, r, version) ? 0 : KVSHM_ENOTFOUND;
 }
 
 int kvshm_view(kvshm_t *c, const void *key, size_t klen,
 	       const void **val, size_t *vlen)
 {
 	struct kvs_iref r;
-	int rc = view_find(c, key, klen, val != NULL, &r);
+	int rc = view_find(c, key, klen, val != NULL, &r, false);
 
 	if (rc)
 		return rc;
@@ -596,7 +600,7 @@ int kvshm_view_meta(kvshm_t *c, const void *key, size_t klen,
 {
 	size_t msize = meta_size(m);
 	struct kvs_iref r;
-	int rc = view_find(c, key, klen, msize != 0, &r);
+	int rc = view_find(c, key, klen, msize != 0, &r, true);
 
 	if (rc)
 		return rc;

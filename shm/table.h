@@ -53,7 +53,8 @@ struct kvs_iref {
 	uint8_t flags;
 	uint32_t hint;			/* access-hint index, 0 = none */
 	int64_t expire_ms;		/* absolute, 0 = none */
-	uint64_t version;		/* see kvs_item_version() */
+	uint64_t version;		/* see kvs_item_version(); 0 if the
+					 * reading was told to skip it */
 };
 
 
@@ -94,8 +95,16 @@ static inline int kvs_shard_array(const struct kvs_map *m, uint32_t shard,
 				 v);
 }
 
-static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
-			       struct kvs_iref *r)
+/*
+ * kvs_item_read - fill @r from the item entry @ent points to; -1 if the
+ * entry or the item does not fit in the segment. @version: also read the
+ * item's version. A plain GET does not need it, and its two loads, which
+ * the compiler must keep even when their result is unused, cost more
+ * than themselves: the read path is short of registers.
+ */
+static inline __attribute__((always_inline)) int
+kvs_item_read(const struct kvs_map *m, uint64_t ent, struct kvs_iref *r,
+	      bool version)
 {
 	kvs_off_t off = kvs_ent_off(ent);
 	const struct kvs_item *it = KVS_PTR(m, off, struct kvs_item);
@@ -111,8 +120,10 @@ static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
 	r->flags = (uint8_t)(vf >> KVS_ITEM_FLAGS_SHIFT);
 	r->klen = kvs_load_relaxed(&it->klen);
 	r->hint = kvs_load_relaxed(&it->hint);
-	r->version = kvs_item_version(kvs_load_relaxed(&it->ver_hi),
-				      kvs_load_relaxed(&it->ver_lo));
+	r->version = 0;
+	if (version)
+		r->version = kvs_item_version(kvs_load_relaxed(&it->ver_hi),
+					      kvs_load_relaxed(&it->ver_lo));
 	extra = kvs_item_extra(r->flags);
 	if (!kvs_ptr(m, off, kvs_item_size(r->klen, r->vlen, r->flags), 8))
 		return -1;
@@ -126,6 +137,13 @@ static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
 	r->key = (const char *)(it + 1) + extra;
 	r->val = r->key + r->klen;
 	return 0;
+}
+
+/* kvs_item_read() with the version. */
+static inline int kvs_item_ref(const struct kvs_map *m, uint64_t ent,
+			       struct kvs_iref *r)
+{
+	return kvs_item_read(m, ent, r, true);
 }
 
 /*
@@ -200,7 +218,7 @@ static inline bool kvs_key_eq(const char *a, const void *b, size_t n)
 static inline __attribute__((always_inline)) int
 kvs_bucket_find(const struct kvs_map *m, const struct kvs_bucket *bk,
 		uint16_t tag, const void *key, size_t klen, uint64_t *ent,
-		struct kvs_iref *r)
+		struct kvs_iref *r, bool version)
 {
 	unsigned int bits = kvs_bucket_match(bk, tag);
 
@@ -210,7 +228,7 @@ kvs_bucket_find(const struct kvs_map *m, const struct kvs_bucket *bk,
 
 		bits &= bits - 1;
 		/* An empty entry (offset 0) fails kvs_item_ref(). */
-		if (kvs_ent_tag(e) != tag || kvs_item_ref(m, e, r) ||
+		if (kvs_ent_tag(e) != tag || kvs_item_read(m, e, r, version) ||
 		    r->klen != klen || !kvs_key_eq(r->key, key, klen))
 			continue;
 		*ent = e;
@@ -219,9 +237,15 @@ kvs_bucket_find(const struct kvs_map *m, const struct kvs_bucket *bk,
 	return -1;
 }
 
+/*
+ * kvs_lookup_read - find @key (whose hash is @hash) in @m: fill @r (with
+ * the version if @version, see kvs_item_read()) and, if @pos is not
+ * NULL, where the key sits. False if it is not there.
+ */
 static inline __attribute__((always_inline)) bool
-kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
-	   size_t klen, struct kvs_pos *pos, struct kvs_iref *r)
+kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
+		size_t klen, struct kvs_pos *pos, struct kvs_iref *r,
+		bool version)
 {
 	struct kvs_barray_view v;
 	uint16_t tag = kvs_hash_tag(hash);
@@ -236,7 +260,7 @@ kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
 	 * loop's setup or the registers its state would take.
 	 */
 	bi = kvs_hash_bucket(hash, v.mask);
-	i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r);
+	i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r, version);
 	if (i < 0) {
 		nprobe = v.mask + 1 < KVS_MAX_PROBE ? v.mask + 1 : KVS_MAX_PROBE;
 		for (probe = 1; i < 0; probe++) {
@@ -244,7 +268,8 @@ kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
 			    !(kvs_load_acquire(&v.b[bi].ent[0]) & KVS_ENT_OVF))
 				return false;
 			bi = (bi + 1) & v.mask;
-			i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r);
+			i = kvs_bucket_find(m, &v.b[bi], tag, key, klen,
+					    &e, r, version);
 		}
 	}
 	if (pos) {
@@ -253,6 +278,14 @@ kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
 		pos->ent = e;
 	}
 	return true;
+}
+
+/* kvs_lookup_read() with the version. */
+static inline __attribute__((always_inline)) bool
+kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
+	   size_t klen, struct kvs_pos *pos, struct kvs_iref *r)
+{
+	return kvs_lookup_read(m, hash, key, klen, pos, r, true);
 }
 
 static inline bool kvs_iref_expired(const struct kvs_iref *r, int64_t now_ms)
