@@ -40,10 +40,13 @@ static inline uint64_t kvs_hash(uint64_t seed, const void *key, size_t klen)
 	return kvs_hash_long(seed, key, klen);
 }
 
-/* Shard: the top @shard_bits bits. */
+/*
+ * Shard: the top @shard_bits bits (0 to 63). Two shifts, so that 0 bits
+ * needs no branch: h >> 64 would be undefined.
+ */
 static inline uint32_t kvs_hash_shard(uint64_t h, uint32_t shard_bits)
 {
-	return shard_bits ? (uint32_t)(h >> (64 - shard_bits)) : 0;
+	return (uint32_t)((h >> 1) >> (63 - shard_bits));
 }
 
 /* Home bucket: bits 16.. of the hash, masked by the array's size. */
