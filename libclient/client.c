@@ -397,6 +397,7 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 		goto err_data;
 	a->generation = a->hdr->generation;
 	a->max_key = a->hdr->max_key;
+	a->hash_seed = a->hdr->hash_seed;
 	if (a->generation == not_gen) {
 		rc = KVC_SAME_DAEMON;
 		goto err_data;

@@ -35,6 +35,7 @@ struct kvc_att {
 	uint32_t nhints;
 	uint32_t max_key;		/* hdr->max_key at attach: a floor,
 					 * since kvshmd only raises it */
+	uint64_t hash_seed;		/* hdr->hash_seed (const) */
 	bool fenced;			/* full fence after the epoch store */
 	uint64_t generation;
 	unsigned int refs;		/* tls_lock: bound records, +1 while

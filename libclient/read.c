@@ -308,7 +308,7 @@ find(struct kvshm *c, struct kvc_tls *t, const void *key,
 		 size_t klen, struct kvs_iref *r, bool version)
 {
 	struct kvc_att *a = t->att;
-	uint64_t h = kvs_hash(a->hdr->hash_seed, key, klen);
+	uint64_t h = kvs_hash(a->hash_seed, key, klen);
 	bool hit = kvs_lookup_read(&a->map, h, key, klen, NULL, r, version);
 
 	if (hit && r->expire_ms && expired(r->expire_ms))
