@@ -304,8 +304,8 @@ static __attribute__((noinline)) bool expired(int64_t expire_ms)
  * @version: fill r->version too (only the _meta calls report it).
  */
 static inline __attribute__((always_inline)) bool
-find(struct kvshm *c, struct kvc_tls *t, const void *key,
-		 size_t klen, struct kvs_iref *r, bool version)
+find(struct kvc_tls *t, const void *key, size_t klen, struct kvs_iref *r,
+     bool version)
 {
 	struct kvc_att *a = t->att;
 	uint64_t h = kvs_hash(a->hash_seed, key, klen);
@@ -322,7 +322,8 @@ find(struct kvshm *c, struct kvc_tls *t, const void *key,
 /*
  * flatten: every call below that can be inlined is, down to XXH3's
  * short-key path (shm/hash.h); what must stay out of line (the slow paths
- * of section_enter(), the hash of a long key) is marked noinline.
+ * of section_enter(), the clock of expired(), the hash of a long key) is
+ * marked noinline.
  */
 __attribute__((flatten))
 int kvshm_get(kvshm_t *c, const void *key, size_t klen,
@@ -336,7 +337,7 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r, false)) {
+	if (!find(t, key, klen, &r, false)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		if (vlen)
@@ -405,7 +406,7 @@ int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
 		return KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r, true)) {
+	if (!find(t, key, klen, &r, true)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		meta_fill(m, msize, &r, r.expire_ms ? kvs_now_ms() : 0);
@@ -432,7 +433,7 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 	*val = NULL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r, false)) {
+	if (!find(t, key, klen, &r, false)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		/* malloc inside the section is fine: it only delays
@@ -466,7 +467,7 @@ int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
 		return rc;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	rc = find(c, t, key, klen, &r, false) ? 0 : KVSHM_ENOTFOUND;
+	rc = find(t, key, klen, &r, false) ? 0 : KVSHM_ENOTFOUND;
 	section_exit(t);
 	return rc;
 }
@@ -481,7 +482,7 @@ int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (!find(c, t, key, klen, &r, false)) {
+	if (!find(t, key, klen, &r, false)) {
 		rc = KVSHM_ENOTFOUND;
 	} else {
 		int64_t left = r.expire_ms - kvs_now_ms();
@@ -502,7 +503,7 @@ int kvshm_strlen(kvshm_t *c, const void *key, size_t klen, size_t *len)
 		return rc ? rc : KVSHM_EINVAL;
 	if ((rc = section_enter(c, &t)))
 		return rc;
-	if (find(c, t, key, klen, &r, false))
+	if (find(t, key, klen, &r, false))
 		*len = r.vlen;
 	else
 		rc = KVSHM_ENOTFOUND;
@@ -527,7 +528,7 @@ int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n)
 			continue;
 		if (!v[i].buf && v[i].cap) {
 			v[i].rc = KVSHM_EINVAL;
-		} else if (!find(c, t, v[i].key, v[i].klen, &r, false)) {
+		} else if (!find(t, v[i].key, v[i].klen, &r, false)) {
 			v[i].rc = KVSHM_ENOTFOUND;
 		} else {
 			v[i].vlen = r.vlen;
@@ -578,7 +579,7 @@ static int view_find(kvshm_t *c, const void *key, size_t klen, bool ok,
 	t = pthread_getspecific(c->key);
 	if (!t || t->depth == 0 || kvc_forked(c))
 		return KVSHM_EINVAL;
-	return find(c, t, key, klen, r, version) ? 0 : KVSHM_ENOTFOUND;
+	return find(t, key, klen, r, version) ? 0 : KVSHM_ENOTFOUND;
 }
 
 int kvshm_view(kvshm_t *c, const void *key, size_t klen,
