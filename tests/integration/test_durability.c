@@ -321,6 +321,44 @@ static long records_end(const char *path)
 }
 
 /*
+ * Add the WAL segment a killed kvshmd would leave if it died between
+ * creating its next segment and writing the header: named for the LSN
+ * after the last record, 64 KiB of zeros (with byte @nonzero_at set to 1
+ * if not 0). Its path goes to @path.
+ */
+static void unborn_segment(const struct test_daemon *d, char *path,
+			   size_t cap, long nonzero_at)
+{
+	char cmd[900], line[600];
+	unsigned long long next = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s check-wal '%s'",
+		 build_path("tools/kvshmctl"), d->dir);
+	f = popen(cmd, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "next_lsn=");
+
+		if (p)
+			next = strtoull(p + 9, NULL, 10);
+	}
+	if (f)
+		pclose(f);
+	if (next < 2)
+		bail_out("no next LSN from %s", cmd);
+	snprintf(path, cap, "%s/wal-%016llx.log", d->dir, next);
+	snprintf(cmd, sizeof(cmd), "truncate -s 64K '%s'", path);
+	if (system(cmd) != 0)
+		bail_out("truncate");
+	if (nonzero_at) {
+		snprintf(cmd, sizeof(cmd), "printf '\\001' | dd of='%s' bs=1 "
+			 "seek=%ld conv=notrunc 2>/dev/null", path, nonzero_at);
+		if (system(cmd) != 0)
+			bail_out("dd");
+	}
+}
+
+/*
  * Damage snapshot @path in its middle, so that it really is damaged: LZ4
  * can spell the same content more than one way (a match may point at
  * any earlier copy of the same bytes, and these values repeat), so a
@@ -378,6 +416,33 @@ static void damage_cases(void)
 	   stat(path, &st) == 0 && st.st_size == end,
 	   "its zero tail is cut at start, logged, not called damage; no key "
 	   "lost");
+	cleanup_kvshmd(&d);
+
+	/*
+	 * Killed between creating the next segment (preallocated: zeros)
+	 * and writing its header: that empty newest segment is removed,
+	 * logged; nothing lost. The same with one byte that is not zero
+	 * is damage, and stops the start.
+	 */
+	start_kvshmd(&d, "unborn", NULL);
+	fill(d.name, "a", 100);
+	kill_kvshmd(&d);
+	unborn_segment(&d, path, sizeof(path), 0);
+	restart_kvshmd(&d, NULL);
+	ok(count_present(d.name, "a", 100) == 100 &&
+	   grep_log(&d, "created, never written"),
+	   "a newest WAL segment of zeros (created, never written) is "
+	   "removed at start, logged; no key lost");
+	cleanup_kvshmd(&d);
+	start_kvshmd(&d, "unborn1", NULL);
+	fill(d.name, "a", 100);
+	kill_kvshmd(&d);
+	unborn_segment(&d, path, sizeof(path), 5000);
+	rc = try_restart_kvshmd(&d, NULL);
+	ok(rc != 0 && grep_log(&d, "event=recovery_failed") &&
+	   grep_log(&d, strrchr(path, '/') + 1),
+	   "with one byte that is not zero it is damage: the start stops "
+	   "(exit %d), naming the file", rc);
 	cleanup_kvshmd(&d);
 
 	/* A record cut short, zeros after it: truncated, nothing lost. */
@@ -483,7 +548,7 @@ int main(void)
 	const char *env = getenv("KVSHM_TORTURE_SECS");
 	int cycles = env ? atoi(env) + 3 : 3;
 
-	plan_tests(cycles * 3 + 2 + 3 + 3 + 4);
+	plan_tests(cycles * 3 + 2 + 3 + 3 + 4 + 2);
 	crash_rounds();
 	damage_cases();
 	return exit_status();
