@@ -320,6 +320,15 @@ static long records_end(const char *path)
 	return off;
 }
 
+/* Start kvshmd @name, write 100 keys "@prefix...", SIGKILL it. */
+static void killed_after_fill(struct test_daemon *d, const char *name,
+			      const char *prefix)
+{
+	start_kvshmd(d, name, NULL);
+	fill(d->name, prefix, 100);
+	kill_kvshmd(d);
+}
+
 /*
  * Add the WAL segment a killed kvshmd would leave if it died between
  * creating its next segment and writing the header: named for the LSN
@@ -399,9 +408,7 @@ static void damage_cases(void)
 	int rc;
 
 	/* Garbage appended to the WAL: truncated, logged, nothing lost. */
-	start_kvshmd(&d, "tail", NULL);
-	fill(d.name, "a", 100);
-	kill_kvshmd(&d);
+	killed_after_fill(&d, "tail", "a");
 	newest(&d, "wal-*.log", path, sizeof(path));
 	end = records_end(path);
 	if (stat(path, &st) < 0)
@@ -424,9 +431,7 @@ static void damage_cases(void)
 	 * logged; nothing lost. The same with one byte that is not zero
 	 * is damage, and stops the start.
 	 */
-	start_kvshmd(&d, "unborn", NULL);
-	fill(d.name, "a", 100);
-	kill_kvshmd(&d);
+	killed_after_fill(&d, "unborn", "a");
 	unborn_segment(&d, path, sizeof(path), 0);
 	restart_kvshmd(&d, NULL);
 	ok(count_present(d.name, "a", 100) == 100 &&
@@ -434,9 +439,7 @@ static void damage_cases(void)
 	   "a newest WAL segment of zeros (created, never written) is "
 	   "removed at start, logged; no key lost");
 	cleanup_kvshmd(&d);
-	start_kvshmd(&d, "unborn1", NULL);
-	fill(d.name, "a", 100);
-	kill_kvshmd(&d);
+	killed_after_fill(&d, "unborn1", "a");
 	unborn_segment(&d, path, sizeof(path), 5000);
 	rc = try_restart_kvshmd(&d, NULL);
 	ok(rc != 0 && grep_log(&d, "event=recovery_failed") &&
@@ -446,9 +449,7 @@ static void damage_cases(void)
 	cleanup_kvshmd(&d);
 
 	/* A record cut short, zeros after it: truncated, nothing lost. */
-	start_kvshmd(&d, "torn0", NULL);
-	fill(d.name, "a", 100);
-	kill_kvshmd(&d);
+	killed_after_fill(&d, "torn0", "a");
 	newest(&d, "wal-*.log", path, sizeof(path));
 	snprintf(cmd, sizeof(cmd), "head -c 100 /dev/urandom | dd of='%s' bs=1 "
 		 "seek=%ld conv=notrunc 2>/dev/null", path, records_end(path));
@@ -463,9 +464,7 @@ static void damage_cases(void)
 
 	/* The same segment, finished (as by rotation or a clean stop, or
 	 * appended to where it cannot be preallocated), plus garbage. */
-	start_kvshmd(&d, "garbage", NULL);
-	fill(d.name, "a", 100);
-	kill_kvshmd(&d);
+	killed_after_fill(&d, "garbage", "a");
 	newest(&d, "wal-*.log", path, sizeof(path));
 	if (truncate(path, records_end(path)) < 0)
 		bail_out("truncate %s", path);
@@ -480,9 +479,7 @@ static void damage_cases(void)
 	cleanup_kvshmd(&d);
 
 	/* A flipped byte in the middle of the WAL: refuse, name the file. */
-	start_kvshmd(&d, "flip", NULL);
-	fill(d.name, "b", 100);
-	kill_kvshmd(&d);
+	killed_after_fill(&d, "flip", "b");
 	newest(&d, "wal-*.log", path, sizeof(path));
 	flip_byte(path, records_end(path) / 2);
 	rc = try_restart_kvshmd(&d, NULL);
