@@ -218,10 +218,29 @@ struct daemon {
 static struct daemon *live;		/* stopped by the signal handler */
 static char root_dir[64];
 
+static void rm_rf(const char *path);
+
+/*
+ * SIGINT, SIGTERM, SIGHUP, SIGPIPE (a reader of our output gone): kill
+ * the daemon, remove its segments and the work directory, which atexit()
+ * would not do on death by a signal, then die of it. system() is not async-signal
+ * safe, but the process only ends after it, and nothing else runs then.
+ */
 static void on_signal(int sig)
 {
-	if (live && live->pid > 0)
+	if (live && live->pid > 0) {
+		char shm[96];
+
 		kill(live->pid, SIGKILL);
+		waitpid(live->pid, NULL, 0);
+		/* Killed, it cannot remove its segments: as kvshmd names
+		 * them (daemon/segment.c). */
+		snprintf(shm, sizeof(shm), "/kvshm-%s", live->name);
+		shm_unlink(shm);
+		snprintf(shm, sizeof(shm), "/kvshm-%s.rw", live->name);
+		shm_unlink(shm);
+	}
+	rm_rf(root_dir);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -1115,6 +1134,8 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, on_signal);
 	if (prep)
 		return prepare(prep, o.keys, !prep_wal) < 0;
 	if (getloadavg(la, 3) < 0)
