@@ -223,6 +223,7 @@ int kvp_wal_scan_file(const char *path, struct kvp_wal_scan *res,
 	close(fd);
 	if (kvp_wal_hdr_check(base, size, &res->first_lsn) < 0) {
 		res->state = KVP_WAL_BADHDR;
+		res->unwritten = !size || all_zero(base, base + size);
 		snprintf(res->why, sizeof(res->why), "%s",
 			 size < KVP_WAL_HDR ? "shorter than a segment header"
 					    : "not a kvshm WAL segment header");

@@ -152,6 +152,8 @@ struct kvp_wal_scan {
 	uint64_t zero_tail;	/* CLEAN: zero bytes after it, to the end of
 				 * the file (preallocated, never written) */
 	uint64_t bad_off;	/* CORRUPT: where the bad record starts */
+	bool unwritten;		/* BADHDR: every byte is zero (created and
+				 * preallocated, header never written) */
 	char why[128];		/* CORRUPT/BADHDR/TORN: what is wrong */
 };
 

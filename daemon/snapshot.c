@@ -769,24 +769,6 @@ static int cut_wal(const char *path, uint64_t off)
 	return -err;
 }
 
-/* Whether every byte of the file @path is zero (false on a read error). */
-static bool file_is_zero(const char *path)
-{
-	static const char zero[4096];
-	char buf[4096];
-	ssize_t n;
-	off_t off = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	while ((n = pread(fd, buf, sizeof(buf), off)) > 0 &&
-	       memcmp(buf, zero, (size_t)n) == 0)
-		off += n;
-	close(fd);
-	return n == 0;
-}
-
 int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 {
 	uint64_t *snaps = NULL, *wals = NULL, expect, snap_lsn = 0;
@@ -893,7 +875,7 @@ int kvd_recover(struct kvd *d, const char *dir, uint64_t *next_lsn)
 			 * making its header durable. Nothing was in it.
 			 */
 			if (last && (sc.file_size < KVP_WAL_HDR ||
-				     file_is_zero(path))) {
+				     sc.unwritten)) {
 				kvd_log(LOG_WARNING, "event=wal_truncated "
 					"file=%s bytes_dropped=%" PRIu64
 					" reason=\"%s\"", path, sc.file_size,
