@@ -784,11 +784,72 @@ static int trailer_get(const char *p, struct kvp_snap_meta *m)
 	return 0;
 }
 
+/*
+ * Read @n bytes at @off of @fd into @p. Return 0, -EBADMSG when the file
+ * ends first (it was cut after it was opened), or -errno.
+ */
+static int pread_full(int fd, void *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t r = pread(fd, p, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EBADMSG;
+		p = (char *)p + r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* What a failed pread_full() means, for a @why message. */
+static const char *read_err(int rc)
+{
+	return rc == -EBADMSG ? "file cut short" : strerror(-rc);
+}
+
+/*
+ * head_read - read the metadata frame and the trailer of the snapshot
+ * open as @fd (@size bytes, at least 8 + SNAP_TRAILER_LEN): the frame as
+ * long as its header says, but no longer than the largest one or the
+ * file (meta_get() judges the rest). *@meta (malloc()ed, *@avail bytes)
+ * is the caller's to free, also on failure.
+ * Return: 0, -ENOMEM, -EBADMSG (the file ended first) or -errno.
+ */
+static int head_read(int fd, uint64_t size, char **meta, size_t *avail,
+		     char tr[8 + SNAP_TRAILER_LEN])
+{
+	char head[8];
+	uint32_t len;
+	int rc;
+
+	*meta = NULL;
+	*avail = 0;
+	if ((rc = pread_full(fd, head, 8, 0)) < 0)
+		return rc;
+	len = get32(head + 4);
+	if (len > meta_len(KVP_SNAP_MAX_PARTS))
+		len = meta_len(KVP_SNAP_MAX_PARTS);
+	if (8 + (uint64_t)len > size)
+		len = (uint32_t)(size - 8);
+	if (!(*meta = malloc(8 + len)))
+		return -ENOMEM;
+	*avail = 8 + len;
+	if ((rc = pread_full(fd, *meta, 8 + len, 0)) < 0)
+		return rc;
+	return pread_full(fd, tr, 8 + SNAP_TRAILER_LEN,
+			  size - (8 + SNAP_TRAILER_LEN));
+}
+
 int kvp_snap_peek(const char *path, struct kvp_snap_meta *m)
 {
-	char head[8], tr[8 + SNAP_TRAILER_LEN], why[8], *meta = NULL;
+	char tr[8 + SNAP_TRAILER_LEN], why[8], *meta = NULL;
 	struct stat st;
-	uint32_t len;
+	size_t avail;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -EBADMSG;
 
 	memset(m, 0, sizeof(*m));
@@ -796,14 +857,9 @@ int kvp_snap_peek(const char *path, struct kvp_snap_meta *m)
 		return -errno;
 	if (fstat(fd, &st) < 0 ||
 	    (size_t)st.st_size < 8 + meta_len(0) + sizeof(tr) ||
-	    pread(fd, head, 8, 0) != 8 ||
-	    (len = get32(head + 4)) > meta_len(KVP_SNAP_MAX_PARTS) ||
-	    !(meta = malloc(8 + len)) ||
-	    pread(fd, meta, 8 + len, 0) != (ssize_t)(8 + len) ||
-	    pread(fd, tr, sizeof(tr), st.st_size - (off_t)sizeof(tr)) !=
-		    (ssize_t)sizeof(tr))
+	    head_read(fd, (uint64_t)st.st_size, &meta, &avail, tr) < 0)
 		goto out;
-	if (meta_get(meta, 8 + len, (uint64_t)st.st_size, m, NULL, why,
+	if (meta_get(meta, avail, (uint64_t)st.st_size, m, NULL, why,
 		     sizeof(why)) < 0 || trailer_get(tr, m) < 0)
 		goto out;
 	rc = 0;
@@ -841,28 +897,6 @@ void kvp_snap_scratch_free(struct kvp_snap_scratch *s)
 	free(s->in.p);
 	free(s->out.p);
 	memset(s, 0, sizeof(*s));
-}
-
-/*
- * Read @n bytes at @off of @fd into @p. Return 0, -EBADMSG when the file
- * ends first (it was cut after it was opened), or -errno.
- */
-static int pread_full(int fd, void *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t r = pread(fd, p, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EBADMSG;
-		p = (char *)p + r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
 }
 
 const struct kvp_snap_part *kvp_snap_get_part(const struct kvp_snap_file *f,
@@ -915,10 +949,10 @@ static int parts_check(struct kvp_snap_file *f, char *why, size_t whylen)
 int kvp_snap_open(struct kvp_snap_file **fp, const char *path,
 		  struct kvp_snap_meta *m, char *why, size_t whylen)
 {
-	char head[8], tr[8 + SNAP_TRAILER_LEN], *meta = NULL;
+	char tr[8 + SNAP_TRAILER_LEN], *meta = NULL;
 	struct kvp_snap_file *f;
 	struct stat st;
-	uint32_t len = 0;
+	size_t avail;
 	int fd, rc;
 
 	memset(m, 0, sizeof(*m));
@@ -946,29 +980,13 @@ int kvp_snap_open(struct kvp_snap_file **fp, const char *path,
 	}
 	f->fd = fd;
 	f->size = (uint64_t)st.st_size;
-	/* The metadata frame, as long as its header says but no longer
-	 * than the largest one or the file: meta_get() judges the rest. */
-	rc = pread_full(fd, head, 8, 0);
-	if (rc == 0) {
-		len = get32(head + 4);
-		if (len > meta_len(KVP_SNAP_MAX_PARTS))
-			len = meta_len(KVP_SNAP_MAX_PARTS);
-		if (8 + (uint64_t)len > f->size)
-			len = (uint32_t)(f->size - 8);
-	}
-	if (rc == 0 && !(meta = malloc(8 + len)))
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = pread_full(fd, meta, 8 + len, 0);
-	if (rc == 0)
-		rc = pread_full(fd, tr, sizeof(tr), f->size - sizeof(tr));
+	rc = head_read(fd, f->size, &meta, &avail, tr);
 	if (rc < 0) {
 		if (rc != -ENOMEM)
-			WHY("read: %s", rc == -EBADMSG ? "file cut short"
-							: strerror(-rc));
+			WHY("read: %s", read_err(rc));
 		goto err;
 	}
-	rc = meta_get(meta, 8 + len, f->size, &f->m, &f->parts, why, whylen);
+	rc = meta_get(meta, avail, f->size, &f->m, &f->parts, why, whylen);
 	if (rc < 0)
 		goto err;
 	if (trailer_get(tr, &f->m) < 0) {
@@ -1069,8 +1087,7 @@ static int frame_read(int fd, uint64_t off, uint64_t len,
 			size_t n = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
 
 			if ((rc = pread_full(fd, in.p, n, off)) < 0) {
-				WHY("read: %s", rc == -EBADMSG ?
-				    "file cut short" : strerror(-rc));
+				WHY("read: %s", read_err(rc));
 				goto out;
 			}
 			rc = -EBADMSG;
@@ -1078,8 +1095,7 @@ static int frame_read(int fd, uint64_t off, uint64_t len,
 			    len >= 7 + 4 + 4) {
 				if ((rc = pread_full(fd, tail, 4,
 						     off + len - 4)) < 0) {
-					WHY("read: %s", rc == -EBADMSG ?
-					    "file cut short" : strerror(-rc));
+					WHY("read: %s", read_err(rc));
 					goto out;
 				}
 				rc = -EBADMSG;
