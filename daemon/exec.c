@@ -1184,6 +1184,20 @@ static bool load_keeps(const struct kvp_ent *e, int64_t now)
 	return e->op == KVP_OP_SET && !(e->expire_ms && e->expire_ms <= now);
 }
 
+/* The bytes of @e's item, and the item itself written at @it. */
+static size_t ent_size(const struct kvp_ent *e)
+{
+	return kvs_item_size(e->klen, e->vlen,
+			     e->expire_ms ? KVS_ITEM_EXPIRES : 0);
+}
+
+static void ent_put(struct kvs_item *it, const struct kvp_ent *e,
+		    uint32_t hint)
+{
+	item_put(it, e->key, e->klen, e->val, e->vlen, e->expire_ms,
+		 e->version ? e->version : 1, hint);
+}
+
 /*
  * The run's items and hint words, allocated up front; an entry whose
  * item did not fit (@off 0) goes through kvd_exec_load(), which waits for
@@ -1196,33 +1210,13 @@ static void load_alloc(struct kvd *d, const struct kvp_ent *e, size_t n,
 	size_t size[KVD_LOAD_RUN], i;
 
 	for (i = 0; i < n; i++)
-		size[i] = load_keeps(&e[i], now) ?
-			kvs_item_size(e[i].klen, e[i].vlen, e[i].expire_ms ?
-				      KVS_ITEM_EXPIRES : 0) : 0;
+		size[i] = load_keeps(&e[i], now) ? ent_size(&e[i]) : 0;
 	kva_alloc_n(d->heap, size, off, (unsigned int)n);
 	memset(hint, 0, n * sizeof(*hint));
 	if (d->index.hints)
 		kvd_hint_alloc_n(d->index.hints,
 				 kvs_load_relaxed(&d->hdr->clock_tick), hint,
 				 (unsigned int)n);
-}
-
-/* Write [@p, @p + @len) at @off of the segment through @st's file. */
-static int stage_write(struct kvd_load_stage *st, const char *p, size_t len,
-		       kvs_off_t off)
-{
-	while (len) {
-		ssize_t w = pwrite(st->fd, p, len, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-		off += (kvs_off_t)w;
-	}
-	return 0;
 }
 
 /*
@@ -1253,11 +1247,10 @@ static int load_write(struct kvd_load_stage *st, const struct kvp_ent *e,
 
 		if (!off[i])
 			continue;
-		size = kvs_item_size(e[i].klen, e[i].vlen, e[i].expire_ms ?
-				     KVS_ITEM_EXPIRES : 0);
+		size = ent_size(&e[i]);
 		chunk = kva_chunk_size(size);
 		if (len && (off[i] != start + len || len + chunk > st->cap)) {
-			if (stage_write(st, st->buf, len, start) < 0)
+			if (kvp_pwrite_full(st->fd, st->buf, len, start) < 0)
 				return -1;
 			len = 0;
 		}
@@ -1269,11 +1262,8 @@ static int load_write(struct kvd_load_stage *st, const struct kvp_ent *e,
 
 			if (!big)
 				return -1;
-			item_put((struct kvs_item *)(void *)big, e[i].key,
-				 e[i].klen, e[i].val, e[i].vlen,
-				 e[i].expire_ms, e[i].version ? e[i].version : 1,
-				 hint[i]);
-			rc = stage_write(st, big, size, off[i]);
+			ent_put((struct kvs_item *)(void *)big, &e[i], hint[i]);
+			rc = kvp_pwrite_full(st->fd, big, size, off[i]);
 			free(big);
 			if (rc < 0)
 				return -1;
@@ -1281,13 +1271,12 @@ static int load_write(struct kvd_load_stage *st, const struct kvp_ent *e,
 		}
 		if (!len)
 			start = off[i];
-		item_put((struct kvs_item *)(void *)(st->buf + len), e[i].key,
-			 e[i].klen, e[i].val, e[i].vlen, e[i].expire_ms,
-			 e[i].version ? e[i].version : 1, hint[i]);
+		ent_put((struct kvs_item *)(void *)(st->buf + len), &e[i],
+			hint[i]);
 		memset(st->buf + len + size, 0, chunk - size);
 		len += chunk;
 	}
-	if (len && stage_write(st, st->buf, len, start) < 0)
+	if (len && kvp_pwrite_full(st->fd, st->buf, len, start) < 0)
 		return -1;
 	return 0;
 }
@@ -1337,10 +1326,8 @@ int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
 			*held = shard;
 		}
 		if (!written)
-			item_put((struct kvs_item *)(d->seg.base + off[i]),
-				 e[i].key, e[i].klen, e[i].val, e[i].vlen,
-				 e[i].expire_ms,
-				 e[i].version ? e[i].version : 1, hint[i]);
+			ent_put((struct kvs_item *)(d->seg.base + off[i]),
+				&e[i], hint[i]);
 		if (kvd_index_insert_loaded(&d->index, hash, off[i]) < 0) {
 			kva_free(d->heap, off[i]);
 			kvd_hint_free(d->index.hints, hint[i]);

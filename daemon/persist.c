@@ -806,6 +806,24 @@ static int pread_full(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
+int kvp_pwrite_full(int fd, const void *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t r = pwrite(fd, p, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;
+		p = (const char *)p + r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
 /* What a failed pread_full() means, for a @why message. */
 static const char *read_err(int rc)
 {

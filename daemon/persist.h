@@ -183,6 +183,10 @@ void kvp_snap_path(char *p, size_t n, const char *dir, uint64_t lsn,
  * Return 0 or -errno. */
 int kvp_fsync_dir(const char *dir);
 
+/* pwrite(2) all @n bytes of @p at @off of @fd, through short writes and
+ * EINTR. Return 0 or -errno (-EIO if a write took nothing). */
+int kvp_pwrite_full(int fd, const void *p, size_t n, uint64_t off);
+
 /* A growable byte buffer (the WAL's queues, snapshot staging). */
 struct kvp_buf {
 	char *p;

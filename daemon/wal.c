@@ -356,6 +356,7 @@ static void prefault(struct kvd_wal *w, uint64_t off, uint64_t len)
 static void segment_append(struct kvd_wal *w, const char *p, size_t len)
 {
 	uint64_t off = w->seg_bytes;
+	int rc;
 
 	if (w->map) {
 		if (off + len > w->map_size)
@@ -364,17 +365,9 @@ static void segment_append(struct kvd_wal *w, const char *p, size_t len)
 		memcpy(w->map + off, p, len);
 		return;
 	}
-	while (len) {
-		ssize_t r = pwrite(w->fd, p, len, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			wal_fatal("write", errno);
-		p += r;
-		len -= (size_t)r;
-		off += (uint64_t)r;
-	}
+	rc = kvp_pwrite_full(w->fd, p, len, off);
+	if (rc < 0)
+		wal_fatal("write", -rc);
 }
 
 /*
