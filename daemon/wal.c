@@ -72,6 +72,8 @@ struct kvd_wal {
 	uint64_t map_size;		/* bytes mapped = the file's size */
 	uint64_t populated;		/* pages before this offset were
 					 * prefaulted writable (prefault()) */
+	uint64_t released;		/* pages before this offset are
+					 * unmapped again (release()) */
 	bool prealloc_warned;		/* the fallback was logged once */
 	uint64_t written_lsn;		/* also read (atomic) by the sync
 					 * thread and kvd_wal_written_lsn() */
@@ -296,6 +298,7 @@ static int segment_new(struct kvd_wal *w, uint64_t first_lsn)
 	w->map = map;
 	w->map_size = map ? size : 0;
 	w->populated = 0;
+	w->released = 0;
 	w->dirty = false;
 	pthread_mutex_unlock(&w->fdlock);
 	w->seg_bytes = KVP_WAL_HDR;
@@ -350,6 +353,32 @@ static void prefault(struct kvd_wal *w, uint64_t off, uint64_t len)
 }
 
 /*
+ * Unmap, with one madvise(MADV_DONTNEED), the whole pages before @end
+ * once KVD_WAL_RELEASE bytes of them are written: records are never
+ * stored into again, and a page that is no longer mapped costs a sync
+ * nothing but its write. A sync of a mapped dirty page write-protects its
+ * page-table entry and flushes the TLB of every CPU running kvshmd, one
+ * page at a time (in this VM a hypercall each, and the server thread's
+ * CPU among them); one range zap here replaces a sync's hundreds of
+ * them. MADV_DONTNEED on a shared file mapping only drops the page-table
+ * entries: a dirty one marks its page-cache page dirty first, so no byte
+ * is lost and the sync writes it as before (and kvshmd's RSS stops
+ * growing with the segment). Errors only mean that the pages stay.
+ */
+#define KVD_WAL_RELEASE (256 * 1024)
+
+static void release(struct kvd_wal *w, uint64_t end)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t to = end / pg * pg;
+
+	if (to < w->released + KVD_WAL_RELEASE)
+		return;
+	(void)madvise(w->map + w->released, to - w->released, MADV_DONTNEED);
+	w->released = to;
+}
+
+/*
  * Put the group @p, @len bytes, after the segment's records: a copy into
  * the mapping, or one write(2) where the segment is not mapped.
  */
@@ -363,6 +392,7 @@ static void segment_append(struct kvd_wal *w, const char *p, size_t len)
 			segment_grow(w, len);
 		prefault(w, off, len);
 		memcpy(w->map + off, p, len);
+		release(w, off + len);
 		return;
 	}
 	rc = kvp_pwrite_full(w->fd, p, len, off);

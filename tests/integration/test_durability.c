@@ -14,6 +14,9 @@
  *     file.
  *  4. A corrupt newest snapshot: the previous one plus the WAL.
  *  5. A cut snapshot whose WAL was trimmed: kvshmd refuses to start.
+ *  6. Megabytes of records in one mapped WAL segment (whose written pages
+ *     kvshmd unmaps as it goes): all back after a SIGKILL, and the
+ *     segment's mapping stays small.
  *
  * KVSHM_TORTURE_SECS=N runs more crash rounds.
  */
@@ -540,13 +543,98 @@ static void damage_cases(void)
 	cleanup_kvshmd(&d);
 }
 
+#define BIG_KEYS	4000
+#define BIG_VAL		1000
+
+static void big_val(char *v, int i)
+{
+	int j;
+
+	for (j = 0; j < BIG_VAL; j++)
+		v[j] = (char)('a' + (i * 31 + j) % 26);
+}
+
+/* Kilobytes of kvshmd @pid's resident memory mapped from "wal-*.log". */
+static long wal_map_rss_kb(pid_t pid)
+{
+	char path[64], line[512];
+	long kb = -1;
+	int in_wal = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* A mapping's line starts with its address (lower-case hex),
+		 * its fields with a capitalised name. */
+		if (!(line[0] >= 'A' && line[0] <= 'Z'))
+			in_wal = strstr(line, "/wal-") != NULL;
+		else if (in_wal && strncmp(line, "Rss:", 4) == 0)
+			kb = (kb < 0 ? 0 : kb) + atol(line + 4);
+	}
+	fclose(f);
+	return kb;
+}
+
+static void big_wal_case(void)
+{
+	static const char *const args[] = {
+		"--wal-segment-size", "16M", "--snapshot-writes", "0",
+		"--snapshot-on-stop", "no", NULL,
+	};
+	struct test_daemon d;
+	char path[400], k[32], v[BIG_VAL], got[BIG_VAL];
+	kvshm_t *c;
+	long rss, end;
+	int i, n = 0;
+
+	start_kvshmd(&d, "bigwal", args);
+	if (kvshm_open(&c, d.name, NULL) != 0)
+		bail_out("attach");
+	for (i = 0; i < BIG_KEYS; i++) {
+		snprintf(k, sizeof(k), "big-%d", i);
+		big_val(v, i);
+		if (kvshm_set(c, k, strlen(k), v, BIG_VAL, 0, 0) != 0)
+			bail_out("set %s", k);
+	}
+	kvshm_close(c);
+	rss = wal_map_rss_kb(d.pid);
+	newest(&d, "wal-*.log", path, sizeof(path));
+	end = records_end(path);
+	ok(end > 4000000 && rss >= 0 && rss < 1024,
+	   "%ld bytes of records in one mapped WAL segment; %ld KiB of it "
+	   "resident in kvshmd (written pages are unmapped)", end, rss);
+	kill_kvshmd(&d);
+	restart_kvshmd(&d, args);
+	if (kvshm_open(&c, d.name, NULL) != 0)
+		bail_out("attach");
+	for (i = 0; i < BIG_KEYS; i++) {
+		size_t len = 0;
+
+		snprintf(k, sizeof(k), "big-%d", i);
+		big_val(v, i);
+		if (kvshm_get(c, k, strlen(k), got, sizeof(got), &len) == 0 &&
+		    len == BIG_VAL && memcmp(got, v, BIG_VAL) == 0)
+			n++;
+	}
+	kvshm_close(c);
+	ok(n == BIG_KEYS && grep_log(&d, "snapshot=none") &&
+	   grep_log(&d, "wal_records=4000 "),
+	   "after a SIGKILL every one of %d 1000-byte values is back from "
+	   "the WAL (%d)", BIG_KEYS, n);
+	cleanup_kvshmd(&d);
+}
+
 int main(void)
 {
 	const char *env = getenv("KVSHM_TORTURE_SECS");
 	int cycles = env ? atoi(env) + 3 : 3;
 
-	plan_tests(cycles * 3 + 2 + 3 + 3 + 4 + 2);
+	plan_tests(cycles * 3 + 2 + 3 + 3 + 4 + 2 + 2);
 	crash_rounds();
 	damage_cases();
+	big_wal_case();
 	return exit_status();
 }
