@@ -14,7 +14,11 @@
  *     file.
  *  4. A corrupt newest snapshot: the previous one plus the WAL.
  *  5. A cut snapshot whose WAL was trimmed: kvshmd refuses to start.
- *  6. Megabytes of records in one mapped WAL segment (whose written pages
+ *  6. Where WAL segments cannot be preallocated (fallocate(2) refused,
+ *     tests/lib/fault.c), kvshmd says so once and appends with write(2),
+ *     through several rotations: every key is back after a SIGKILL, and
+ *     the newest segment holds its records and nothing after them.
+ *  7. Megabytes of records in one mapped WAL segment (whose written pages
  *     kvshmd unmaps as it goes): all back after a SIGKILL, and the
  *     segment's mapping stays small.
  *
@@ -627,14 +631,49 @@ static void big_wal_case(void)
 	cleanup_kvshmd(&d);
 }
 
+static void wal_fallback_case(void)
+{
+	static const char *const args[] = {
+		"--wal-segment-size", "4K", "--snapshot-writes", "0", NULL,
+	};
+	struct test_daemon d;
+	char path[400], cmd[600];
+	struct stat st;
+	long end;
+	int n;
+
+	test_fault_env("fallocate");
+	start_kvshmd(&d, "walwrite", args);
+	test_fault_env(NULL);
+	fill(d.name, "w", 300);
+	kill_kvshmd(&d);
+	snprintf(cmd, sizeof(cmd), "test $(ls %s/wal-*.log | wc -l) -ge 3",
+		 d.dir);
+	n = system(cmd);
+	newest(&d, "wal-*.log", path, sizeof(path));
+	end = records_end(path);
+	ok(grep_log(&d, "kvshm-fault: fallocate injected") &&
+	   grep_log(&d, "event=wal_prealloc_failed") && n == 0 &&
+	   stat(path, &st) == 0 && st.st_size == end,
+	   "fallocate refused: kvshmd logs wal_prealloc_failed and appends "
+	   "with write(2), over 3 or more segments, with no zero tail "
+	   "(%ld bytes)", end);
+	restart_kvshmd(&d, args);
+	ok(count_present(d.name, "w", 300) == 300 &&
+	   !grep_log(&d, "event=wal_truncated"),
+	   "after a SIGKILL every key written that way is back");
+	cleanup_kvshmd(&d);
+}
+
 int main(void)
 {
 	const char *env = getenv("KVSHM_TORTURE_SECS");
 	int cycles = env ? atoi(env) + 3 : 3;
 
-	plan_tests(cycles * 3 + 2 + 3 + 3 + 4 + 2 + 2);
+	plan_tests(cycles * 3 + 2 + 3 + 3 + 4 + 2 + 2 + 2);
 	crash_rounds();
 	damage_cases();
+	wal_fallback_case();
 	big_wal_case();
 	return exit_status();
 }

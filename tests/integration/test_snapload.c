@@ -16,6 +16,9 @@
  *     empty (kvshmd skips its walk of the table), every value is back,
  *     values of 40 kB to 1 MiB included (the loader writes items through
  *     a 64 KiB buffer), and a TTL set after the restart is still swept.
+ *  5. The loader's writes into the data segment fail (tests/lib/fault.c),
+ *     from the first one or after a few: it builds the items through
+ *     the mapping instead, and every key is back as in 1.
  *
  * Nothing here depends on timing: expiries are an hour away and compared
  * as absolute times (the sweep in 4 is waited for, without a deadline
@@ -272,7 +275,7 @@ int main(void)
 	int i, n, parts_with_keys = 0;
 	FILE *f;
 
-	plan_tests(12);
+	plan_tests(14);
 	start_kvshmd(&d, "snapload", args);
 	snprintf(out, sizeof(out), "%s/check.out", d.dir);
 	if (kvshm_open(&c, d.name, NULL) != 0)
@@ -305,6 +308,29 @@ int main(void)
 	ok(stat_of(c, "expiry_index_entries") == (NKEYS + 2) / 3,
 	   "the expiry index holds the %d loaded expiries (%lld)",
 	   (NKEYS + 2) / 3, stat_of(c, "expiry_index_entries"));
+
+	/* 5. The same snapshot, its writes into the segment failing. */
+	for (i = 0; i < 2; i++) {
+		static const char *const mode[] = { "shm-pwrite:0",
+						    "shm-pwrite:3" };
+		char marker[64];
+
+		kvshm_close(c);
+		if (term_kvshmd(&d) != 0)
+			bail_out("stop");
+		test_fault_env(mode[i]);
+		restart_kvshmd(&d, args);
+		test_fault_env(NULL);
+		if (kvshm_open(&c, d.name, NULL) != 0)
+			bail_out("open");
+		snprintf(marker, sizeof(marker), "kvshm-fault: %s injected",
+			 mode[i]);
+		ok(grep_log(&d, marker) && check_keys(c, 1) == 0,
+		   "with %s of its writes into the segment failing, the loader "
+		   "fills the items through the mapping: every key is back "
+		   "with its value, expiry and version",
+		   i ? "all but the first 3" : "every one");
+	}
 
 	/* 2. A bad last part: the previous snapshot plus the WAL. */
 	for (i = 0; i < NKEYS; i += 5)

@@ -27,6 +27,40 @@ const char *build_path(const char *rel)
 	return buf;
 }
 
+void test_fault_env(const char *mode)
+{
+	static char *asan_before;
+	static int set;
+	const char *asan = getenv("ASAN_OPTIONS");
+	char buf[1024];
+
+	if (mode) {
+		if (!set) {
+			free(asan_before);
+			asan_before = asan ? strdup(asan) : NULL;
+		}
+		set = 1;
+		setenv("LD_PRELOAD", build_path("tests/.libs/libkvshmfault.so"), 1);
+		setenv("KVSHM_FAULT", mode, 1);
+		/* ASan wants its runtime first; the fault library has to
+		 * come first to be seen. */
+		snprintf(buf, sizeof(buf), "%s%sverify_asan_link_order=0",
+			 asan_before ? asan_before : "",
+			 asan_before ? ":" : "");
+		setenv("ASAN_OPTIONS", buf, 1);
+		return;
+	}
+	if (!set)
+		return;
+	set = 0;
+	unsetenv("LD_PRELOAD");
+	unsetenv("KVSHM_FAULT");
+	if (asan_before)
+		setenv("ASAN_OPTIONS", asan_before, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+}
+
 int shm_exists(const char *name)
 {
 	char p[256];

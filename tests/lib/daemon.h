@@ -51,6 +51,12 @@ long long stat_of(struct kvshm *c, const char *name);
 /* Poll until stat @name == @want; 0 if it never did within 20 s. */
 int wait_stat(struct kvshm *c, const char *name, long long want);
 
+/*
+ * test_fault_env - until called again with NULL, every kvshmd started
+ * gets tests/lib/fault.c preloaded with KVSHM_FAULT=@mode (see there).
+ */
+void test_fault_env(const char *mode);
+
 /* Does /dev/shm/kvshm-NAME (and .rw) exist? */
 int shm_exists(const char *name);
 
