@@ -15,7 +15,7 @@
  *  4. A corrupt newest snapshot: the previous one plus the WAL.
  *  5. A cut snapshot whose WAL was trimmed: kvshmd refuses to start.
  *  6. Where WAL segments cannot be preallocated (fallocate(2) refused,
- *     tests/lib/fault.c), kvshmd says so once and appends with write(2),
+ *     tests/lib/fault.c), kvshmd says so and appends with write(2),
  *     through several rotations: every key is back after a SIGKILL, and
  *     the newest segment holds its records and nothing after them.
  *  7. Megabytes of records in one mapped WAL segment (whose written pages
@@ -624,8 +624,9 @@ static void big_wal_case(void)
 			n++;
 	}
 	kvshm_close(c);
-	ok(n == BIG_KEYS && grep_log(&d, "snapshot=none") &&
-	   grep_log(&d, "wal_records=4000 "),
+	ok(n == BIG_KEYS && grep_log(&d, "snapshot=none snapshot_keys=0 "
+				     "snapshot_parts=0 load_threads=0 "
+				     "wal_records=4000 "),
 	   "after a SIGKILL every one of %d 1000-byte values is back from "
 	   "the WAL (%d)", BIG_KEYS, n);
 	cleanup_kvshmd(&d);

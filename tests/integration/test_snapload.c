@@ -331,6 +331,13 @@ int main(void)
 		   "with its value, expiry and version",
 		   i ? "all but the first 3" : "every one");
 	}
+	/* The rest runs without the fault library. */
+	kvshm_close(c);
+	if (term_kvshmd(&d) != 0)
+		bail_out("stop");
+	restart_kvshmd(&d, args);
+	if (kvshm_open(&c, d.name, NULL) != 0)
+		bail_out("open");
 
 	/* 2. A bad last part: the previous snapshot plus the WAL. */
 	for (i = 0; i < NKEYS; i += 5)

@@ -29,18 +29,26 @@ const char *build_path(const char *rel)
 
 void test_fault_env(const char *mode)
 {
-	static char *asan_before;
+	static char *asan_before, *preload_before;
 	static int set;
 	const char *asan = getenv("ASAN_OPTIONS");
-	char buf[1024];
+	const char *preload = getenv("LD_PRELOAD");
+	char buf[4200];
 
 	if (mode) {
 		if (!set) {
 			free(asan_before);
+			free(preload_before);
 			asan_before = asan ? strdup(asan) : NULL;
+			preload_before = preload ? strdup(preload) : NULL;
 		}
 		set = 1;
-		setenv("LD_PRELOAD", build_path("tests/.libs/libkvshmfault.so"), 1);
+		/* Ours first, so that its wrappers are the ones found. */
+		snprintf(buf, sizeof(buf), "%s%s%s",
+			 build_path("tests/.libs/libkvshmfault.so"),
+			 preload_before ? " " : "",
+			 preload_before ? preload_before : "");
+		setenv("LD_PRELOAD", buf, 1);
 		setenv("KVSHM_FAULT", mode, 1);
 		/* ASan wants its runtime first; the fault library has to
 		 * come first to be seen. */
@@ -53,7 +61,10 @@ void test_fault_env(const char *mode)
 	if (!set)
 		return;
 	set = 0;
-	unsetenv("LD_PRELOAD");
+	if (preload_before)
+		setenv("LD_PRELOAD", preload_before, 1);
+	else
+		unsetenv("LD_PRELOAD");
 	unsetenv("KVSHM_FAULT");
 	if (asan_before)
 		setenv("ASAN_OPTIONS", asan_before, 1);

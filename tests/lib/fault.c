@@ -15,6 +15,11 @@
  * stderr (kvshmd's log in the tests), so a test can tell the fault was
  * met. Everything else goes straight to the kernel.
  */
+/* The wrappers below define both the plain and the 64-bit names; with
+ * 64-bit file offsets requested, glibc's headers would rename the plain
+ * ones to the 64-bit ones and the two definitions would clash. */
+#undef _FILE_OFFSET_BITS
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
