@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "frame.h"
@@ -186,7 +185,6 @@ static uint64_t item_version(const struct kvd *d, kvs_off_t off)
 	return kvs_item_version(it->ver_hi, it->ver_lo);
 }
 
-/* Fill the new item at @off (kvs_item_size() bytes for these). */
 /* Write the item (header, expiry, key, value) at @it, hint word @hint. */
 static void item_put(struct kvs_item *it, const void *key, size_t klen,
 		     const void *val, size_t vlen, int64_t exp,
@@ -210,6 +208,7 @@ static void item_put(struct kvs_item *it, const void *key, size_t klen,
 		memcpy(p + klen, val, vlen);
 }
 
+/* Fill the new item at @off (kvs_item_size() bytes for these). */
 static void item_fill(struct kvd *d, kvs_off_t off, const void *key,
 		      size_t klen, const void *val, size_t vlen, int64_t exp,
 		      uint64_t version)
