@@ -108,6 +108,21 @@ size_t kva_chunk_size(size_t size)
 	return classes[class_of8[(size + 7) / 8]].size;
 }
 
+size_t kva_chunk_size_align(size_t size, size_t align)
+{
+	unsigned int c;
+
+	pthread_once(&classes_once, classes_build);
+	if (size == 0)
+		return 0;
+	if (size > KVA_MAX_CLASS)
+		return kva_chunk_size(size);
+	for (c = class_of8[(size + 7) / 8]; c < nclasses; c++)
+		if (classes[c].size % align == 0)
+			return classes[c].size;
+	return KVA_PAGE_SIZE;		/* a run: page-aligned */
+}
+
 int kva_init(struct kva **ap, char *base, kvs_off_t heap_off, uint64_t heap_size)
 {
 	struct kva *a;

@@ -85,6 +85,15 @@ void kva_alloc_n(struct kva *a, const size_t *size, kvs_off_t *off,
 size_t kva_chunk_size(size_t size);
 
 /*
+ * The smallest chunk of at least @size bytes whose size is a multiple of
+ * @align (a power of two, at most KVA_PAGE_SIZE): asked for with kva_alloc(),
+ * exactly this size returns a chunk at an offset that is a multiple of
+ * @align, since chunks of a class sit at multiples of its size from the
+ * start of their page. 0 if @size is 0.
+ */
+size_t kva_chunk_size_align(size_t size, size_t align);
+
+/*
  * A consistent copy of the heap's counters (taken under its lock). Pages
  * not free serve either one size class or a large run; the bytes of the
  * former not in chunks in use are the heap's fragmentation:

@@ -91,7 +91,7 @@ static int copy_shard(struct kvd *d, struct kvs_slot *slot, uint32_t shard,
 		kvs_read_exit(slot);
 		return -EIO;
 	}
-	for (bi = 0; bi <= v.mask && rc == 0; bi++) {
+	for (bi = 0; bi < v.n && rc == 0; bi++) {
 		unsigned int i;
 
 		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {

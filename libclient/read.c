@@ -638,16 +638,33 @@ static int keybuf_add(struct keybuf *kb, const char *key, uint32_t klen)
 }
 
 /*
- * Scan cursor: shard:16 | log2 of the shard's array size:6 | bucket:38 |
+ * Scan cursor: shard:16 | size code of the shard's array:17 | bucket:28 |
  * slot:3, the next entry to look at. 0 starts a walk; KVC_SCAN_DONE (what
  * the caller sees as 0 again) ends it. Inside one published bucket array a
  * key never moves (deletions do not shift others), so positions are exact;
- * if the shard grew since the cursor was made (its size no longer matches)
- * the walk restarts that shard: keys may repeat, none is skipped.
+ * if the shard grew since the cursor was made (its size no longer matches:
+ * a shard's arrays only grow, so the size names the array) the walk
+ * restarts that shard: keys may repeat, none is skipped.
  */
-#define CUR_SHARD_SHIFT	47
-#define CUR_LOG_SHIFT	41
-#define CUR_POS_MASK	((1ULL << CUR_LOG_SHIFT) - 1)
+#define CUR_SHARD_SHIFT	48
+#define CUR_SIZE_SHIFT	31
+#define CUR_SIZE_MASK	((1ULL << 17) - 1)
+#define CUR_POS_MASK	((1ULL << CUR_SIZE_SHIFT) - 1)
+
+/*
+ * The bucket count @n (1 .. KVS_BUCKETS_MAX, mant << shift) in 17 bits,
+ * one code per count: counts below 2^14 stand for themselves; above, the
+ * mantissa has its top bit set, so its low 13 bits and the shift (1..14)
+ * say it all, as (shift << 13) + mantissa, which is at least 2^14.
+ */
+static uint64_t cur_size_code(uint64_t n)
+{
+	unsigned int s = 0;
+
+	while (n >> s >= 1ULL << KVS_BARRAY_MANT_BITS)
+		s++;
+	return s ? ((uint64_t)s << 13) + (n >> s) : n;
+}
 
 static bool scan_match(const struct kvshm_scan_opts *o, const struct kvs_iref *r)
 {
@@ -689,7 +706,7 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 	struct kvs_barray_view v;
 	struct kvc_tls *t;
 	int64_t now = kvs_now_ms();
-	uint64_t pos = 0, b, lg;
+	uint64_t pos = 0, b, code;
 	unsigned int i;
 	int rc;
 
@@ -705,16 +722,16 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 	*att = t->att;
 	if (kvs_shard_array(&t->att->map, s, &v) != 0)
 		goto out;
-	lg = (uint64_t)__builtin_ctzll(v.mask + 1);
-	if (((cur >> CUR_LOG_SHIFT) & 0x3f) == lg)
+	code = cur_size_code(v.n);
+	if (((cur >> CUR_SIZE_SHIFT) & CUR_SIZE_MASK) == code)
 		pos = cur & CUR_POS_MASK;	/* same array: resume exactly */
-	for (b = pos >> 3; b <= v.mask; b++) {
+	for (b = pos >> 3; b < v.n; b++) {
 		for (i = b == pos >> 3 ? pos & 7 : 0; i < KVS_BUCKET_ENTRIES; i++) {
 			uint64_t e = kvs_load_acquire(&v.b[b].ent[i]);
 			struct kvs_iref r;
 
 			if (want && *got == want) {
-				*next = (lg << CUR_LOG_SHIFT) | (b << 3) | i;
+				*next = (code << CUR_SIZE_SHIFT) | (b << 3) | i;
 				goto out;
 			}
 			if (!kvs_ent_off(e) || kvs_item_ref(&t->att->map, e, &r) ||

@@ -49,10 +49,14 @@ static inline uint32_t kvs_hash_shard(uint64_t h, uint32_t shard_bits)
 	return (uint32_t)((h >> 1) >> (63 - shard_bits));
 }
 
-/* Home bucket: bits 16.. of the hash, masked by the array's size. */
-static inline uint64_t kvs_hash_bucket(uint64_t h, uint64_t mask)
+/*
+ * Home bucket among @n (1 .. 2^28): bits 16..47 of the hash scaled to @n,
+ * a multiply and a shift where a modulo would take a division. The scaling
+ * keeps order: keys in bucket order are in hash order.
+ */
+static inline uint64_t kvs_hash_bucket(uint64_t h, uint64_t n)
 {
-	return (h >> 16) & mask;
+	return ((h >> 16) & 0xffffffffULL) * n >> 32;
 }
 
 /* Tag stored in the entry: the low 16 bits. */

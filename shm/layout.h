@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	6
+#define KVS_LAYOUT_VERSION	7
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -115,9 +115,16 @@ _Static_assert(sizeof(struct kvs_header) == 5 * KVS_CACHELINE,
 /*
  * struct kvs_shard - one shard of the hash table.
  *
- * barray packs the bucket array's offset (64-byte aligned) with log2 of its
- * bucket count in the low 6 bits, so one release store publishes both and a
- * reader can never pair an array with the wrong mask.
+ * barray packs the bucket array's offset with its bucket count, so one
+ * release store publishes both and a reader can never pair an array with
+ * the wrong size:
+ *
+ *   mant:14 | offset / 64:44 | shift:6      nbuckets = mant << shift
+ *
+ * Any count below 2^14 is exact; kvshmd only makes arrays whose count has
+ * this form (see kvs_buckets_floor()), at most KVS_BUCKETS_MAX. Counts need
+ * not be powers of two: an array is sized to its keys (daemon/index.c), and
+ * a key's home bucket is its hash scaled to the count (kvs_hash_bucket()).
  */
 struct kvs_shard {
 	alignas(KVS_CACHELINE)
@@ -129,7 +136,35 @@ struct kvs_shard {
 };
 _Static_assert(sizeof(struct kvs_shard) == KVS_CACHELINE, "shard is one line");
 
-#define KVS_BARRAY_LOG_MASK	0x3fULL
+#define KVS_BARRAY_SHIFT_MASK	0x3fULL
+#define KVS_BARRAY_MANT_SHIFT	50
+#define KVS_BARRAY_MANT_BITS	14
+#define KVS_BARRAY_OFF_MASK	(((1ULL << KVS_BARRAY_MANT_SHIFT) - 1) & \
+				 ~KVS_BARRAY_SHIFT_MASK)
+#define KVS_BARRAY_SHIFT_MAX	14
+/* Buckets per shard: 2^31 keys at most, whose entries take 16 GiB. */
+#define KVS_BUCKETS_MAX		(((1ULL << KVS_BARRAY_MANT_BITS) - 1) << \
+				 KVS_BARRAY_SHIFT_MAX)
+
+/* The largest bucket count of barray's form that is at most @n (>= 1). */
+static inline uint64_t kvs_buckets_floor(uint64_t n)
+{
+	unsigned int s = 0;
+
+	while (n >> s >= 1ULL << KVS_BARRAY_MANT_BITS)
+		s++;
+	return n >> s << s;
+}
+
+/* barray for an array of @n buckets (kvs_buckets_floor(n) == n) at @off. */
+static inline uint64_t kvs_barray_make(uint64_t off, uint64_t n)
+{
+	unsigned int s = 0;
+
+	while (n >> s >= 1ULL << KVS_BARRAY_MANT_BITS)
+		s++;
+	return (n >> s << KVS_BARRAY_MANT_SHIFT) | off | s;
+}
 
 /*
  * A bucket is one cache line of 8 entries. An entry is

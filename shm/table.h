@@ -23,10 +23,10 @@
 #include "hash.h"
 #include "layout.h"
 
-/* A bucket array as published: pointer and mask taken from one load. */
+/* A bucket array as published: pointer and size taken from one load. */
 struct kvs_barray_view {
 	const struct kvs_bucket *b;
-	uint64_t mask;			/* nbuckets - 1 */
+	uint64_t n;			/* buckets, 1 .. KVS_BUCKETS_MAX */
 	kvs_off_t off;
 };
 
@@ -73,15 +73,16 @@ struct kvs_iref {
 static inline int kvs_barray_decode(const struct kvs_map *m, uint64_t barray,
 		      struct kvs_barray_view *v)
 {
-	unsigned int lg = barray & KVS_BARRAY_LOG_MASK;
-	kvs_off_t off = barray & ~KVS_BARRAY_LOG_MASK;
+	unsigned int s = barray & KVS_BARRAY_SHIFT_MASK;
+	kvs_off_t off = barray & KVS_BARRAY_OFF_MASK;
+	uint64_t n = (barray >> KVS_BARRAY_MANT_SHIFT) << s;
 
-	if (lg > 40)
+	if (s > KVS_BARRAY_SHIFT_MAX || n == 0)
 		return -EINVAL;
-	v->b = kvs_ptr(m, off, sizeof(struct kvs_bucket) << lg, KVS_CACHELINE);
+	v->b = kvs_ptr(m, off, sizeof(struct kvs_bucket) * n, KVS_CACHELINE);
 	if (!v->b)
 		return -EINVAL;
-	v->mask = (1ULL << lg) - 1;
+	v->n = n;
 	v->off = off;
 	return 0;
 }
@@ -259,15 +260,15 @@ kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 	 * live there, and a hit then runs straight through, without the
 	 * loop's setup or the registers its state would take.
 	 */
-	bi = kvs_hash_bucket(hash, v.mask);
+	bi = kvs_hash_bucket(hash, v.n);
 	i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r, version);
 	if (i < 0) {
-		nprobe = v.mask + 1 < KVS_MAX_PROBE ? v.mask + 1 : KVS_MAX_PROBE;
+		nprobe = v.n < KVS_MAX_PROBE ? v.n : KVS_MAX_PROBE;
 		for (probe = 1; i < 0; probe++) {
 			if (probe == nprobe ||
 			    !(kvs_load_acquire(&v.b[bi].ent[0]) & KVS_ENT_OVF))
 				return false;
-			bi = (bi + 1) & v.mask;
+			bi = bi + 1 == v.n ? 0 : bi + 1;
 			i = kvs_bucket_find(m, &v.b[bi], tag, key, klen,
 					    &e, r, version);
 		}

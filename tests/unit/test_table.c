@@ -130,6 +130,81 @@ static int bucket_match_errors(void)
 	return bad;
 }
 
+/*
+ * barray's packing of offset and bucket count: every count of the form
+ * kvshmd makes, and the largest, decode to themselves at an offset; words
+ * no kvshmd writes (count 0, shift over 14, an array past the segment's
+ * end) are refused. Returns the number of wrong decodings.
+ */
+static int barray_errors(void)
+{
+	static char seg[4096];
+	struct kvs_map m = { .base = seg, .size = 1ULL << 40 };
+	struct kvs_barray_view v;
+	uint64_t n, want;
+	int bad = 0;
+
+	for (want = 1; want <= KVS_BUCKETS_MAX; want += want / 3 + 1) {
+		n = kvs_buckets_floor(want);
+		if (n > want || n < want - want / 8192 ||
+		    kvs_buckets_floor(n) != n ||
+		    kvs_barray_decode(&m, kvs_barray_make(64 * 1000, n), &v) ||
+		    v.n != n || v.off != 64 * 1000)
+			bad++;
+	}
+	if (kvs_barray_decode(&m, kvs_barray_make(1ULL << 40, KVS_BUCKETS_MAX),
+			      &v) == 0)
+		bad++;			/* ends past the segment */
+	m.size = 1ULL << 45;
+	if (kvs_barray_decode(&m, kvs_barray_make(64, KVS_BUCKETS_MAX), &v) ||
+	    v.n != KVS_BUCKETS_MAX)
+		bad++;
+	if (kvs_barray_decode(&m, 64, &v) == 0 ||		/* count 0 */
+	    kvs_barray_decode(&m, (1ULL << KVS_BARRAY_MANT_SHIFT) | 64 | 15,
+			      &v) == 0)			/* shift 15 */
+		bad++;
+	return bad;
+}
+
+/*
+ * kvs_hash_bucket() for counts that are not powers of two: always below
+ * the count, in hash order, and even (each bucket of 100 gets 1% of
+ * random hashes to within 20%). Returns the number of failures.
+ */
+static int home_errors(void)
+{
+	static const uint64_t counts[] = { 1, 2, 3, 7, 100, 641, 1152,
+					   123456, KVS_BUCKETS_MAX };
+	static unsigned int hist[100];
+	uint64_t r = 0x2545f4914f6cdd1dULL, prev = 0, h;
+	unsigned int c, i;
+	int bad = 0;
+
+	for (c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		for (i = 0; i < 100000; i++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			if (kvs_hash_bucket(r, counts[c]) >= counts[c])
+				bad++;
+		}
+		/* In order: bits 16..47 counted up give homes that never fall. */
+		for (h = 0, prev = 0; h < 1ULL << 32; h += 0x10001) {
+			uint64_t b = kvs_hash_bucket(h << 16, counts[c]);
+
+			if (b < prev)
+				bad++;
+			prev = b;
+		}
+	}
+	for (i = 0; i < 1000000; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		hist[kvs_hash_bucket(r, 100)]++;
+	}
+	for (i = 0; i < 100; i++)
+		if (hist[i] < 8000 || hist[i] > 12000)
+			bad++;
+	return bad;
+}
+
 int main(void)
 {
 	uint64_t shards_off, heap_off, size, baseline;
@@ -139,9 +214,15 @@ int main(void)
 	int i, bad = 0, ovf_seen = 0;
 	unsigned int b;
 
-	plan_tests(13);
+	plan_tests(18);
 	ok(bucket_match_errors() == 0,
 	   "a bucket's tag match finds exactly the entries with the tag");
+	ok(barray_errors() == 0,
+	   "a published array word gives back its offset and bucket count; "
+	   "words kvshmd never writes are refused");
+	ok(home_errors() == 0,
+	   "a key's home bucket is below the count, in hash order and even, "
+	   "for counts that are not powers of two");
 	kvd_layout(&cfg, &shards_off, &heap_off, &size);
 	base = aligned_alloc(KVA_PAGE_SIZE, size);
 	rw = calloc(1, kvs_rw_size(cfg.max_readers, 0));
@@ -172,13 +253,32 @@ int main(void)
 	}
 	ok(bad == 0, "every key reads back its value after many grows");
 	i = kvs_shard_array(&x.map, 0, &v);
-	ok(i == 0 && v.mask + 1 >= NKEYS / 4 / 8,
+	ok(i == 0 && v.n >= NKEYS / 4 / 8,
 	   "shards grew past their initial 2 buckets (now %llu)",
-	   (unsigned long long)(v.mask + 1));
-	for (b = 0; b <= v.mask; b++)
+	   (unsigned long long)v.n);
+	for (b = 0; b < v.n; b++)
 		if (v.b[b].ent[0] & KVS_ENT_OVF)
 			ovf_seen = 1;
 	ok(ovf_seen, "some bucket overflowed into its neighbour (probing exercised)");
+	{
+		uint64_t most = 0, least = UINT64_MAX, keys;
+		uint32_t s;
+
+		for (s = 0, bad = 0; s < cfg.nshards; s++) {
+			double load;
+
+			if (kvs_shard_array(&x.map, s, &v) || v.off % 64)
+				bad++;
+			keys = kvd_index_shard_count(&x, s);
+			load = (double)keys / (double)(v.n * KVS_BUCKET_ENTRIES);
+			if (load > 0.8)
+				bad++;
+			most = load * 1000 > most ? (uint64_t)(load * 1000) : most;
+			least = load * 1000 < least ? (uint64_t)(load * 1000) : least;
+		}
+		ok(bad == 0, "every shard's array is 64-byte aligned and at most "
+		   "80%% full (loads %.1f%%..%.1f%%)", least / 10.0, most / 10.0);
+	}
 	ok(get("key:-1", buf) == NULL && get("nope", buf) == NULL,
 	   "absent keys are not found");
 
@@ -221,10 +321,52 @@ int main(void)
 	ok(kvd_index_count(&x) == 0, "deleting every key leaves the table empty");
 	ovf_seen = 0;
 	kvs_shard_array(&x.map, 0, &v);
-	for (b = 0; b <= v.mask; b++)
+	for (b = 0; b < v.n; b++)
 		if (v.b[b].ent[0] & KVS_ENT_OVF)
 			ovf_seen = 1;
 	ok(!ovf_seen, "no overflow bit survives the last key");
+
+	/*
+	 * A reservation (what MSET and the snapshot loader make) grows a
+	 * shard once, to an array that then takes every reserved key
+	 * without growing again.
+	 */
+	{
+		uint64_t before = kvd_index_nbuckets(&x, 1), after, h;
+		uint32_t added = 0;
+		int grew = 0, rrc;
+
+		kvd_index_lock(&x, 1);
+		rrc = kvd_index_reserve(&x, 1, 3 * NKEYS);
+		after = kvd_index_nbuckets(&x, 1);
+		for (i = 0, bad = 0; added < 3 * NKEYS; i++) {
+			snprintf(key, sizeof(key), "rsv:%d", i);
+			h = hash_of(key);
+			if (kvd_index_shard(&x, h) != 1)
+				continue;
+			if (kvd_index_insert(&x, h, make_item(key, "r")))
+				bad++;
+			grew |= kvd_index_nbuckets(&x, 1) != after;
+			added++;
+		}
+		kvd_index_unlock(&x, 1);
+		ok(rrc == 0 && after > before && after * 8 * 4 / 5 >= 3 * NKEYS &&
+		   !grew && bad == 0, "reserving room for %d keys grows a shard once "
+		   "(%llu -> %llu buckets), and inserting them grows it no more",
+		   3 * NKEYS, (unsigned long long)before,
+		   (unsigned long long)after);
+		for (i = 0, bad = 0; added > 0; i++) {
+			snprintf(key, sizeof(key), "rsv:%d", i);
+			if (kvd_index_shard(&x, hash_of(key)) != 1)
+				continue;
+			if (!get(key, buf) || !del(key))
+				bad++;
+			added--;
+		}
+		ok(bad == 0 && kvd_index_count(&x) == 0,
+		   "every reserved-for key reads back, and deleting them empties "
+		   "the table again");
+	}
 
 	kvd_reclaim_sync(rc, 5000);
 	kva_get_stats(heap, &st);
@@ -235,8 +377,8 @@ int main(void)
 
 		for (s = 0; s < cfg.nshards; s++) {
 			kvs_shard_array(&x.map, s, &v);
-			arrays += kva_chunk_size((v.mask + 1) * sizeof(struct kvs_bucket)) -
-				  kva_chunk_size(2 * sizeof(struct kvs_bucket));
+			arrays += kva_chunk_size_align(v.n * sizeof(struct kvs_bucket), 64) -
+				  kva_chunk_size_align(2 * sizeof(struct kvs_bucket), 64);
 		}
 		ok(st.used == baseline + arrays,
 		   "after a grace period used memory is the baseline plus grown arrays "
