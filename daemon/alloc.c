@@ -8,6 +8,13 @@
  * page of the class, or claims a free page; freeing the last chunk of a
  * page gives the page back. Large runs are found first-fit from a roving
  * hint.
+ *
+ * Bucket arrays of 32 KiB to 512 KiB (kva_alloc_align()) have classes of
+ * their own whose chunks do not divide a page: a "slab" of several
+ * adjoining pages serves them, its first page carrying the class and
+ * the chunk accounting, the others marked PG_STAIL and naming the first.
+ * Without them such an array would take whole pages: at 1M keys over 256
+ * shards, 64 KiB for the 39 KiB each shard needs.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +27,7 @@
 #define PG_FREE		0xffff
 #define PG_LARGE	0xfffe		/* head of a run; nused = run length */
 #define PG_TAIL		0xfffd		/* inside a run */
+#define PG_STAIL	0xfffc		/* inside a slab; bump = its first page */
 #define NO_PAGE		UINT32_MAX
 #define MAX_CLASSES	KVA_NCLASSES_MAX
 
@@ -33,7 +41,8 @@ struct kva_page {
 
 struct kva_class {
 	uint32_t size;
-	uint32_t per_page;
+	uint32_t per_page;		/* chunks per slab */
+	uint32_t npages;		/* pages per slab: 1 but for arrays */
 };
 
 struct kva {
@@ -57,6 +66,7 @@ struct kva {
 /* The class table is the same for every heap: built once. */
 static struct kva_class classes[MAX_CLASSES];
 static unsigned int nclasses;
+static unsigned int first_slab;		/* classes from here: multi-page */
 static uint16_t class_of8[KVA_MAX_CLASS / 8 + 1];	/* (size+7)/8 -> class */
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
 
@@ -65,6 +75,40 @@ static int cmp_u32(const void *a, const void *b)
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x > y) - (x < y);
+}
+
+/*
+ * The array classes: 4 KiB steps from 36 KiB, 8 KiB from 64, 16 KiB from
+ * 128, 32 KiB from 256 to 480 (multiples of 64 KiB are left to page runs,
+ * which fit them exactly). Each slab takes the fewest pages, at most 16,
+ * that hold two chunks or more and leave at most 1/32 of the slab unused
+ * (a size with no such slab has no class).
+ */
+static void slabs_build(void)
+{
+	uint32_t s, step, p, best_p;
+
+	first_slab = nclasses;
+	for (s = KVA_MAX_CLASS + 4096; s < 512 * 1024; s += step) {
+		step = s < 64 * 1024 ? 4096 : s < 128 * 1024 ? 8192 :
+		       s < 256 * 1024 ? 16384 : 32768;
+		if (s % KVA_PAGE_SIZE == 0)
+			continue;
+		best_p = 0;
+		for (p = 1; p <= 16 && !best_p; p++) {
+			uint64_t bytes = (uint64_t)p * KVA_PAGE_SIZE;
+
+			if (bytes / s >= 2 && bytes % s <= bytes / 32)
+				best_p = p;
+		}
+		if (!best_p || nclasses == MAX_CLASSES)
+			continue;
+		classes[nclasses].size = s;
+		classes[nclasses].npages = best_p;
+		classes[nclasses].per_page =
+			(uint32_t)((uint64_t)best_p * KVA_PAGE_SIZE / s);
+		nclasses++;
+	}
 }
 
 static void classes_build(void)
@@ -90,12 +134,15 @@ static void classes_build(void)
 		classes[j].per_page = KVA_PAGE_SIZE / sizes[i];
 		j++;
 	}
+	for (i = 0; i < j; i++)
+		classes[i].npages = 1;
 	nclasses = j;
 	for (i = 0, j = 0; i <= KVA_MAX_CLASS / 8; i++) {
 		while (classes[j].size < i * 8)
 			j++;
 		class_of8[i] = (uint16_t)j;
 	}
+	slabs_build();
 }
 
 size_t kva_chunk_size(size_t size)
@@ -108,6 +155,23 @@ size_t kva_chunk_size(size_t size)
 	return classes[class_of8[(size + 7) / 8]].size;
 }
 
+/* The class kva_alloc_align() serves @size from; nclasses for a run. */
+static unsigned int align_class(size_t size, size_t align)
+{
+	unsigned int c;
+
+	if (size <= KVA_MAX_CLASS) {
+		for (c = class_of8[(size + 7) / 8]; c < first_slab; c++)
+			if (classes[c].size % align == 0)
+				return c;
+		return nclasses;
+	}
+	for (c = first_slab; c < nclasses; c++)
+		if (classes[c].size >= size && classes[c].size % align == 0)
+			return classes[c].size < kva_chunk_size(size) ? c : nclasses;
+	return nclasses;
+}
+
 size_t kva_chunk_size_align(size_t size, size_t align)
 {
 	unsigned int c;
@@ -115,12 +179,10 @@ size_t kva_chunk_size_align(size_t size, size_t align)
 	pthread_once(&classes_once, classes_build);
 	if (size == 0)
 		return 0;
-	if (size > KVA_MAX_CLASS)
-		return kva_chunk_size(size);
-	for (c = class_of8[(size + 7) / 8]; c < nclasses; c++)
-		if (classes[c].size % align == 0)
-			return classes[c].size;
-	return KVA_PAGE_SIZE;		/* a run: page-aligned */
+	c = align_class(size, align);
+	if (c < nclasses)
+		return classes[c].size;
+	return (size + KVA_PAGE_SIZE - 1) & ~(size_t)(KVA_PAGE_SIZE - 1);
 }
 
 int kva_init(struct kva **ap, char *base, kvs_off_t heap_off, uint64_t heap_size)
@@ -266,7 +328,9 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 	kvs_off_t off;
 
 	if (pi == NO_PAGE) {
-		pi = pages_claim(a, 1);
+		uint32_t i;
+
+		pi = pages_claim(a, c->npages);
 		if (pi == NO_PAGE)
 			return 0;
 		pg = &a->pages[pi];
@@ -274,8 +338,12 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 		pg->nused = 0;
 		pg->bump = 0;
 		pg->free = 0;
+		for (i = 1; i < c->npages; i++) {
+			a->pages[pi + i].cls = PG_STAIL;
+			a->pages[pi + i].bump = pi;
+		}
 		list_push(a, ci, pi);
-		a->cls_pages[ci]++;
+		a->cls_pages[ci] += c->npages;
 	}
 	pg = &a->pages[pi];
 	if (pg->free) {
@@ -298,6 +366,22 @@ static kvs_off_t alloc_locked(struct kva *a, size_t size)
 	if (size > KVA_MAX_CLASS)
 		return alloc_large(a, size);
 	return alloc_small(a, class_of8[(size + 7) / 8]);
+}
+
+kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align)
+{
+	unsigned int c;
+	kvs_off_t off;
+
+	pthread_once(&classes_once, classes_build);
+	c = align_class(size ? size : 8, align);
+	pthread_mutex_lock(&a->lock);
+	off = c < nclasses ? alloc_small(a, c) : 0;
+	/* No class, or no room for a new slab: whole pages. */
+	if (!off && (c == nclasses || classes[c].npages > 1))
+		off = alloc_large(a, size ? size : 8);
+	pthread_mutex_unlock(&a->lock);
+	return off;
 }
 
 kvs_off_t kva_alloc(struct kva *a, size_t size)
@@ -333,8 +417,15 @@ void kva_free(struct kva *a, kvs_off_t off)
 	pi = (uint32_t)(rel >> KVA_PAGE_SHIFT);
 	pthread_mutex_lock(&a->lock);
 	pg = &a->pages[pi];
+	if (pg->cls == PG_STAIL) {		/* a chunk of a slab */
+		pi = pg->bump;
+		pg = &a->pages[pi];
+		rel = off - page_off(a, pi);
+	} else {
+		rel %= KVA_PAGE_SIZE;		/* from the page, or slab */
+	}
 	if (pg->cls == PG_LARGE) {
-		if (rel % KVA_PAGE_SIZE)
+		if (rel)
 			kvd_die("event=bad_free off=%llu", (unsigned long long)off);
 		for (i = 0; i < pg->nused; i++)
 			a->pages[pi + i].cls = PG_FREE;
@@ -349,7 +440,7 @@ void kva_free(struct kva *a, kvs_off_t off)
 		kvd_die("event=bad_free off=%llu cls=%u", (unsigned long long)off,
 			pg->cls);
 	c = &classes[pg->cls];
-	if ((rel % KVA_PAGE_SIZE) % c->size)
+	if (rel % c->size || rel / c->size >= pg->bump)
 		kvd_die("event=bad_free off=%llu", (unsigned long long)off);
 	memcpy(a->base + off, &pg->free, sizeof(pg->free));
 	pg->free = off;
@@ -359,9 +450,10 @@ void kva_free(struct kva *a, kvs_off_t off)
 	a->cls_chunks[pg->cls]--;
 	if (--pg->nused == 0) {
 		list_del(a, pg->cls, pi);
-		a->cls_pages[pg->cls]--;
-		pg->cls = PG_FREE;
-		a->pages_free++;
+		a->cls_pages[pg->cls] -= c->npages;
+		for (i = 0; i < c->npages; i++)
+			a->pages[pi + i].cls = PG_FREE;
+		a->pages_free += c->npages;
 	}
 	pthread_mutex_unlock(&a->lock);
 }
@@ -387,7 +479,7 @@ int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
 	for (pi = 0; pi < a->npages; pi++) {
 		const struct kva_page *pg = &a->pages[pi];
 
-		if (pg->cls >= nclasses)
+		if (pg->cls >= first_slab)	/* free, runs, slabs */
 			continue;
 		bytes = (uint64_t)pg->nused * classes[pg->cls].size;
 		if (bytes >= best_bytes || skipped(a, pi, skip, nskip))
@@ -411,7 +503,7 @@ int kva_page_info(struct kva *a, kvs_off_t off, uint32_t *size,
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&a->lock);
-	if (pi < a->npages && a->pages[pi].cls < nclasses) {
+	if (pi < a->npages && a->pages[pi].cls < first_slab) {
 		*size = classes[a->pages[pi].cls].size;
 		*nchunks = a->pages[pi].bump;
 		rc = 0;
@@ -429,8 +521,8 @@ int kva_sparse_run(struct kva *a, uint32_t n, kvs_off_t *off)
 	for (pi = 0; pi < a->npages; pi++) {
 		const struct kva_page *pg = &a->pages[pi], *out;
 
-		if (pg->cls == PG_LARGE || pg->cls == PG_TAIL) {
-			len = 0;
+		if (pg->cls != PG_FREE && pg->cls >= first_slab) {
+			len = 0;	/* a large run or a slab */
 			bytes = 0;
 			continue;
 		}
@@ -478,8 +570,8 @@ unsigned int kva_get_classes(struct kva *a, struct kva_class_stats *cs,
 			cs[n].size = classes[i].size;
 			cs[n].pages = a->cls_pages[i];
 			cs[n].chunks = a->cls_chunks[i];
-			cs[n].capacity = (uint64_t)a->cls_pages[i] *
-					 classes[i].per_page;
+			cs[n].capacity = (uint64_t)a->cls_pages[i] /
+					 classes[i].npages * classes[i].per_page;
 		}
 		n++;
 	}

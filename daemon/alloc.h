@@ -4,8 +4,9 @@
  *
  * Only kvshmd allocates. The heap is cut into 64 KiB pages; a page serves
  * one size class (8-byte steps to 256 B, then ~6% steps to 32 KiB, plus
- * every power of two so bucket arrays come out cache-line aligned), and
- * larger objects take runs of whole pages. An empty page returns to the
+ * every power of two), and larger objects take runs of whole pages. Bucket
+ * arrays (kva_alloc_align()) also have classes from 36 KiB to 480 KiB,
+ * served by slabs of several pages. An empty page returns to the
  * page pool, so memory moves between size classes as the mix shifts.
  *
  * All metadata is daemon-private except the free-list link, which lives in
@@ -85,12 +86,17 @@ void kva_alloc_n(struct kva *a, const size_t *size, kvs_off_t *off,
 size_t kva_chunk_size(size_t size);
 
 /*
- * The smallest chunk of at least @size bytes whose size is a multiple of
- * @align (a power of two, at most KVA_PAGE_SIZE): asked for with kva_alloc(),
- * exactly this size returns a chunk at an offset that is a multiple of
- * @align, since chunks of a class sit at multiples of its size from the
- * start of their page. 0 if @size is 0.
+ * kva_alloc_align - @size bytes at an offset that is a multiple of @align
+ * (a power of two, at most KVA_PAGE_SIZE), for bucket arrays: from the
+ * smallest size class whose chunks are multiples of @align (chunks sit at
+ * multiples of their size from the start of their page or slab), then,
+ * between 32 KiB and 512 KiB, from the array classes, whose slabs span
+ * several pages; else from whole pages (also when no slab fits). Freed
+ * with kva_free(). 0 if the heap is full.
  */
+kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align);
+
+/* Bytes kva_alloc_align() takes for @size and @align; 0 if @size is 0. */
 size_t kva_chunk_size_align(size_t size, size_t align);
 
 /*

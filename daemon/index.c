@@ -78,7 +78,7 @@ static struct kvs_bucket *barray_alloc(struct kvd_index *x, uint64_t nb,
 	size_t size = sizeof(struct kvs_bucket) * nb;
 	struct kvs_bucket *b;
 
-	*off = kva_alloc(x->heap, kva_chunk_size_align(size, KVS_CACHELINE));
+	*off = kva_alloc_align(x->heap, size, KVS_CACHELINE);
 	if (!*off)
 		return NULL;
 	if (*off % KVS_CACHELINE)
@@ -162,20 +162,32 @@ static uint64_t item_hash(struct kvd_index *x, uint64_t ent)
 }
 
 /*
+ * The buckets to ask for when an array of @nb grows to at least @min_nb:
+ * an eighth more, capped at KVS_BUCKETS_MAX (over it only if @min_nb is,
+ * which fit_buckets() then refuses).
+ */
+static uint64_t grow_want(uint64_t nb, uint64_t min_nb)
+{
+	uint64_t want = nb + (nb / 8 ? nb / 8 : 1);
+
+	if (want > KVS_BUCKETS_MAX)
+		want = nb < KVS_BUCKETS_MAX ? KVS_BUCKETS_MAX : nb + 1;
+	return min_nb > want ? min_nb : want;
+}
+
+/*
  * Replace shard @si's bucket array by a larger one, of at least @min_nb
  * buckets.
  */
 static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 {
 	struct kvd_shard *s = &x->priv[si];
-	uint64_t want = s->nb + (s->nb / 8 ? s->nb / 8 : 1);
+	uint64_t want = grow_want(s->nb, min_nb);
 	uint64_t bi, nb = 0;
 	struct kvs_bucket *b = NULL;
 	kvs_off_t noff, ooff;
 	uint8_t *novf = NULL;
 
-	if (min_nb > want)
-		want = min_nb;
 	for (;;) {
 		unsigned int i;
 		int rc = 0;
@@ -204,7 +216,7 @@ static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 		/* Pathological clustering: try a larger array still. */
 		kva_free(x->heap, noff);	/* never published */
 		free(novf);
-		want = nb + nb / 8 + 1;
+		want = grow_want(nb, 0);
 	}
 	ooff = (kvs_off_t)((char *)s->b - x->map.base);
 	kvs_store_release(&x->shards[si].barray, kvs_barray_make(noff, nb));
@@ -374,11 +386,13 @@ static uint64_t reserve_nb(struct kvd_index *x, uint32_t si, uint64_t extra)
 
 	if (keys <= cap_of(s->nb))
 		return 0;
+	if (extra > cap_of(KVS_BUCKETS_MAX) || keys > cap_of(KVS_BUCKETS_MAX))
+		return UINT64_MAX;		/* more than a shard can hold */
 	nb = (keys * LOAD_DEN + LOAD_NUM * KVS_BUCKET_ENTRIES - 1) /
 	     (LOAD_NUM * KVS_BUCKET_ENTRIES);
 	while (cap_of(nb) < keys)	/* cap_of() rounds down */
 		nb++;
-	return nb > s->nb ? nb : s->nb + 1;
+	return nb;			/* > s->nb: cap_of() grows with it */
 }
 
 int kvd_index_reserve(struct kvd_index *x, uint32_t si, uint64_t extra)
@@ -394,9 +408,11 @@ uint64_t kvd_index_reserve_bytes(struct kvd_index *x, uint32_t si,
 {
 	uint64_t nb = reserve_nb(x, si, extra);
 
-	return nb ? kva_chunk_size_align(fit_buckets(nb) *
-					 sizeof(struct kvs_bucket),
-					 KVS_CACHELINE) : 0;
+	if (!nb)
+		return 0;
+	nb = fit_buckets(grow_want(x->priv[si].nb, nb));
+	return kva_chunk_size_align(nb * sizeof(struct kvs_bucket),
+				    KVS_CACHELINE);
 }
 
 /* The item's header, writable: only while it is unpublished. */
@@ -418,9 +434,14 @@ static int insert_hinted(struct kvd_index *x, uint32_t si, uint64_t hash,
 
 	if (s->count + 1 > cap_of(s->nb) && grow(x, si) < 0)
 		return -ENOMEM;
+	/*
+	 * No free entry within the probe window below 80% load: a cluster.
+	 * Double, as growing by an eighth may not break it up.
+	 */
 	for (tries = 0; tries < 4; tries++) {
 		rc = place(s->b, s->ovf, s->nb, hash, ent);
-		if (rc == 0 || grow(x, si) < 0)
+		if (rc == 0 || grow_to(x, si, 2 * s->nb < KVS_BUCKETS_MAX ?
+					   2 * s->nb : KVS_BUCKETS_MAX) < 0)
 			break;
 	}
 	if (rc)

@@ -639,12 +639,12 @@ static int keybuf_add(struct keybuf *kb, const char *key, uint32_t klen)
 
 /*
  * Scan cursor: shard:16 | size code of the shard's array:17 | bucket:28 |
- * slot:3, the next entry to look at. 0 starts a walk; KVC_SCAN_DONE (what
- * the caller sees as 0 again) ends it. Inside one published bucket array a
- * key never moves (deletions do not shift others), so positions are exact;
- * if the shard grew since the cursor was made (its size no longer matches:
- * a shard's arrays only grow, so the size names the array) the walk
- * restarts that shard: keys may repeat, none is skipped.
+ * slot:3, the next entry to look at. 0 starts a walk, and is what the
+ * caller gets back when the walk is complete. Inside one published bucket
+ * array a key never moves (deletions do not shift others), so positions
+ * are exact; if the shard grew since the cursor was made (its size no
+ * longer matches: a shard's arrays only grow, so the size names the
+ * array) the walk restarts that shard: keys may repeat, none is skipped.
  */
 #define CUR_SHARD_SHIFT	48
 #define CUR_SIZE_SHIFT	31

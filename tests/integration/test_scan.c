@@ -136,7 +136,7 @@ int main(void)
 	cursor = 0;
 	ok(kvshm_scan(c, &cursor, NULL, stop, NULL) == 9 && cursor == 0,
 	   "a callback's non-zero return stops the call, cursor unchanged");
-	cursor = (uint64_t)99 << 47;
+	cursor = (uint64_t)99 << 48;
 	ok(kvshm_scan(c, &cursor, NULL, mark, NULL) == KVSHM_EINVAL,
 	   "a cursor past the cache's shards is KVSHM_EINVAL");
 	ok(kvshm_scan(c, NULL, NULL, mark, NULL) == KVSHM_EINVAL &&

@@ -59,6 +59,71 @@ static void test_sparse_page(struct kva *a)
 	kva_free(a, run);
 }
 
+/*
+ * Bucket arrays between 32 KiB and 512 KiB come from slabs of several
+ * pages, not from whole pages; slabs are never offered to the evictor;
+ * with no run free for a slab, an array still gets whole pages.
+ */
+static void test_array_slabs(struct kva *a, char *base)
+{
+	const size_t want = 40 * 1024 - 100;	/* 39 KiB: 610 buckets */
+	kvs_off_t arr[16], pg[HEAP / KVA_PAGE_SIZE], page, one;
+	struct kva_stats st0, st;
+	uint32_t size, n;
+	unsigned int i, j, good = 1;
+
+	ok(kva_chunk_size_align(want, 64) == 40 * 1024 &&
+	   kva_chunk_size_align(KVA_PAGE_SIZE, 64) == KVA_PAGE_SIZE &&
+	   kva_chunk_size_align(600 * 1024, 64) == 640 * 1024 &&
+	   kva_chunk_size_align(300, 64) % 64 == 0,
+	   "an array of 39 KiB takes a 40 KiB chunk; page multiples and arrays "
+	   "past 480 KiB take whole pages; small ones 64-byte classes");
+	kva_get_stats(a, &st0);
+	for (i = 0; i < 16; i++) {
+		arr[i] = kva_alloc_align(a, want, 64);
+		if (!arr[i] || arr[i] % 64)
+			good = 0;
+		else
+			memset(base + arr[i], 0x5a, want);
+		for (j = 0; j < i && good; j++)
+			if (arr[i] < arr[j] + 40 * 1024 &&
+			    arr[j] < arr[i] + 40 * 1024)
+				good = 0;
+	}
+	kva_get_stats(a, &st);
+	ok(good && st.used == st0.used + 16 * 40 * 1024 &&
+	   st0.pages_free - st.pages_free == 10,
+	   "16 such arrays, aligned and apart, take 10 pages (2 slabs of 5), "
+	   "not 16 (%llu)",
+	   (unsigned long long)(st0.pages_free - st.pages_free));
+	ok(kva_sparse_page(a, NULL, 0, &page, &size, &n) == -ENOENT &&
+	   kva_page_info(a, arr[0] & ~(kvs_off_t)(KVA_PAGE_SIZE - 1), &size,
+			 &n) == -ENOENT &&
+	   kva_sparse_run(a, HEAP / KVA_PAGE_SIZE, &page) == -ENOENT,
+	   "a slab's pages are neither offered to the evictor nor crossed by a "
+	   "run");
+	for (i = 0; i < 16; i++)
+		kva_free(a, arr[i]);
+	kva_get_stats(a, &st);
+	ok(st.used == st0.used && st.pages_free == st0.pages_free,
+	   "freeing them returns every byte and page");
+
+	/* Every other page taken: single pages free, no run of five. */
+	for (i = 0; i < HEAP / KVA_PAGE_SIZE; i++)
+		pg[i] = kva_alloc(a, KVA_PAGE_SIZE);
+	for (i = 0; i < HEAP / KVA_PAGE_SIZE; i += 2)
+		kva_free(a, pg[i]);
+	one = kva_alloc_align(a, want, 64);
+	ok(one && one % KVA_PAGE_SIZE == 0,
+	   "with no room for a slab, an array takes a whole page");
+	kva_free(a, one);
+	for (i = 1; i < HEAP / KVA_PAGE_SIZE; i += 2)
+		kva_free(a, pg[i]);
+	kva_get_stats(a, &st);
+	ok(st.used == 0 && st.pages_free == st.pages_total,
+	   "and the heap is empty again");
+}
+
 int main(void)
 {
 	struct kva_class_stats cs[KVA_NCLASSES_MAX];
@@ -70,7 +135,7 @@ int main(void)
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(23);
+	plan_tests(29);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
@@ -135,6 +200,7 @@ int main(void)
 	kva_get_stats(a, &st);
 	ok(st.used == 0, "and returns to zero when freed");
 	test_sparse_page(a);
+	test_array_slabs(a, base);
 	kva_destroy(a);
 	free(base);
 	return exit_status();
