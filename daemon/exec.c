@@ -283,10 +283,16 @@ static int w_store(struct kvd *d, struct wctx *w, const void *val,
 static bool evict_retry(struct kvd *d, int rc, unsigned int *attempt,
 			const struct kvd_room *need)
 {
+	struct kvd_room room = *need;
+	uint64_t grow = kvd_index_take_grow_need(&d->index);
+
 	if (rc != -ENOMEM || !d->ev || *attempt >= EVICT_TRIES ||
 	    (!need->bytes && !need->keys))	/* not for want of room */
 		return false;
-	return kvd_evict_make_room(d->ev, need, (*attempt)++);
+	/* A shard's new bucket array found no room: it needs pages. */
+	if (grow > room.bytes)
+		room.bytes = grow;
+	return kvd_evict_make_room(d->ev, &room, (*attempt)++);
 }
 
 /*

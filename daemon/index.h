@@ -31,6 +31,10 @@ struct kvd_index {
 	uint64_t max_entries;		/* 0 = no limit */
 	uint64_t total;			/* keys in all shards; atomic, since
 					 * shards are locked independently */
+	uint64_t grow_need;		/* bytes of the last bucket array that
+					 * found no memory, 0 = none; atomic:
+					 * stored by any shard's grower, taken
+					 * by kvd_index_take_grow_need() */
 };
 
 int kvd_index_init(struct kvd_index *x, char *base, uint64_t size,
@@ -95,6 +99,15 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off);
 int kvd_index_insert_loaded(struct kvd_index *x, uint64_t hash,
 			    kvs_off_t item_off);
 void kvd_index_add_total(struct kvd_index *x, uint64_t n);
+
+/*
+ * kvd_index_take_grow_need - the bytes, in whole pages, of the last bucket
+ * array a shard could not allocate since the previous call, or 0; and
+ * forget it. A write that failed for memory asks the evictor for that
+ * much, contiguous: an array larger than 32 KiB needs adjoining pages,
+ * which evicting keys here and there need not free.
+ */
+uint64_t kvd_index_take_grow_need(struct kvd_index *x);
 
 /*
  * kvd_index_reserve - grow shard @shard now so that @extra more keys fit

@@ -178,7 +178,10 @@ static inline uint64_t kvs_barray_make(uint64_t off, uint64_t n)
  * of each entry, then of the item it points to.
  */
 #define KVS_BUCKET_ENTRIES	8
-#define KVS_MAX_PROBE		16	/* buckets a key may sit past its home */
+#define KVS_MAX_PROBE		32	/* buckets a key may sit past its home
+					 * (+1); the daemon's per-bucket count
+					 * of keys placed past it is 8 bits:
+					 * 8 * 31 = 248 fits */
 #define KVS_ENT_OFF_MASK	((1ULL << 47) - 1)
 #define KVS_ENT_OVF		(1ULL << 47)
 #define KVS_ENT_TAG_SHIFT	48
