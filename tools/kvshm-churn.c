@@ -47,15 +47,11 @@
 
 #include <kvshm.h>
 
-#include "splitmix.h"
+#include "churnload.h"
 
-#define KLEN		14		/* "c" + 13 decimal digits */
-#define ITEM_HDR	16		/* struct kvs_item (shm/layout.h) */
 #define ITEM_TTL	8		/* the expiry, when the item has one */
 #define PAGE		65536		/* kvshmd's heap page (daemon/alloc.h) */
 #define MAX_BATCH	1000
-#define MAX_VALUE	65536
-#define MAX_PHASES	4
 #define MAX_ROWS	16
 #define MAX_CLASSES	256
 #define FIND_TRIES	16		/* draws to find a present/absent key */
@@ -81,36 +77,8 @@ static struct opts o = {
 
 /* ---- value sizes and the scenarios ---- */
 
-enum dist { UNIFORM, LOGUNIFORM };
-
-struct phase {
-	const char *name;
-	bool fill;			/* write until full, else churn */
-	enum dist dist;
-	uint32_t lo, hi;		/* value bytes, inclusive */
-};
-
-struct scenario {
-	const char *name;
-	struct phase ph[MAX_PHASES];
-	unsigned int nph;
-};
-
 static const struct scenario scenarios[] = {
-	{ "mixed", {
-		{ "fill", true, UNIFORM, 16, 1024 },
-		{ "churn", false, UNIFORM, 16, 1024 },
-	}, 2 },
-	{ "shift", {
-		{ "fill ~100 B", true, UNIFORM, 90, 110 },
-		{ "churn ~1000 B", false, UNIFORM, 900, 1100 },
-		{ "refill ~100 B", true, UNIFORM, 90, 110 },
-		{ "churn ~100 B", false, UNIFORM, 90, 110 },
-	}, 4 },
-	{ "wide", {
-		{ "fill", true, LOGUNIFORM, 10, MAX_VALUE },
-		{ "churn", false, LOGUNIFORM, 10, MAX_VALUE },
-	}, 2 },
+	KVT_CHURN_SCENARIOS,
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -119,34 +87,6 @@ static uint64_t rng;
 static uint64_t rnd(void)
 {
 	return kvt_splitmix(&rng);
-}
-
-static double unit(void)
-{
-	return kvt_unit(&rng);
-}
-
-static uint32_t draw_vlen(const struct phase *p)
-{
-	double l;
-
-	if (p->dist == UNIFORM)
-		return p->lo + (uint32_t)(rnd() % (p->hi - p->lo + 1));
-	l = log(p->lo) + unit() * (log(p->hi + 1.0) - log(p->lo));
-	l = exp(l);
-	return l >= p->hi ? p->hi : (uint32_t)l;
-}
-
-static double mean_vlen(const struct phase *p)
-{
-	if (p->dist == UNIFORM)
-		return (p->lo + p->hi) / 2.0;
-	return (p->hi + 1.0 - p->lo) / (log(p->hi + 1.0) - log(p->lo));
-}
-
-static double mean_item(const struct phase *p)
-{
-	return ITEM_HDR + KLEN + mean_vlen(p);
 }
 
 /* ---- the daemon ---- */
@@ -506,7 +446,7 @@ static int run_fill(struct writer *w, const struct keyspace *ks,
 		uint64_t stop = w->bytes + limit / 4;
 
 		while (w->bytes < stop)
-			if (put(w, rnd() % ks->n, draw_vlen(p)))
+			if (put(w, rnd() % ks->n, kvt_draw_vlen(p, &rng)))
 				return -1;
 		if (flush_sets(w))
 			return -1;
@@ -533,7 +473,7 @@ static int run_churn(struct writer *w, const struct keyspace *ks,
 		if (rc < 0)
 			return -1;
 		if (r < 90)
-			rc = put(w, key, draw_vlen(p));
+			rc = put(w, key, kvt_draw_vlen(p, &rng));
 		else
 			rc = del(w, key);
 		if (rc)
@@ -689,7 +629,7 @@ static int run_scenario(unsigned int n, const struct scenario *s,
 	if (read_heap(c, &h))
 		goto out;
 	ks.n = (uint64_t)(o.key_factor * (double)h.limit /
-			  mean_item(&s->ph[0]));
+			  kvt_mean_item(&s->ph[0]));
 	if (ks.n < 1000)
 		ks.n = 1000;
 	ks.seen = calloc((ks.n + 7) / 8, 1);
@@ -715,7 +655,7 @@ static int run_scenario(unsigned int n, const struct scenario *s,
 		else
 			rc = run_churn(&w, &ks, p, o.churn_ops ? o.churn_ops :
 				       (uint64_t)(2.0 * h.limit /
-						  mean_item(p) / 0.9));
+						  kvt_mean_item(p) / 0.9));
 		if (rc)
 			goto out;
 		r->secs = now_s() - t0;

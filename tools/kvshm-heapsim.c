@@ -81,12 +81,8 @@
 #include <time.h>
 
 #include "alloc.h"
-#include "splitmix.h"
+#include "churnload.h"
 
-#define KLEN		14		/* "c" + 13 decimal digits */
-#define ITEM_HDR	16		/* struct kvs_item (shm/layout.h) */
-#define MAX_VALUE	65536
-#define MAX_PHASES	4
 #define MAX_ROWS	64
 #define FIND_TRIES	16		/* draws to find a key wanted */
 #define CHECK_EVERY	65536		/* operations per cheap check */
@@ -121,36 +117,8 @@ static struct opts o = {
 
 /* ---- value sizes and the scenarios (as kvshm-churn, plus fixed100) ---- */
 
-enum dist { UNIFORM, LOGUNIFORM };
-
-struct phase {
-	const char *name;
-	bool fill;			/* write until full, else churn */
-	enum dist dist;
-	uint32_t lo, hi;		/* value bytes, inclusive */
-};
-
-struct scenario {
-	const char *name;
-	struct phase ph[MAX_PHASES];
-	unsigned int nph;
-};
-
 static const struct scenario scenarios[] = {
-	{ "mixed", {
-		{ "fill", true, UNIFORM, 16, 1024 },
-		{ "churn", false, UNIFORM, 16, 1024 },
-	}, 2 },
-	{ "shift", {
-		{ "fill ~100 B", true, UNIFORM, 90, 110 },
-		{ "churn ~1000 B", false, UNIFORM, 900, 1100 },
-		{ "refill ~100 B", true, UNIFORM, 90, 110 },
-		{ "churn ~100 B", false, UNIFORM, 90, 110 },
-	}, 4 },
-	{ "wide", {
-		{ "fill", true, LOGUNIFORM, 10, MAX_VALUE },
-		{ "churn", false, LOGUNIFORM, 10, MAX_VALUE },
-	}, 2 },
+	KVT_CHURN_SCENARIOS,
 	{ "fixed100", {
 		{ "fill", true, UNIFORM, 100, 100 },
 		{ "churn", false, UNIFORM, 100, 100 },
@@ -163,34 +131,6 @@ static uint64_t rng;
 static uint64_t rnd(void)
 {
 	return kvt_splitmix(&rng);
-}
-
-static double unit(void)
-{
-	return kvt_unit(&rng);
-}
-
-static uint32_t draw_vlen(const struct phase *p)
-{
-	double l;
-
-	if (p->dist == UNIFORM)
-		return p->lo + (uint32_t)(rnd() % (p->hi - p->lo + 1));
-	l = log(p->lo) + unit() * (log(p->hi + 1.0) - log(p->lo));
-	l = exp(l);
-	return l >= p->hi ? p->hi : (uint32_t)l;
-}
-
-static double mean_vlen(const struct phase *p)
-{
-	if (p->dist == UNIFORM)
-		return (p->lo + p->hi) / 2.0;
-	return (p->hi + 1.0 - p->lo) / (log(p->hi + 1.0) - log(p->lo));
-}
-
-static double mean_item(const struct phase *p)
-{
-	return ITEM_HDR + KLEN + mean_vlen(p);
 }
 
 /* ---- the simulation's state, common to both heaps ---- */
@@ -891,7 +831,7 @@ static int run_fill(struct sim *s, const struct phase *p)
 		stop = s->written + s->limit / 4;
 		while (s->written < stop)
 			if (put(s, (uint32_t)(rnd() % s->nkeyspace),
-				draw_vlen(p)) || tick(s))
+				kvt_draw_vlen(p, &rng)) || tick(s))
 				return -1;
 		if (s->written - start < 2 * s->limit)
 			continue;
@@ -924,7 +864,7 @@ static int run_churn(struct sim *s, const struct phase *p, uint64_t ops)
 
 		k = find_key(s, r < 80 || r >= 90);
 		if (r < 90) {
-			if (put(s, k, draw_vlen(p)))
+			if (put(s, k, kvt_draw_vlen(p, &rng)))
 				return -1;
 		} else {
 			del(s, k);
@@ -985,7 +925,7 @@ static int run_one(unsigned int n, const struct scenario *sc,
 	rng = o.seed * 0x100000001b3ULL + n;
 	s.erng = rng ^ 0x5bd1e995ULL;
 	s.nkeyspace = (uint64_t)(o.key_factor * (double)s.limit /
-				 mean_item(&sc->ph[0]));
+				 kvt_mean_item(&sc->ph[0]));
 	if (s.nkeyspace < 1000)
 		s.nkeyspace = 1000;
 	s.keys = malloc(s.nkeyspace * sizeof(*s.keys));
@@ -1009,7 +949,7 @@ static int run_one(unsigned int n, const struct scenario *sc,
 			rc = run_fill(&s, p);
 		else
 			rc = run_churn(&s, p, (uint64_t)(o.ops_factor *
-					(double)s.limit / mean_item(p)));
+					(double)s.limit / kvt_mean_item(p)));
 		if (rc || (rc = ops->check(&s, true)) ||
 		    (rc = check_common(&s)))
 			goto out;
