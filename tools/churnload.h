@@ -12,6 +12,9 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "splitmix.h"
 
@@ -75,6 +78,38 @@ static inline double kvt_mean_item(const struct phase *p)
 		   (p->hi + 1.0 - p->lo) / (log(p->hi + 1.0) - log(p->lo));
 
 	return ITEM_HDR + KLEN + v;
+}
+
+/*
+ * kvt_pick_scenarios - set @want[i] for each scenario of @sc[0..@n) named
+ * in the comma-separated @list. -1 (after a message naming @prog) if a
+ * name is unknown or memory runs out, else 0.
+ */
+static inline int kvt_pick_scenarios(const char *prog, const char *list,
+				     const struct scenario *sc, size_t n,
+				     bool *want)
+{
+	char *copy = strdup(list), *tok, *save = NULL;
+	size_t i;
+
+	if (!copy) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(tok, sc[i].name))
+				break;
+		if (i == n) {
+			fprintf(stderr, "%s: no scenario '%s'\n", prog, tok);
+			free(copy);
+			return -1;
+		}
+		want[i] = true;
+	}
+	free(copy);
+	return 0;
 }
 
 #endif /* KVT_CHURNLOAD_H */

@@ -762,7 +762,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *vbuf, *list, *tok, *save = NULL;
+	char *vbuf;
 	bool want[NSCEN] = { false };
 	char wm[48] = "";
 	unsigned int i;
@@ -790,20 +790,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	list = strdup(o.scenarios);
-	for (tok = strtok_r(list, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < NSCEN; i++)
-			if (!strcmp(tok, scenarios[i].name))
-				break;
-		if (i == NSCEN) {
-			fprintf(stderr, "kvshm-churn: no scenario '%s'\n", tok);
-			usage(stderr);
-			return 2;
-		}
-		want[i] = true;
+	if (kvt_pick_scenarios("kvshm-churn", o.scenarios, scenarios, NSCEN,
+			       want)) {
+		usage(stderr);
+		return 2;
 	}
-	free(list);
 	/* Values are slices of one random buffer. */
 	vbuf = malloc(MAX_VALUE + 4096);
 	rng = o.seed;

@@ -1102,7 +1102,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool want[NSCEN] = { false }, bad = false;
-	char *list, *tok, *save = NULL, *end;
+	char *end;
 	unsigned int i, h;
 	int opt, rc = 0;
 
@@ -1139,22 +1139,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	list = strdup(o.scenarios);
-	for (tok = strtok_r(list, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < NSCEN; i++)
-			if (!strcmp(tok, scenarios[i].name))
-				break;
-		if (i == NSCEN) {
-			fprintf(stderr, "kvshm-heapsim: no scenario '%s'\n",
-				tok);
-			usage(stderr);
-			free(list);
-			return 2;
-		}
-		want[i] = true;
+	if (kvt_pick_scenarios("kvshm-heapsim", o.scenarios, scenarios, NSCEN,
+			       want)) {
+		usage(stderr);
+		return 2;
 	}
-	free(list);
 	if (o.key_factor * (double)o.memory / ITEM_HDR >= (double)UINT32_MAX) {
 		fprintf(stderr, "kvshm-heapsim: key space too large\n");
 		return 2;
