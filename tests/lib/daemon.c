@@ -106,6 +106,68 @@ static void remove_leftovers(struct test_daemon *d)
 }
 
 /*
+ * The kvshmds this process started and has not stopped, by copy (a test's
+ * struct may be on a stack that is gone by exit time). A test that bails
+ * out (exit()) while one runs would leave it serving, its segments in
+ * /dev/shm; at exit the process that started them kills them and removes
+ * their segments and data directories. Forked children (readers, which
+ * may exit() too) have another PID and leave them alone.
+ */
+#define LIVE_MAX	16
+static struct test_daemon live[LIVE_MAX];
+static pid_t live_owner;
+
+static void live_reap(void)
+{
+	int i;
+
+	if (getpid() != live_owner)
+		return;
+	for (i = 0; i < LIVE_MAX; i++) {
+		pid_t r;
+
+		if (live[i].pid <= 0)
+			continue;
+		/* A test that reaped its daemon itself: not ours to kill
+		 * (the PID may be another process's by now). */
+		r = waitpid(live[i].pid, NULL, WNOHANG);
+		if (r == 0) {
+			kill(live[i].pid, SIGKILL);
+			waitpid(live[i].pid, NULL, 0);
+		}
+		if (r == 0 || r == live[i].pid)
+			remove_leftovers(&live[i]);
+		live[i].pid = 0;
+	}
+}
+
+static void live_add(const struct test_daemon *d)
+{
+	static int once;
+	int i;
+
+	if (!once) {
+		live_owner = getpid();
+		atexit(live_reap);
+		once = 1;
+	}
+	for (i = 0; i < LIVE_MAX; i++)
+		if (live[i].pid <= 0) {
+			live[i] = *d;
+			return;
+		}
+}
+
+static void live_forget(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < LIVE_MAX; i++)
+		if (pid > 0 && live[i].pid == pid)
+			live[i].pid = 0;
+}
+
+/*
  * launch - exec kvshmd on d->name and d->dir with @extra_args, its stderr
  * appended to DIR/kvshmd.log. Return 0 once a client can attach, or the
  * wait status if kvshmd exited first (it is then reaped); bail out if it
@@ -141,10 +203,12 @@ static int launch(struct test_daemon *d, const char *const *extra_args)
 		execv(daemon_path, (char *const *)argv);
 		_exit(127);
 	}
+	live_add(d);
 	for (i = 0; i < 400; i++) {		/* 20 s at most */
 		int st;
 
 		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			live_forget(d->pid);
 			d->pid = 0;
 			return st ? st : -1;
 		}
@@ -156,6 +220,7 @@ static int launch(struct test_daemon *d, const char *const *extra_args)
 	}
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
+	live_forget(d->pid);
 	remove_leftovers(d);
 	bail_out("kvshmd %s did not come up", d->name);
 }
@@ -213,6 +278,7 @@ void kill_kvshmd(struct test_daemon *d)
 		return;
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
+	live_forget(d->pid);
 	d->pid = 0;
 }
 
@@ -232,6 +298,7 @@ int term_kvshmd(struct test_daemon *d)
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, &st, 0);
 	}
+	live_forget(d->pid);
 	d->pid = 0;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -293,6 +360,7 @@ int stop_kvshmd(struct test_daemon *d)
 		snprintf(cmd, sizeof(cmd), "/kvshm-%s.rw", d->name);
 		shm_unlink(cmd);
 	}
+	live_forget(d->pid);
 	d->pid = 0;
 	if (st != 0) {
 		snprintf(cmd, sizeof(cmd), "sed 's/^/# kvshmd: /' '%s/kvshmd.log'",
