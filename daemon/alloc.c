@@ -33,6 +33,8 @@
 
 struct kva_page {
 	uint16_t cls;
+	uint8_t aligned;		/* served kva_alloc_align() since it
+					 * last left the pool */
 	uint32_t nused;
 	uint32_t bump;
 	uint32_t prev, next;		/* class partial list */
@@ -61,6 +63,8 @@ struct kva {
 	uint32_t cls_pages[MAX_CLASSES];	/* pages serving each class */
 	uint64_t cls_chunks[MAX_CLASSES];	/* chunks in use per class */
 	uint32_t pages_large;		/* pages in large runs */
+	kva_release_fn release;		/* set before use, then const */
+	void *release_arg;
 };
 
 /* The class table is the same for every heap: built once. */
@@ -380,8 +384,38 @@ kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align)
 	/* No class, or no room for a new slab: whole pages. */
 	if (!off && (c == nclasses || classes[c].npages > 1))
 		off = alloc_large(a, size ? size : 8);
+	if (off) {
+		uint64_t pi = (off - a->heap_off) >> KVA_PAGE_SHIFT;
+		uint64_t last = (off + (size ? size : 8) - 1 - a->heap_off) >>
+				KVA_PAGE_SHIFT;
+
+		for (; pi <= last; pi++)
+			a->pages[pi].aligned = 1;
+	}
 	pthread_mutex_unlock(&a->lock);
 	return off;
+}
+
+void kva_set_release(struct kva *a, kva_release_fn fn, void *arg)
+{
+	a->release = fn;
+	a->release_arg = arg;
+}
+
+/*
+ * Pages [@pi, @pi + @n) go back to the pool (lock held): clear their
+ * marks; true if any had served kva_alloc_align().
+ */
+static bool pages_unmark(struct kva *a, uint32_t pi, uint32_t n)
+{
+	bool any = false;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		any |= a->pages[pi + i].aligned;
+		a->pages[pi + i].aligned = 0;
+	}
+	return any;
 }
 
 kvs_off_t kva_alloc(struct kva *a, size_t size)
@@ -410,7 +444,7 @@ void kva_free(struct kva *a, kvs_off_t off)
 	struct kva_page *pg;
 	const struct kva_class *c;
 	uint64_t rel = off - a->heap_off;
-	uint32_t pi, i;
+	uint32_t pi, i, back = 0;
 
 	if (off < a->heap_off || (rel >> KVA_PAGE_SHIFT) >= a->npages || off % 8)
 		kvd_die("event=bad_free off=%llu", (unsigned long long)off);
@@ -432,9 +466,10 @@ void kva_free(struct kva *a, kvs_off_t off)
 		a->pages_free += pg->nused;
 		a->pages_large -= pg->nused;
 		used_add(a, -((uint64_t)pg->nused << KVA_PAGE_SHIFT));
+		if (pages_unmark(a, pi, pg->nused))
+			back = pg->nused;
 		pg->nused = 0;
-		pthread_mutex_unlock(&a->lock);
-		return;
+		goto out;
 	}
 	if (pg->cls >= nclasses || pg->nused == 0)
 		kvd_die("event=bad_free off=%llu cls=%u", (unsigned long long)off,
@@ -454,8 +489,14 @@ void kva_free(struct kva *a, kvs_off_t off)
 		for (i = 0; i < c->npages; i++)
 			a->pages[pi + i].cls = PG_FREE;
 		a->pages_free += c->npages;
+		if (pages_unmark(a, pi, c->npages))
+			back = c->npages;
 	}
+out:
 	pthread_mutex_unlock(&a->lock);
+	if (back && a->release)
+		a->release(a->release_arg, page_off(a, pi),
+			   (uint64_t)back << KVA_PAGE_SHIFT);
 }
 
 static bool skipped(const struct kva *a, uint32_t pi, const kvs_off_t *skip,

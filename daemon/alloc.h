@@ -96,6 +96,16 @@ size_t kva_chunk_size(size_t size);
  */
 kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align);
 
+/*
+ * kva_set_release - call @fn(@arg, off, bytes), from kva_free() and
+ * outside the allocator's lock, when pages that served kva_alloc_align()
+ * since they were last free return to the pool: kvshmd then gives back
+ * the access-hint words that shadowed the bucket arrays there
+ * (daemon/hints.h). Set before the heap is used.
+ */
+typedef void (*kva_release_fn)(void *arg, kvs_off_t off, uint64_t bytes);
+void kva_set_release(struct kva *a, kva_release_fn fn, void *arg);
+
 /* Bytes kva_alloc_align() takes for @size and @align; 0 if @size is 0. */
 size_t kva_chunk_size_align(size_t size, size_t align);
 

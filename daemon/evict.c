@@ -24,9 +24,11 @@
  *    where it is, the first unvisited key is evicted. New keys that are
  *    never read leave quickly, keys read since the hand last passed
  *    stay, and hits cost the daemon nothing (readers set the bit). The
- *    queue is daemon-private, indexed by the key's hint index (which a
- *    key keeps for life), built when the policy is chosen and kept from
- *    the hook events; an array with holes, compacted when half empty.
+ *    queue is daemon-private and names a key by where it sits (its shard
+ *    and entry number, whose hint word the hand reads); it is built when
+ *    the policy is chosen, kept from the hook events, and renamed when a
+ *    shard grows (the index's rehash callback); an array with holes,
+ *    compacted when half empty.
  *  - an expired key met while choosing is removed as an expiry first.
  *
  * Threads and locks. Eviction runs on the server thread (synchronous,
@@ -84,15 +86,29 @@ struct cand {
 	uint32_t chunk;		/* its allocation size */
 };
 
-/* The SIEVE queue (sv.lock). */
+/*
+ * The SIEVE queue (sv.lock). A key is named by its shard and its entry
+ * number there (index.h), as SV_ID(); keys move only when their shard
+ * grows, and sv_rehash() then renames them.
+ */
+#define SV_ENTRY_BITS	40
+#define SV_ID(si, n)	(((uint64_t)(si) << SV_ENTRY_BITS) | ((n) + 1))
+#define SV_SHARD(id)	((uint32_t)((id) >> SV_ENTRY_BITS))
+#define SV_ENTRY(id)	(((id) & ((1ULL << SV_ENTRY_BITS) - 1)) - 1)
+
+struct sv_shard {
+	uint32_t *pos;		/* per entry number: position in the log
+				 * + 1, 0 = not queued; NULL: not tracked */
+	uint64_t n;		/* entries pos covers (the array's) */
+};
+
 struct sieve {
 	pthread_mutex_t lock;
 	bool on;
-	uint32_t *log;		/* hint indexes, oldest first; 0 = hole */
+	uint64_t *log;		/* SV_ID()s, oldest first; 0 = hole */
 	uint64_t len, cap, live, hand;
-	uint32_t *pos;		/* per hint index: position + 1, 0 = absent */
-	uint64_t *hash;		/* per hint index: the key's hash */
-	uint32_t nwords;
+	struct sv_shard *sh;	/* per shard */
+	uint32_t nshards;
 };
 
 struct kvd_evict {
@@ -158,13 +174,11 @@ static uint64_t rnd(struct kvd_evict *ev)
 	return ev->rng * 0x2545F4914F6CDD1DULL;
 }
 
-static uint32_t hint_word(struct kvd_evict *ev, uint32_t idx)
+static uint32_t hint_word(struct kvd_evict *ev, uint64_t idx)
 {
-	struct kvd_hints *h = &ev->d->hints;
+	uint32_t *w = kvd_hint_at(&ev->d->hints, idx);
 
-	if (!idx || idx >= h->nwords)
-		return 0;
-	return __atomic_load_n(&h->words[idx], __ATOMIC_RELAXED);
+	return w ? __atomic_load_n(w, __ATOMIC_RELAXED) : 0;
 }
 
 static bool volatile_only(int p)
@@ -200,13 +214,12 @@ static uint32_t take(struct kvd_evict *ev, int policy, bool sync,
 }
 
 /*
- * Evict the key hashed @hash if its item is still @off (or, @off 0, it
- * still has hint index @hint) and, if @chunk, is of that size. Return the
- * chunk size freed, 0 if the candidate was stale or unsuitable.
+ * Evict the key hashed @hash if its item is still @off and, if @chunk, is
+ * of that size. Return the chunk size freed, 0 if the candidate was stale
+ * or unsuitable.
  */
 static uint32_t take_if_live(struct kvd_evict *ev, int policy, bool sync,
-			     uint64_t hash, kvs_off_t off, uint32_t hint,
-			     uint32_t chunk, bool *stale)
+			     uint64_t hash, kvs_off_t off, uint32_t chunk)
 {
 	struct kvd_index *x = &ev->d->index;
 	uint32_t si = kvd_index_shard(x, hash), got = 0;
@@ -214,8 +227,8 @@ static uint32_t take_if_live(struct kvd_evict *ev, int policy, bool sync,
 	struct kvs_iref r;
 
 	kvd_index_lock(x, si);
-	*stale = !kvd_index_find_item(x, hash, off, hint, &pos, &r);
-	if (!*stale && (!chunk || chunk_of(&r) == chunk))
+	if (kvd_index_find_item(x, hash, off, &pos, &r) &&
+	    (!chunk || chunk_of(&r) == chunk))
 		got = take(ev, policy, sync, hash, &pos, &r);
 	kvd_index_unlock(x, si);
 	return got;
@@ -349,7 +362,6 @@ static uint32_t evict_sampled(struct kvd_evict *ev, int policy, bool sync,
 	int i;
 
 	for (tries = 0; tries < PICK_TRIES; tries++) {
-		bool stale;
 		uint32_t got;
 		struct cand c;
 
@@ -367,8 +379,7 @@ static uint32_t evict_sampled(struct kvd_evict *ev, int policy, bool sync,
 		memmove(&ev->pool[i], &ev->pool[i + 1],
 			(ev->npool - (unsigned int)i - 1) * sizeof(c));
 		ev->npool--;
-		got = take_if_live(ev, policy, sync, c.hash, c.off, 0, chunk,
-				   &stale);
+		got = take_if_live(ev, policy, sync, c.hash, c.off, chunk);
 		if (got)
 			return got;
 	}
@@ -414,67 +425,81 @@ static uint32_t evict_ttl(struct kvd_evict *ev, bool sync)
 
 /* ---- sieve ----------------------------------------------------------- */
 
+/* The log slot of entry @n of shard @si + 1, or NULL (sv.lock held). */
+static uint32_t *sv_pos(struct sieve *sv, uint32_t si, uint64_t n)
+{
+	struct sv_shard *sh;
+
+	if (!sv->sh || si >= sv->nshards)
+		return NULL;
+	sh = &sv->sh[si];
+	return sh->pos && n < sh->n ? &sh->pos[n] : NULL;
+}
+
 static void sv_compact(struct sieve *sv)
 {
 	uint64_t i, n = 0, hand = 0;
 
 	for (i = 0; i < sv->len; i++) {
-		uint32_t h = sv->log[i];
+		uint64_t id = sv->log[i];
 
-		if (!h)
+		if (!id)
 			continue;
 		if (i < sv->hand)
 			hand++;
-		sv->log[n] = h;
-		sv->pos[h] = (uint32_t)(n + 1);
+		sv->log[n] = id;
+		*sv_pos(sv, SV_SHARD(id), SV_ENTRY(id)) = (uint32_t)(n + 1);
 		n++;
 	}
 	sv->len = n;
 	sv->hand = hand;
 }
 
-static void sv_unlink(struct sieve *sv, uint32_t h)
+/* Forget the key at @p, its log slot (sv.lock held). */
+static void sv_unlink(struct sieve *sv, uint32_t *p)
 {
-	sv->log[sv->pos[h] - 1] = 0;
-	sv->pos[h] = 0;
+	sv->log[*p - 1] = 0;
+	*p = 0;
 	sv->live--;
 	if (sv->len > 2 * sv->live + 1024)
 		sv_compact(sv);
 }
 
-/* Track key @hash with hint index @h, newest (sv.lock held). */
-static void sv_add(struct sieve *sv, uint32_t h, uint64_t hash)
+/* Queue the key in entry @n of shard @si, newest, unless it is already
+ * (a new value: SIEVE does not move it). sv.lock held. */
+static void sv_add(struct sieve *sv, uint32_t si, uint64_t n)
 {
-	if (sv->pos[h]) {
-		if (sv->hash[h] == hash)
-			return;		/* a new value: SIEVE does not move it */
-		sv_unlink(sv, h);	/* the word was reused: a new key */
-	}
+	uint32_t *p = sv_pos(sv, si, n);
+
+	if (!p || *p)
+		return;
 	if (sv->len == sv->cap) {
 		if (sv->len > 2 * sv->live) {
 			sv_compact(sv);
 		} else {
 			uint64_t cap = sv->cap ? sv->cap * 2 : 4096;
-			uint32_t *p = realloc(sv->log, cap * sizeof(*p));
+			uint64_t *l = cap < UINT32_MAX ?
+				      realloc(sv->log, cap * sizeof(*l)) : NULL;
 
-			if (!p) {
+			if (!l) {
 				kvd_log(LOG_WARNING, "event=sieve_oom");
 				return;	/* untracked: never evicted by sieve */
 			}
-			sv->log = p;
+			sv->log = l;
 			sv->cap = cap;
 		}
 	}
-	sv->log[sv->len++] = h;
-	sv->pos[h] = (uint32_t)sv->len;
-	sv->hash[h] = hash;
+	sv->log[sv->len++] = SV_ID(si, n);
+	*p = (uint32_t)sv->len;
 	sv->live++;
 }
 
-static void sv_del(struct sieve *sv, uint32_t h, uint64_t hash)
+static void sv_del(struct sieve *sv, uint32_t si, uint64_t n)
 {
-	if (sv->pos[h] && sv->hash[h] == hash)
-		sv_unlink(sv, h);
+	uint32_t *p = sv_pos(sv, si, n);
+
+	if (p && *p)
+		sv_unlink(sv, p);
 }
 
 /* Forget every key (sv.lock held). */
@@ -484,8 +509,50 @@ static void sv_clear(struct sieve *sv)
 
 	for (i = 0; i < sv->len; i++)
 		if (sv->log[i])
-			sv->pos[sv->log[i]] = 0;
+			*sv_pos(sv, SV_SHARD(sv->log[i]),
+				SV_ENTRY(sv->log[i])) = 0;
 	sv->len = sv->live = sv->hand = 0;
+}
+
+/*
+ * The index's rehash callback (shard @si locked): shard @si's keys moved
+ * to a new array; give them their new names, keeping their places in the
+ * queue.
+ */
+static void sv_rehash(void *arg, uint32_t si, const uint32_t *moved,
+		      uint64_t old_n, uint64_t new_n)
+{
+	struct kvd_evict *ev = arg;
+	struct sieve *sv = &ev->sv;
+	struct sv_shard *sh;
+	uint32_t *pos;
+	uint64_t i;
+
+	pthread_mutex_lock(&sv->lock);
+	if (!sv->on || !sv->sh || !sv->sh[si].pos)
+		goto out;
+	sh = &sv->sh[si];
+	pos = calloc(new_n, sizeof(*pos));
+	for (i = 0; i < old_n && i < sh->n; i++) {
+		uint32_t p = sh->pos[i];
+
+		if (!p)
+			continue;
+		if (!pos || moved[i] == KVD_NO_ENTRY) {
+			sv->log[p - 1] = 0;	/* out of memory: untracked */
+			sv->live--;
+			continue;
+		}
+		pos[moved[i]] = p;
+		sv->log[p - 1] = SV_ID(si, moved[i]);
+	}
+	if (!pos)
+		kvd_log(LOG_WARNING, "event=sieve_oom shard=%u", si);
+	free(sh->pos);
+	sh->pos = pos;
+	sh->n = pos ? new_n : 0;
+out:
+	pthread_mutex_unlock(&sv->lock);
 }
 
 /*
@@ -498,19 +565,32 @@ static void on_event(const struct kvd_event_info *e, void *arg)
 {
 	struct kvd_evict *ev = arg;
 	struct sieve *sv = &ev->sv;
+	struct kvd_index *x = &ev->d->index;
+	uint32_t si = kvd_index_shard(x, e->hash);
+	struct kvs_pos pos;
+	struct kvs_iref r;
+	bool found = false;
 
+	if (!__atomic_load_n(&sv->on, __ATOMIC_RELAXED))
+		return;
+	/* Where the new item sits (the shard is locked: it stays there). */
+	if (e->ev == KVD_EV_SET)
+		found = kvd_index_find_item(x, e->hash, e->item, &pos, &r);
 	pthread_mutex_lock(&sv->lock);
 	if (sv->on && e->ev == KVD_EV_FLUSH) {
 		sv_clear(sv);
-	} else if (sv->on && e->hint && e->hint < sv->nwords) {
+	} else if (sv->on) {
 		switch (e->ev) {
 		case KVD_EV_SET:
-			sv_add(sv, e->hint, e->hash);
+			if (found)
+				sv_add(sv, si, pos.bucket * KVS_BUCKET_ENTRIES +
+					       pos.slot);
 			break;
 		case KVD_EV_DEL:
 		case KVD_EV_EXPIRE:
 		case KVD_EV_EVICT:
-			sv_del(sv, e->hint, e->hash);
+			if (e->entry)
+				sv_del(sv, si, e->entry - 1);
 			break;
 		default:
 			break;
@@ -520,109 +600,141 @@ static void on_event(const struct kvd_event_info *e, void *arg)
 }
 
 /*
- * Move the hand to the next unvisited key, clearing visited bits on the
- * way; false if the queue is empty. The bit is cleared with an atomic AND
- * on the shared word: a reader's concurrent store may put it back (the
- * key was just read: it deserves to stay) or drop a counter increment.
+ * SIEVE's hand: move to the next unvisited key, clearing visited bits on
+ * the way, and evict it. Each step locks the shard of the key under the
+ * hand, then sv.lock (the lock order), and checks the hand still names
+ * that key. The bit is cleared with an atomic AND on the shared word: a
+ * reader's concurrent store may put it back (the key was just read: it
+ * deserves to stay) or drop a counter increment.
  */
-static bool sv_pick(struct kvd_evict *ev, uint32_t *hint, uint64_t *hash)
+static uint32_t evict_sieve(struct kvd_evict *ev, bool sync, uint32_t chunk)
 {
+	struct kvd_index *x = &ev->d->index;
 	struct sieve *sv = &ev->sv;
+	unsigned int tries = 0;
 	uint64_t steps, limit;
-	bool found = false;
 
 	pthread_mutex_lock(&sv->lock);
 	limit = 2 * sv->len + 2;
-	for (steps = 0; sv->live && steps < limit; steps++) {
-		uint32_t h;
+	pthread_mutex_unlock(&sv->lock);
+	for (steps = 0; steps < limit && tries < PICK_TRIES; steps++) {
+		uint64_t id, hand, n, hash;
+		struct kvs_pos pos;
+		struct kvs_iref r;
+		uint32_t si, got, *w, *p;
 
+		pthread_mutex_lock(&sv->lock);
+		if (!sv->live) {
+			pthread_mutex_unlock(&sv->lock);
+			return 0;
+		}
 		if (sv->hand >= sv->len)
 			sv->hand = 0;
-		h = sv->log[sv->hand];
-		if (!h) {
+		hand = sv->hand;
+		id = sv->log[hand];
+		if (!id)
 			sv->hand++;
+		pthread_mutex_unlock(&sv->lock);
+		if (!id)
+			continue;
+		si = SV_SHARD(id);
+		n = SV_ENTRY(id);
+		kvd_index_lock(x, si);
+		pthread_mutex_lock(&sv->lock);
+		if (hand >= sv->len || sv->log[hand] != id) {
+			/* Compacted or renamed meanwhile: look again. */
+			pthread_mutex_unlock(&sv->lock);
+			kvd_index_unlock(x, si);
 			continue;
 		}
-		if (hint_word(ev, h) & KVS_HINT_VISITED) {
-			__atomic_fetch_and(&ev->d->hints.words[h],
-					   ~KVS_HINT_VISITED, __ATOMIC_RELAXED);
+		w = kvd_index_hint(x, si, n);
+		if (w && (__atomic_load_n(w, __ATOMIC_RELAXED) &
+			  KVS_HINT_VISITED)) {
+			__atomic_fetch_and(w, ~KVS_HINT_VISITED,
+					   __ATOMIC_RELAXED);
 			sv->hand++;
+			pthread_mutex_unlock(&sv->lock);
+			kvd_index_unlock(x, si);
 			continue;
 		}
-		*hint = h;
-		*hash = sv->hash[h];
+		if (!kvd_index_at(x, si, n, &hash, &pos, &r)) {
+			/* Gone with no event (e.g. flushed): forget it. */
+			if ((p = sv_pos(sv, si, n)) && *p)
+				sv_unlink(sv, p);
+			pthread_mutex_unlock(&sv->lock);
+			kvd_index_unlock(x, si);
+			continue;
+		}
 		sv->hand++;
-		found = true;
-		break;
-	}
-	pthread_mutex_unlock(&sv->lock);
-	return found;
-}
-
-static uint32_t evict_sieve(struct kvd_evict *ev, bool sync, uint32_t chunk)
-{
-	unsigned int tries;
-
-	for (tries = 0; tries < PICK_TRIES; tries++) {
-		uint32_t h, got;
-		uint64_t hash;
-		bool stale;
-
-		if (!sv_pick(ev, &h, &hash))
-			return 0;
-		got = take_if_live(ev, KVD_POLICY_SIEVE, sync, hash, 0, h,
-				   chunk, &stale);
+		/* take() emits the eviction, whose hook takes sv.lock. */
+		pthread_mutex_unlock(&sv->lock);
+		got = 0;
+		if (!chunk || chunk_of(&r) == chunk)
+			got = take(ev, KVD_POLICY_SIEVE, sync, hash, &pos, &r);
+		kvd_index_unlock(x, si);
 		if (got)
 			return got;
-		if (stale) {	/* e.g. flushed: no event told us */
-			pthread_mutex_lock(&ev->sv.lock);
-			sv_del(&ev->sv, h, hash);
-			pthread_mutex_unlock(&ev->sv.lock);
-		}
+		tries++;
 	}
 	return 0;
 }
+
+struct sv_walk {
+	struct sieve *sv;
+	uint32_t si;
+};
 
 static int sieve_track(void *arg, uint64_t hash, const struct kvs_pos *pos,
 		       const struct kvs_iref *r)
 {
-	struct sieve *sv = arg;
+	struct sv_walk *w = arg;
 
-	(void)pos;
-	if (r->hint && r->hint < sv->nwords) {
-		pthread_mutex_lock(&sv->lock);
-		sv_add(sv, r->hint, hash);
-		pthread_mutex_unlock(&sv->lock);
-	}
+	(void)hash;
+	(void)r;
+	pthread_mutex_lock(&w->sv->lock);
+	sv_add(w->sv, w->si, pos->bucket * KVS_BUCKET_ENTRIES + pos->slot);
+	pthread_mutex_unlock(&w->sv->lock);
 	return 0;
 }
 
-/* Start the queue (ev->lock held): events first, then the table. */
+/*
+ * Start the queue (ev->lock held): events and renaming first, then each
+ * shard, under its lock: its positions, then its keys. A key written
+ * before its shard's turn is added by the walk; after, by its event.
+ */
 static int sieve_on(struct kvd_evict *ev)
 {
 	struct kvd_index *x = &ev->d->index;
 	struct sieve *sv = &ev->sv;
+	struct sv_walk w = { .sv = sv };
+	struct sv_shard *sh = calloc(x->nshards, sizeof(*sh));
 	uint32_t si;
 
-	sv->nwords = ev->d->hints.nwords;
-	sv->pos = calloc(sv->nwords ? sv->nwords : 1, sizeof(*sv->pos));
-	sv->hash = calloc(sv->nwords ? sv->nwords : 1, sizeof(*sv->hash));
-	if (!sv->pos || !sv->hash) {
-		free(sv->pos);
-		free(sv->hash);
-		sv->pos = NULL;
-		sv->hash = NULL;
+	if (!sh)
 		return -ENOMEM;
-	}
 	pthread_mutex_lock(&sv->lock);
-	sv->on = true;
+	sv->sh = sh;
+	sv->nshards = x->nshards;
+	__atomic_store_n(&sv->on, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&sv->lock);
-	/* A key written during the walk is added by its event or by the
-	 * walk, whichever comes first; sv_add() ignores the second. */
+	x->rehash_arg = ev;
+	__atomic_store_n(&x->on_rehash, sv_rehash, __ATOMIC_RELEASE);
 	for (si = 0; si < x->nshards; si++) {
+		uint64_t n;
+		uint32_t *pos;
+
 		kvd_index_lock(x, si);
+		n = kvd_index_entries(x, si);
+		pos = calloc(n, sizeof(*pos));
+		pthread_mutex_lock(&sv->lock);
+		sh[si].pos = pos;
+		sh[si].n = pos ? n : 0;
+		pthread_mutex_unlock(&sv->lock);
+		if (!pos)
+			kvd_log(LOG_WARNING, "event=sieve_oom shard=%u", si);
+		w.si = si;
 		kvd_index_walk(x, si, 0, kvd_index_nbuckets(x, si),
-			       sieve_track, sv);
+			       sieve_track, &w);
 		kvd_index_unlock(x, si);
 	}
 	return 0;
@@ -631,15 +743,18 @@ static int sieve_on(struct kvd_evict *ev)
 static void sieve_off(struct kvd_evict *ev)
 {
 	struct sieve *sv = &ev->sv;
+	uint32_t si;
 
+	__atomic_store_n(&ev->d->index.on_rehash, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&sv->lock);
-	sv->on = false;
+	__atomic_store_n(&sv->on, false, __ATOMIC_RELAXED);
+	for (si = 0; sv->sh && si < sv->nshards; si++)
+		free(sv->sh[si].pos);
+	free(sv->sh);
 	free(sv->log);
-	free(sv->pos);
-	free(sv->hash);
+	sv->sh = NULL;
 	sv->log = NULL;
-	sv->pos = NULL;
-	sv->hash = NULL;
+	sv->nshards = 0;
 	sv->len = sv->cap = sv->live = sv->hand = 0;
 	pthread_mutex_unlock(&sv->lock);
 }
@@ -670,13 +785,12 @@ static uint32_t evict_chunks(struct kvd_evict *ev, int policy, bool sync,
 		size_t klen = __atomic_load_n(&it->klen, __ATOMIC_RELAXED);
 		size_t extra = kvs_item_extra(vf >> KVS_ITEM_FLAGS_SHIFT);
 		uint64_t hash;
-		bool stale;
 
 		if (!klen || sizeof(*it) + extra + klen > size)
 			continue;
 		hash = kvs_hash(d->hdr->hash_seed,
 				(const char *)(it + 1) + extra, klen);
-		got += take_if_live(ev, policy, sync, hash, off, 0, 0, &stale);
+		got += take_if_live(ev, policy, sync, hash, off, 0);
 	}
 	return got;
 }

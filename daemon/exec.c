@@ -95,12 +95,10 @@ static void emit_set(struct kvd *d, uint64_t hash, kvs_off_t item_off,
 		     const void *key, size_t klen, const void *val,
 		     size_t vlen, int64_t exp, uint64_t version)
 {
-	const struct kvs_item *it =
-		(const struct kvs_item *)(d->seg.base + item_off);
 	struct kvd_event_info e = {
 		.ev = KVD_EV_SET, .key = key, .klen = klen, .val = val,
 		.vlen = vlen, .expire_ms = exp, .version = version,
-		.hash = hash, .item = item_off, .hint = it->hint,
+		.hash = hash, .item = item_off,
 	};
 
 	kvd_hooks_emit(&d->hooks, &e);
@@ -111,11 +109,11 @@ static void emit_set(struct kvd *d, uint64_t hash, kvs_off_t item_off,
  * leave the table one by one (batches emit theirs after publishing).
  */
 static void emit_rm(struct kvd *d, enum kvd_event ev, const void *key,
-		    size_t klen, uint64_t hash, kvs_off_t item, uint32_t hint)
+		    size_t klen, uint64_t hash, kvs_off_t item, uint64_t entry)
 {
 	struct kvd_event_info e = {
 		.ev = ev, .key = key, .klen = klen, .hash = hash,
-		.item = item, .hint = hint,
+		.item = item, .entry = entry,
 	};
 
 	kvd_hooks_emit(&d->hooks, &e);
@@ -131,7 +129,8 @@ void kvd_exec_remove(struct kvd *d, enum kvd_event ev, uint64_t hash,
 	 * read the key from it.
 	 */
 	emit_rm(d, ev, r->key, r->klen, hash,
-		(kvs_off_t)((const char *)r->it - d->seg.base), r->hint);
+		(kvs_off_t)((const char *)r->it - d->seg.base),
+		pos->bucket * KVS_BUCKET_ENTRIES + pos->slot + 1);
 	kvd_index_remove(&d->index, hash, pos);
 }
 
@@ -185,10 +184,10 @@ static uint64_t item_version(const struct kvd *d, kvs_off_t off)
 	return kvs_item_version(it->ver_hi, it->ver_lo);
 }
 
-/* Write the item (header, expiry, key, value) at @it, hint word @hint. */
+/* Write the item (header, expiry, key, value) at @it. */
 static void item_put(struct kvs_item *it, const void *key, size_t klen,
 		     const void *val, size_t vlen, int64_t exp,
-		     uint64_t version, uint32_t hint)
+		     uint64_t version)
 {
 	unsigned int flags = exp ? KVS_ITEM_EXPIRES : 0;
 	char *p;
@@ -197,7 +196,6 @@ static void item_put(struct kvs_item *it, const void *key, size_t klen,
 	it->klen = (uint16_t)klen;
 	it->ver_hi = (uint16_t)(version >> 32);
 	it->ver_lo = (uint32_t)version;
-	it->hint = hint;
 	p = (char *)(it + 1);
 	if (exp) {
 		memcpy(p, &exp, sizeof(exp));
@@ -214,7 +212,7 @@ static void item_fill(struct kvd *d, kvs_off_t off, const void *key,
 		      uint64_t version)
 {
 	item_put((struct kvs_item *)(d->seg.base + off), key, klen, val, vlen,
-		 exp, version, 0);
+		 exp, version);
 }
 
 /*
@@ -672,7 +670,7 @@ struct batch_ent {
 	bool found;			/* the key was live before the batch */
 	bool inserted;
 	kvs_off_t gone;			/* the item a delete removed, and */
-	uint32_t gone_hint;		/* its hint index, for the event */
+	uint64_t gone_entry;		/* its entry number + 1, for the event */
 };
 
 static int batch_cmp(const void *a, const void *b)
@@ -987,7 +985,8 @@ static int batch_publish(struct kvd *d, const struct kvd_kv *kv,
 			 * bytes come from the request. */
 			e[i].gone = (kvs_off_t)((const char *)cur.it -
 						d->seg.base);
-			e[i].gone_hint = cur.hint;
+			e[i].gone_entry = pos.bucket * KVS_BUCKET_ENTRIES +
+					  pos.slot + 1;
 			kvd_index_remove(&d->index, e[i].hash, &pos);
 			(*removed)++;
 		}
@@ -1008,7 +1007,7 @@ static int batch_publish(struct kvd *d, const struct kvd_kv *kv,
 				 item_version(d, e[i].item));
 		else if (e[i].found)
 			emit_rm(d, KVD_EV_DEL, p->key, p->klen, e[i].hash,
-				e[i].gone, e[i].gone_hint);
+				e[i].gone, e[i].gone_entry);
 	}
 	emit(d, KVD_EV_BATCH_END, NULL, 0, NULL, 0, 0, 0);
 	return 0;
@@ -1196,32 +1195,26 @@ static size_t ent_size(const struct kvp_ent *e)
 			     e->expire_ms ? KVS_ITEM_EXPIRES : 0);
 }
 
-static void ent_put(struct kvs_item *it, const struct kvp_ent *e,
-		    uint32_t hint)
+static void ent_put(struct kvs_item *it, const struct kvp_ent *e)
 {
 	item_put(it, e->key, e->klen, e->val, e->vlen, e->expire_ms,
-		 e->version ? e->version : 1, hint);
+		 e->version ? e->version : 1);
 }
 
 /*
- * The run's items and hint words, allocated up front; an entry whose
+ * The run's items, allocated up front; an entry whose
  * item did not fit (@off 0) goes through kvd_exec_load(), which waits for
  * retired memory as every write does. Recovery runs before the evictor
  * exists, so no allocation here needs to wake it.
  */
 static void load_alloc(struct kvd *d, const struct kvp_ent *e, size_t n,
-		       int64_t now, kvs_off_t *off, uint32_t *hint)
+		       int64_t now, kvs_off_t *off)
 {
 	size_t size[KVD_LOAD_RUN], i;
 
 	for (i = 0; i < n; i++)
 		size[i] = load_keeps(&e[i], now) ? ent_size(&e[i]) : 0;
 	kva_alloc_n(d->heap, size, off, (unsigned int)n);
-	memset(hint, 0, n * sizeof(*hint));
-	if (d->index.hints)
-		kvd_hint_alloc_n(d->index.hints,
-				 kvs_load_relaxed(&d->hdr->clock_tick), hint,
-				 (unsigned int)n);
 }
 
 /*
@@ -1242,7 +1235,7 @@ static void load_alloc(struct kvd *d, const struct kvp_ent *e, size_t n,
  * (the caller then fills the items through the mapping).
  */
 static int load_write(struct kvd_load_stage *st, const struct kvp_ent *e,
-		      size_t n, const kvs_off_t *off, const uint32_t *hint)
+		      size_t n, const kvs_off_t *off)
 {
 	kvs_off_t start = 0;
 	size_t len = 0, i;
@@ -1267,7 +1260,7 @@ static int load_write(struct kvd_load_stage *st, const struct kvp_ent *e,
 
 			if (!big)
 				return -1;
-			ent_put((struct kvs_item *)(void *)big, &e[i], hint[i]);
+			ent_put((struct kvs_item *)(void *)big, &e[i]);
 			rc = kvp_pwrite_full(st->fd, big, size, off[i]);
 			free(big);
 			if (rc < 0)
@@ -1276,8 +1269,7 @@ static int load_write(struct kvd_load_stage *st, const struct kvp_ent *e,
 		}
 		if (!len)
 			start = off[i];
-		ent_put((struct kvs_item *)(void *)(st->buf + len), &e[i],
-			hint[i]);
+		ent_put((struct kvs_item *)(void *)(st->buf + len), &e[i]);
 		memset(st->buf + len + size, 0, chunk - size);
 		len += chunk;
 	}
@@ -1290,7 +1282,6 @@ int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
 		      int64_t now, uint32_t *held, struct kvd_load_stage *st)
 {
 	kvs_off_t off[KVD_LOAD_RUN];
-	uint32_t hint[KVD_LOAD_RUN];
 	uint64_t added = 0, expiring = 0;
 	bool written = false;
 	size_t i;
@@ -1301,11 +1292,11 @@ int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
 			rc = kvd_exec_load(d, &e[i], now, true, held);
 		return rc;
 	}
-	load_alloc(d, e, n, now, off, hint);
+	load_alloc(d, e, n, now, off);
 	if (st && st->fd >= 0) {
 		if (!st->buf && (st->buf = malloc(KVD_STAGE_BYTES)))
 			st->cap = KVD_STAGE_BYTES;
-		written = st->buf && load_write(st, e, n, off, hint) == 0;
+		written = st->buf && load_write(st, e, n, off) == 0;
 		if (!written)
 			st->fd = -1;	/* through the mapping from now on */
 	}
@@ -1319,7 +1310,6 @@ int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
 				rc = kvd_exec_load(d, &e[i], now, true, held);
 			if (off[i])
 				kva_free(d->heap, off[i]);	/* unused */
-			kvd_hint_free(d->index.hints, hint[i]);
 			continue;
 		}
 		version_raise(d, e[i].version);
@@ -1332,10 +1322,9 @@ int kvd_exec_load_new(struct kvd *d, const struct kvp_ent *e, size_t n,
 		}
 		if (!written)
 			ent_put((struct kvs_item *)(d->seg.base + off[i]),
-				&e[i], hint[i]);
+				&e[i]);
 		if (kvd_index_insert_loaded(&d->index, hash, off[i]) < 0) {
 			kva_free(d->heap, off[i]);
-			kvd_hint_free(d->index.hints, hint[i]);
 			rc = -ENOMEM;
 			continue;
 		}

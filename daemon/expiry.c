@@ -139,7 +139,7 @@ static void heap_del(struct kvd_expiry *ex, struct xshard *s, uint32_t i)
 static bool ent_live(struct kvd_expiry *ex, const struct xent *e,
 		     struct kvs_pos *pos, struct kvs_iref *r)
 {
-	return kvd_index_find_item(&ex->d->index, e->hash, e->off, 0, pos, r) &&
+	return kvd_index_find_item(&ex->d->index, e->hash, e->off, pos, r) &&
 	       r->expire_ms == e->exp;
 }
 
@@ -308,7 +308,7 @@ static bool sweep_shard(struct kvd_expiry *ex, uint32_t si)
 
 		heap_del(ex, s, 0);
 		cnt_add(&ex->examined, 1);
-		if (!kvd_index_find_item(&d->index, e.hash, e.off, 0, &pos, &r) ||
+		if (!kvd_index_find_item(&d->index, e.hash, e.off, &pos, &r) ||
 		    !kvs_iref_expired(&r, now)) {
 			/* Overwritten, deleted, persisted or re-timed since:
 			 * the key's current item has its own entry. */

@@ -1,40 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/hints.h - allocation of access-hint words (shm/hint.h) to keys.
+ * daemon/hints.h - kvshmd's view of the access-hint words (shm/hint.h).
  *
- * A key gets a word when it is inserted, keeps it across replacements,
- * and gives it back after a grace period once removed (a reader may still
- * touch the word of a key it found just before the removal). Index 0 is
- * never handed out: it means "no hint" (also when all are in use).
- *
- * Thread-safe (one mutex). Daemon-private state; the words themselves are
- * in the rw area.
+ * A key's word belongs to its bucket entry (kvs_hint_index()): the index
+ * writes a fresh one when it places a key in an entry and copies the words
+ * when a shard's keys move to a new array; the evictor reads them and
+ * clears visited bits. Nothing is allocated per key. The words shadowing
+ * heap pages that held arrays are given back to the system when those
+ * pages return to the heap's pool (kvd_hints_release()), so the rw area
+ * holds memory for about the arrays that exist, not for every place an
+ * array ever was.
  */
 #ifndef KVD_HINTS_H
 #define KVD_HINTS_H
 
-#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct kvd_hints {
-	pthread_mutex_t lock;
-	uint32_t *words;		/* rw area, nwords */
-	uint32_t nwords;
-	uint32_t next;			/* next never-used index */
-	uint32_t *free;			/* stack of returned indexes */
-	uint32_t nfree, cap;
-	uint32_t used;
+	uint32_t *words;		/* rw area, nwords; NULL: none */
+	uint64_t nwords;
 };
 
-int kvd_hints_init(struct kvd_hints *h, uint32_t *words, uint32_t nwords);
-void kvd_hints_destroy(struct kvd_hints *h);
+/* The word at @idx, or NULL if there is none. */
+static inline uint32_t *kvd_hint_at(const struct kvd_hints *h, uint64_t idx)
+{
+	return h && h->words && idx < h->nwords ? &h->words[idx] : NULL;
+}
 
-/* A word for a new key, set to its initial value; 0 if none is free. */
-uint32_t kvd_hint_alloc(struct kvd_hints *h, uint32_t now);
-/* @n words into @idx[] under one lock hold (0 for each one not free). */
-void kvd_hint_alloc_n(struct kvd_hints *h, uint32_t now, uint32_t *idx,
-		      unsigned int n);
-void kvd_hint_free(struct kvd_hints *h, uint32_t idx);
-uint32_t kvd_hints_used(struct kvd_hints *h);
+/*
+ * The heap's kva_release_fn (@arg: the struct kvd_hints): give back the
+ * whole pages of the words shadowing @bytes of the segment
+ * at offset @off (MADV_REMOVE on the shared rw object: the pages read as
+ * zero afterwards). Called for heap pages no array uses any more, a grace
+ * period after the last one was retired: no reader touches those words.
+ */
+void kvd_hints_release(void *arg, uint64_t off, uint64_t bytes);
 
 #endif /* KVD_HINTS_H */

@@ -40,11 +40,12 @@ struct kvd_event_info {
 	 * eviction) that must find the key again later without its bytes:
 	 * the key's hash, the item (KVD_EV_SET: the new one, now published;
 	 * otherwise the one just removed, retired, still readable until the
-	 * hook returns) and the key's access-hint index (0 = none).
+	 * hook returns) and, for a removal, the entry it left: its number in
+	 * its shard's array (index.h) + 1, 0 if not known.
 	 */
 	uint64_t hash;
 	uint64_t item;
-	uint32_t hint;
+	uint64_t entry;
 };
 
 typedef void (*kvd_hook_fn)(const struct kvd_event_info *ev, void *arg);

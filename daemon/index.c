@@ -19,6 +19,17 @@
  * of entries per key, against 8 / 0.6 = 13.3 with doubling); it costs
  * more rehashing, about 8 moves per key inserted instead of 1, each an
  * item read, which kvshmd does under the shard lock only.
+ *
+ * Access hints: each entry has its hint word (kvs_hint_index()). Placing
+ * a key writes a fresh word before the entry is published; a replacement
+ * keeps the entry and so the word; growth copies every key's word to its
+ * new entry before the new array is published. Readers on the old array
+ * may still update the old words, losing that update: a hint skews
+ * eviction, never data. The word pages of old arrays go back to the
+ * system when the heap pages under them return to the allocator's pool
+ * (kva_set_release()), a grace period after their last array: one
+ * madvise(2) per such page run, not one per growth (each unmaps the pages
+ * from every client too, a TLB shootdown on every CPU that runs one).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +37,7 @@
 
 #include "atomic.h"
 #include "hash.h"
+#include "hint.h"
 #include "hints.h"
 #include "index.h"
 #include "log.h"
@@ -41,6 +53,12 @@ struct kvd_shard {
 	struct kvs_bucket *b;		/* current array (writable view) */
 	uint64_t count;
 };
+
+/* The segment offset of shard @s's current array. */
+static kvs_off_t array_off(const struct kvd_index *x, const struct kvd_shard *s)
+{
+	return (kvs_off_t)((const char *)s->b - x->map.base);
+}
 
 /* Keys an array of @nb buckets takes before it grows. */
 static uint64_t cap_of(uint64_t nb)
@@ -103,11 +121,14 @@ static uint64_t bucket_at(uint64_t home, uint64_t d, uint64_t nb)
 }
 
 /*
- * Place @ent (home computed from @hash) into array @b of @nb buckets
- * whose private counters are @ovf. Return 0 or -ENOSPC (window full).
+ * Place @ent (home computed from @hash) into array @b of @nb buckets at
+ * segment offset @boff, whose private counters are @ovf, with access-hint
+ * word @word (stored before the entry is published; not if @h is NULL).
+ * Set *@where to the entry's number. Return 0 or -ENOSPC (window full).
  */
-static int place(struct kvs_bucket *b, uint8_t *ovf, uint64_t nb,
-		 uint64_t hash, uint64_t ent)
+static int place(struct kvs_bucket *b, kvs_off_t boff, uint8_t *ovf,
+		 uint64_t nb, uint64_t hash, uint64_t ent,
+		 const struct kvd_hints *h, uint32_t word, uint64_t *where)
 {
 	uint64_t home = kvs_hash_bucket(hash, nb);
 	uint64_t d, j, n = nprobe_of(nb);
@@ -117,10 +138,14 @@ static int place(struct kvs_bucket *b, uint8_t *ovf, uint64_t nb,
 		struct kvs_bucket *bk = &b[bucket_at(home, d, nb)];
 
 		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
-			uint64_t old = bk->ent[i];
+			uint64_t old = bk->ent[i], bi = bucket_at(home, d, nb);
+			uint32_t *w;
 
 			if (kvs_ent_off(old))
 				continue;
+			if ((w = kvd_hint_at(h, kvs_hint_index(boff, bi, i))))
+				kvs_store_relaxed(w, word);
+			*where = bi * KVS_BUCKET_ENTRIES + i;
 			for (j = 0; j < d; j++) {
 				uint64_t pj = bucket_at(home, j, nb);
 				struct kvs_bucket *pb = &b[pj];
@@ -183,24 +208,31 @@ static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 {
 	struct kvd_shard *s = &x->priv[si];
 	uint64_t want = grow_want(s->nb, min_nb);
-	uint64_t bi, nb = 0;
+	uint64_t bi, nb = 0, where;
 	struct kvs_bucket *b = NULL;
-	kvs_off_t noff, ooff;
+	kvs_off_t noff, ooff = (kvs_off_t)((char *)s->b - x->map.base);
+	kvd_rehash_fn on_rehash = __atomic_load_n(&x->on_rehash,
+						  __ATOMIC_ACQUIRE);
+	uint32_t *moved = NULL;
 	uint8_t *novf = NULL;
 
+	if (on_rehash)	/* no memory for it: the callback is told nothing */
+		moved = malloc(s->nb * KVS_BUCKET_ENTRIES * sizeof(*moved));
 	for (;;) {
 		unsigned int i;
 		int rc = 0;
 
 		nb = fit_buckets(want);
-		if (!nb)
+		if (nb)
+			novf = calloc(nb, 1);
+		if (!nb || !novf) {
+			free(moved);
 			return -ENOMEM;
-		novf = calloc(nb, 1);
-		if (!novf)
-			return -ENOMEM;
+		}
 		b = barray_alloc(x, nb, &noff);
 		if (!b) {
 			free(novf);
+			free(moved);
 			/* What kva_alloc_align() falls back to: whole pages. */
 			__atomic_store_n(&x->grow_need, kva_chunk_size(
 				nb * sizeof(struct kvs_bucket)), __ATOMIC_RELAXED);
@@ -209,9 +241,21 @@ static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 		for (bi = 0; bi < s->nb && rc == 0; bi++) {
 			for (i = 0; i < KVS_BUCKET_ENTRIES && rc == 0; i++) {
 				uint64_t e = s->b[bi].ent[i] & ~KVS_ENT_OVF;
+				uint64_t n = bi * KVS_BUCKET_ENTRIES + i;
+				uint32_t *w, word = 0;
 
-				if (kvs_ent_off(e))
-					rc = place(b, novf, nb, item_hash(x, e), e);
+				if (moved)
+					moved[n] = KVD_NO_ENTRY;
+				if (!kvs_ent_off(e))
+					continue;
+				/* The key's access history moves with it. */
+				if ((w = kvd_hint_at(x->hints, kvs_hint_index(
+						ooff, bi, i))))
+					word = kvs_load_relaxed(w);
+				rc = place(b, noff, novf, nb, item_hash(x, e), e,
+					   x->hints, word, &where);
+				if (moved)
+					moved[n] = (uint32_t)where;
 			}
 		}
 		if (rc == 0)
@@ -219,11 +263,17 @@ static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 		/* Pathological clustering: try a larger array still. */
 		kva_free(x->heap, noff);	/* never published */
 		free(novf);
+		novf = NULL;
 		want = grow_want(nb, 0);
 	}
-	ooff = (kvs_off_t)((char *)s->b - x->map.base);
+	if (moved)
+		on_rehash(x->rehash_arg, si, moved, s->nb * KVS_BUCKET_ENTRIES,
+			  nb * KVS_BUCKET_ENTRIES);
+	free(moved);
 	kvs_store_release(&x->shards[si].barray, kvs_barray_make(noff, nb));
 	kvd_retire(x->rc, ooff);
+	__atomic_add_fetch(&x->entries, (nb - s->nb) * KVS_BUCKET_ENTRIES,
+			   __ATOMIC_RELAXED);
 	free(s->ovf);
 	s->ovf = novf;
 	s->b = b;
@@ -260,6 +310,7 @@ int kvd_index_init(struct kvd_index *x, char *base, uint64_t size,
 		}
 		kvs_store_release(&x->shards[i].barray,
 				  kvs_barray_make(off, INITIAL_NB));
+		x->entries += INITIAL_NB * KVS_BUCKET_ENTRIES;
 	}
 	return 0;
 }
@@ -305,7 +356,7 @@ static int grow(struct kvd_index *x, uint32_t si)
 }
 
 bool kvd_index_find_item(struct kvd_index *x, uint64_t hash, kvs_off_t off,
-			 uint32_t hint, struct kvs_pos *pos, struct kvs_iref *r)
+			 struct kvs_pos *pos, struct kvs_iref *r)
 {
 	struct kvd_shard *s = &x->priv[kvd_index_shard(x, hash)];
 	uint64_t home = kvs_hash_bucket(hash, s->nb);
@@ -320,15 +371,13 @@ bool kvd_index_find_item(struct kvd_index *x, uint64_t hash, kvs_off_t off,
 		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
 			uint64_t e = bk->ent[i];
 
-			if (kvs_ent_tag(e) != tag || !kvs_ent_off(e))
-				continue;
-			if (off && kvs_ent_off(e) != off)
+			if (kvs_ent_tag(e) != tag || kvs_ent_off(e) != off ||
+			    !off)
 				continue;
 			if (kvs_item_ref(&x->map, e, r))
 				kvd_die("event=bad_entry ent=%llx",
 					(unsigned long long)e);
-			if (!off && r->hint != hint)
-				continue;
+			r->hint = kvs_hint_index(array_off(x, s), bi, i);
 			pos->bucket = bi;
 			pos->slot = i;
 			pos->ent = e;
@@ -362,6 +411,7 @@ int kvd_index_walk(struct kvd_index *x, uint32_t si, uint64_t from,
 			if (kvs_item_ref(&x->map, e, &r))
 				kvd_die("event=bad_entry ent=%llx",
 					(unsigned long long)e);
+			r.hint = kvs_hint_index(array_off(x, s), bi, i);
 			rc = fn(arg, kvs_hash(x->hdr->hash_seed, r.key, r.klen),
 				&pos, &r);
 			if (rc)
@@ -374,6 +424,44 @@ int kvd_index_walk(struct kvd_index *x, uint32_t si, uint64_t from,
 uint64_t kvd_index_nbuckets(struct kvd_index *x, uint32_t si)
 {
 	return x->priv[si].nb;
+}
+
+uint64_t kvd_index_entries(struct kvd_index *x, uint32_t si)
+{
+	return x->priv[si].nb * KVS_BUCKET_ENTRIES;
+}
+
+bool kvd_index_at(struct kvd_index *x, uint32_t si, uint64_t n,
+		  uint64_t *hash, struct kvs_pos *pos, struct kvs_iref *r)
+{
+	struct kvd_shard *s = &x->priv[si];
+	uint64_t bi = n / KVS_BUCKET_ENTRIES, e;
+	unsigned int i = (unsigned int)(n % KVS_BUCKET_ENTRIES);
+
+	if (bi >= s->nb)
+		return false;
+	e = s->b[bi].ent[i];
+	if (!kvs_ent_off(e))
+		return false;
+	if (kvs_item_ref(&x->map, e, r))
+		kvd_die("event=bad_entry ent=%llx", (unsigned long long)e);
+	r->hint = kvs_hint_index(array_off(x, s), bi, i);
+	*hash = kvs_hash(x->hdr->hash_seed, r->key, r->klen);
+	pos->bucket = bi;
+	pos->slot = i;
+	pos->ent = e;
+	return true;
+}
+
+uint32_t *kvd_index_hint(struct kvd_index *x, uint32_t si, uint64_t n)
+{
+	struct kvd_shard *s = &x->priv[si];
+
+	if (n >= s->nb * KVS_BUCKET_ENTRIES)
+		return NULL;
+	return kvd_hint_at(x->hints, kvs_hint_index(array_off(x, s),
+			   n / KVS_BUCKET_ENTRIES,
+			   (unsigned int)(n % KVS_BUCKET_ENTRIES)));
 }
 
 uint64_t kvd_index_shard_count(struct kvd_index *x, uint32_t si)
@@ -418,21 +506,17 @@ uint64_t kvd_index_reserve_bytes(struct kvd_index *x, uint32_t si,
 				    KVS_CACHELINE);
 }
 
-/* The item's header, writable: only while it is unpublished. */
-static struct kvs_item *item_w(struct kvd_index *x, kvs_off_t off)
-{
-	return (struct kvs_item *)(x->map.base + off);
-}
-
 /*
- * Place the item at @item_off in shard @si. Its header already names its
- * hint word: written before the entry that publishes it.
+ * Place the item at @item_off in shard @si, with a fresh access-hint word
+ * (written before the entry that publishes it).
  */
-static int insert_hinted(struct kvd_index *x, uint32_t si, uint64_t hash,
-			 kvs_off_t item_off)
+static int insert_at(struct kvd_index *x, uint32_t si, uint64_t hash,
+		     kvs_off_t item_off)
 {
 	struct kvd_shard *s = &x->priv[si];
-	uint64_t ent = kvs_ent_make(kvs_hash_tag(hash), item_off);
+	uint64_t ent = kvs_ent_make(kvs_hash_tag(hash), item_off), where;
+	uint32_t word = kvs_hint_make(KVS_HINT_FREQ_INIT,
+				      kvs_load_relaxed(&x->hdr->clock_tick));
 	int rc = 0, tries;
 
 	if (s->count + 1 > cap_of(s->nb) && grow(x, si) < 0)
@@ -448,7 +532,8 @@ static int insert_hinted(struct kvd_index *x, uint32_t si, uint64_t hash,
 	 * would need 8x the memory at once, which a full cache may not find.
 	 */
 	for (tries = 0; tries < 4; tries++) {
-		rc = place(s->b, s->ovf, s->nb, hash, ent);
+		rc = place(s->b, array_off(x, s), s->ovf, s->nb, hash, ent,
+			   x->hints, word, &where);
 		if (rc == 0 || grow(x, si) < 0)
 			break;
 	}
@@ -461,20 +546,9 @@ static int insert_hinted(struct kvd_index *x, uint32_t si, uint64_t hash,
 
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 {
-	uint32_t hint = 0;
-
-	if (!kvd_index_room(x, 1))
+	if (!kvd_index_room(x, 1) ||
+	    insert_at(x, kvd_index_shard(x, hash), hash, item_off) < 0)
 		return -ENOMEM;
-	if (x->hints)
-		hint = kvd_hint_alloc(x->hints,
-				      kvs_load_relaxed(&x->hdr->clock_tick));
-	item_w(x, item_off)->hint = hint;
-	if (insert_hinted(x, kvd_index_shard(x, hash), hash, item_off) < 0) {
-		item_w(x, item_off)->hint = 0;
-		if (hint)		/* never visible: back at once */
-			kvd_hint_free(x->hints, hint);
-		return -ENOMEM;
-	}
 	__atomic_add_fetch(&x->total, 1, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -482,7 +556,7 @@ int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off)
 int kvd_index_insert_loaded(struct kvd_index *x, uint64_t hash,
 			    kvs_off_t item_off)
 {
-	return insert_hinted(x, kvd_index_shard(x, hash), hash, item_off);
+	return insert_at(x, kvd_index_shard(x, hash), hash, item_off);
 }
 
 uint64_t kvd_index_take_grow_need(struct kvd_index *x)
@@ -502,8 +576,7 @@ void kvd_index_replace(struct kvd_index *x, uint64_t hash,
 	uint64_t *e = &s->b[pos->bucket].ent[pos->slot];
 	uint64_t old = *e;
 
-	/* The key keeps its access history across a replacement. */
-	item_w(x, item_off)->hint = item_w(x, kvs_ent_off(old))->hint;
+	/* Same entry: the key keeps its access-hint word and history. */
 	kvs_store_release(e, kvs_ent_make(kvs_hash_tag(hash), item_off) |
 			  (old & KVS_ENT_OVF));
 	kvd_retire(x->rc, kvs_ent_off(old));
@@ -519,7 +592,6 @@ void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 
 	kvs_store_release(e, old & KVS_ENT_OVF);
 	unplace(s->b, s->ovf, s->nb, hash, pos->bucket);
-	kvd_retire_hint(x->rc, item_w(x, kvs_ent_off(old))->hint);
 	kvd_retire(x->rc, kvs_ent_off(old));
 	s->count--;
 	kvs_store_relaxed(&x->shards[si].count, s->count);
@@ -540,7 +612,6 @@ uint64_t kvd_index_clear(struct kvd_index *x, uint32_t si)
 				continue;
 			/* Keep ovf in ent[0] until the counters say so. */
 			kvs_store_release(&s->b[bi].ent[i], e & KVS_ENT_OVF);
-			kvd_retire_hint(x->rc, item_w(x, kvs_ent_off(e))->hint);
 			kvd_retire(x->rc, kvs_ent_off(e));
 			n++;
 		}
@@ -560,6 +631,11 @@ bool kvd_index_room(struct kvd_index *x, uint64_t extra)
 {
 	return x->max_entries == 0 ||
 	       kvd_index_count(x) + extra <= x->max_entries;
+}
+
+uint64_t kvd_index_entries_total(struct kvd_index *x)
+{
+	return __atomic_load_n(&x->entries, __ATOMIC_RELAXED);
 }
 
 uint64_t kvd_index_count(struct kvd_index *x)

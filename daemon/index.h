@@ -18,6 +18,18 @@
 #include "table.h"
 
 struct kvd_shard;
+struct kvd_hints;
+
+/*
+ * An entry's number in its shard's array is bucket * 8 + slot: where a key
+ * sits, stable until the shard grows. kvd_rehash_fn is told, while shard
+ * @shard's keys move to a new array (shard lock held, before the array is
+ * published), where each went: @moved[i] is the new number of old entry i,
+ * or KVD_NO_ENTRY if old entry i was empty.
+ */
+#define KVD_NO_ENTRY	UINT32_MAX
+typedef void (*kvd_rehash_fn)(void *arg, uint32_t shard, const uint32_t *moved,
+			      uint64_t old_n, uint64_t new_n);
 
 struct kvd_index {
 	struct kvs_map map;		/* read-write mapping of the segment */
@@ -27,10 +39,16 @@ struct kvd_index {
 	uint32_t nshards;
 	struct kva *heap;
 	struct kvd_reclaim *rc;
-	struct kvd_hints *hints;	/* NULL: items get no hint word */
+	struct kvd_hints *hints;	/* NULL: entries get no hint word */
+	kvd_rehash_fn on_rehash;	/* atomic pointer (set and cleared by
+					 * the evictor, called under the shard
+					 * lock); NULL: none */
+	void *rehash_arg;
 	uint64_t max_entries;		/* 0 = no limit */
 	uint64_t total;			/* keys in all shards; atomic, since
 					 * shards are locked independently */
+	uint64_t entries;		/* entries in all current arrays;
+					 * atomic, as total */
 	uint64_t grow_need;		/* bytes of the last bucket array that
 					 * found no memory, 0 = none; atomic:
 					 * stored by any shard's grower, taken
@@ -51,15 +69,28 @@ bool kvd_index_find(struct kvd_index *x, uint64_t hash, const void *key,
 
 /*
  * kvd_index_find_item - find the live entry of the key hashed @hash whose
- * item is at @off (if @off != 0) or carries hint index @hint (if @off is
- * 0). Daemon-private indexes keep (hash, offset) or (hash, hint) instead
- * of key bytes; this says cheaply whether what they remember is still
- * live: it probes the key's window only, comparing tags, then offsets or
- * hint indexes, never key bytes. A stale @off may be a chunk reused for
- * anything; it is only ever compared, never read, unless found live.
+ * item is at @off. Daemon-private indexes keep (hash, offset) instead of
+ * key bytes; this says cheaply whether what they remember is still live:
+ * it probes the key's window only, comparing tags, then offsets, never
+ * key bytes. A stale @off may be a chunk reused for anything; it is only
+ * ever compared, never read, unless found live.
  */
 bool kvd_index_find_item(struct kvd_index *x, uint64_t hash, kvs_off_t off,
-			 uint32_t hint, struct kvs_pos *pos, struct kvs_iref *r);
+			 struct kvs_pos *pos, struct kvs_iref *r);
+
+/*
+ * kvd_index_at - the key in entry number @n of shard @shard (see
+ * kvd_rehash_fn), with its hash; false if that entry is empty or past the
+ * array.
+ */
+bool kvd_index_at(struct kvd_index *x, uint32_t shard, uint64_t n,
+		  uint64_t *hash, struct kvs_pos *pos, struct kvs_iref *r);
+
+/* Entries in shard @shard's array now: its buckets times 8. */
+uint64_t kvd_index_entries(struct kvd_index *x, uint32_t shard);
+
+/* The access-hint word of entry number @n of shard @shard; NULL if none. */
+uint32_t *kvd_index_hint(struct kvd_index *x, uint32_t shard, uint64_t n);
 
 /*
  * kvd_index_walk - call @fn for each live entry of shard @shard in buckets
@@ -87,13 +118,11 @@ uint64_t kvd_index_shard_count(struct kvd_index *x, uint32_t shard);
 int kvd_index_insert(struct kvd_index *x, uint64_t hash, kvs_off_t item_off);
 
 /*
- * kvd_index_insert_loaded - kvd_index_insert() for a loader that took the
- * item's hint word itself and wrote its index in the item's header (0 for
- * none; the word is still the caller's on failure) and that adds the keys
- * it inserts to the table's count itself,
- * once per run, with kvd_index_add_total() (and checked max_entries for
- * them with kvd_index_room()): loaders on several threads would otherwise
- * meet on the hint lock and the count's cache line once per key.
+ * kvd_index_insert_loaded - kvd_index_insert() for a loader that adds the
+ * keys it inserts to the table's count itself, once per run, with
+ * kvd_index_add_total() (and checked max_entries for them with
+ * kvd_index_room()): loaders on several threads would otherwise meet on
+ * the count's cache line once per key.
  * Return: 0 or -ENOMEM, as kvd_index_insert().
  */
 int kvd_index_insert_loaded(struct kvd_index *x, uint64_t hash,
@@ -130,6 +159,8 @@ void kvd_index_remove(struct kvd_index *x, uint64_t hash,
 uint64_t kvd_index_clear(struct kvd_index *x, uint32_t shard);
 
 uint64_t kvd_index_count(struct kvd_index *x);	/* keys in all shards */
+/* Entries in all shards' current arrays (each has its hint word). */
+uint64_t kvd_index_entries_total(struct kvd_index *x);
 
 /* Would @extra more keys fit under max_entries? */
 bool kvd_index_room(struct kvd_index *x, uint64_t extra);

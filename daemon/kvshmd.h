@@ -111,7 +111,7 @@ struct kvd {
 
 /* segment.c */
 int kvd_name_valid(const char *name);
-uint32_t kvd_nhints(const struct kvd_config *c);
+uint64_t kvd_nhints(const struct kvd_config *c);
 void kvd_layout(const struct kvd_config *c, uint64_t *shards_off,
 		uint64_t *heap_off, uint64_t *size);
 void kvd_header_init(struct kvs_header *h, const struct kvd_config *c,

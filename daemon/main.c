@@ -930,6 +930,9 @@ int main(int argc, char **argv)
 	rc = kva_init(&d.heap, d.seg.base, d.hdr->heap_off, d.hdr->heap_size);
 	if (rc < 0)
 		goto err_seg;
+	d.hints.words = kvs_rw_hints(d.seg.rw, d.cfg.max_readers);
+	d.hints.nwords = d.hdr->nhints;
+	kva_set_release(d.heap, kvd_hints_release, &d.hints);
 	rc = kvd_reclaim_init(&d.rc, d.hdr, kvs_rw_slots(d.seg.rw),
 			      d.cfg.max_readers, d.heap, d.membarrier);
 	if (rc < 0)
@@ -937,9 +940,6 @@ int main(int argc, char **argv)
 	rc = kvd_index_init(&d.index, d.seg.base, d.seg.size, d.heap, d.rc);
 	if (rc < 0)
 		goto err_reclaim;
-	kvd_hints_init(&d.hints, kvs_rw_hints(d.seg.rw, d.cfg.max_readers),
-		       d.hdr->nhints);
-	kvd_reclaim_set_hints(d.rc, &d.hints);
 	d.index.hints = &d.hints;
 	d.index.max_entries = d.cfg.max_entries;
 	kvd_stats_attach(&d.stats, &d.hooks);
@@ -990,7 +990,6 @@ err_index:
 	kvd_index_destroy(&d.index);
 err_reclaim:
 	kvd_reclaim_destroy(d.rc);
-	kvd_hints_destroy(&d.hints);
 err_heap:
 	kva_destroy(d.heap);
 err_seg:

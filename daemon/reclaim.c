@@ -19,7 +19,6 @@
 #include "clock.h"
 #include "epoch.h"
 #include "log.h"
-#include "hints.h"
 #include "reclaim.h"
 
 #define BATCH_WAKE	1024	/* retirements that start a grace period now */
@@ -44,9 +43,7 @@ struct kvd_reclaim {
 	struct kvs_slot *slots;
 	uint32_t nslots;
 	struct kva *heap;
-	struct kvd_hints *hints;	/* NULL: no hint words */
-
-	kvs_off_t *pending;		/* offsets; (index << 3) | 1 for hints */		/* the batch being collected */
+	kvs_off_t *pending;		/* offsets: the batch being collected */
 	size_t npending, cap;
 	uint64_t cur_batch;		/* number of the batch being collected */
 	uint64_t done_batch;		/* all batches <= this are freed */
@@ -196,12 +193,8 @@ static void *reclaim_main(void *arg)
 		t0 = kvd_mono_us();
 		grace_period(r);
 		kvd_hist_add(&r->gp_lat, (uint64_t)(kvd_mono_us() - t0));
-		for (i = 0; i < n; i++) {
-			if (batch[i] & 1)
-				kvd_hint_free(r->hints, (uint32_t)(batch[i] >> 3));
-			else
-				kva_free(r->heap, batch[i]);
-		}
+		for (i = 0; i < n; i++)
+			kva_free(r->heap, batch[i]);
 		free(batch);
 
 		pthread_mutex_lock(&r->lock);
@@ -268,17 +261,6 @@ void kvd_reclaim_destroy(struct kvd_reclaim *r)
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
-}
-
-void kvd_reclaim_set_hints(struct kvd_reclaim *r, struct kvd_hints *h)
-{
-	r->hints = h;
-}
-
-void kvd_retire_hint(struct kvd_reclaim *r, uint32_t idx)
-{
-	if (idx && r->hints)
-		kvd_retire(r, ((kvs_off_t)idx << 3) | 1);
 }
 
 void kvd_retire(struct kvd_reclaim *r, kvs_off_t off)

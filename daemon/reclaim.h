@@ -50,11 +50,6 @@ void kvd_reclaim_destroy(struct kvd_reclaim *r);
 /* kvd_retire - free @off (from @heap) after a grace period. */
 void kvd_retire(struct kvd_reclaim *r, kvs_off_t off);
 
-/* Hint words (daemon/hints.h) go back to @h after a grace period too. */
-struct kvd_hints;
-void kvd_reclaim_set_hints(struct kvd_reclaim *r, struct kvd_hints *h);
-void kvd_retire_hint(struct kvd_reclaim *r, uint32_t idx);
-
 /*
  * kvd_reclaim_sync - wait until everything retired before this call is
  * freed. Return: 0, or -ETIMEDOUT after @timeout_ms (a stalled reader).

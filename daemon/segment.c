@@ -131,20 +131,17 @@ static uint64_t random_u64(void)
 }
 
 /*
- * One access-hint word per 64 heap bytes: a word for every key down to
- * 64-byte items (most items with a value of 40 bytes or more); smaller
- * items get "no hint" once the words run out.
+ * One access-hint word per 8 bytes of the segment: the word of every
+ * bucket entry any array can have (kvs_hint_index()). The words are in
+ * the rw object, whose pages cost memory only once touched; about the
+ * words of the arrays that exist are (see daemon/hints.h).
  */
-/*
- * One hint word per item the heap can hold at the smallest chunk (16
- * bytes), so every key gets a word: the sieve policy tracks keys by it.
- * Words are in the rw object, whose pages cost memory only once touched.
- */
-uint32_t kvd_nhints(const struct kvd_config *c)
+uint64_t kvd_nhints(const struct kvd_config *c)
 {
-	uint64_t n = c->memory / 16 + 1;
+	uint64_t shards_off, heap_off, size;
 
-	return n > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)n;
+	kvd_layout(c, &shards_off, &heap_off, &size);
+	return size / 8;
 }
 
 void kvd_layout(const struct kvd_config *c, uint64_t *shards_off,

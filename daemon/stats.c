@@ -230,8 +230,8 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "max_entries %" PRIu64 "\n", d->cfg.max_entries);
 	add(&t, "reader_slots %u\n", d->cfg.max_readers);
 	add(&t, "reader_slots_per_client %u\n", d->cfg.max_readers_per_client);
-	add(&t, "hint_words %u\n", d->hdr->nhints ? d->hdr->nhints - 1 : 0);
-	add(&t, "hint_words_used %u\n", kvd_hints_used(&d->hints));
+	add(&t, "hint_words %" PRIu64 "\n", d->hdr->nhints);
+	add(&t, "hint_words_used %" PRIu64 "\n", kvd_index_entries_total(&d->index));
 	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
 	add(&t, "readers_stalled %" PRIu64 "\n", rs.stalled_readers);
 	add(&t, "readers_stalled_total %" PRIu64 "\n", rs.stalls_total);

@@ -141,6 +141,7 @@ static int rw_check(const struct kvc_att *a)
 	if (rh->generation != a->generation)
 		return KVSHM_EDAEMON;		/* a daemon is replacing it */
 	if (rh->nslots != a->hdr->nslots || rh->nhints != a->hdr->nhints ||
+	    rh->nhints > a->hdr->size / 8 ||
 	    a->rw_size < kvs_rw_size(rh->nslots, rh->nhints))
 		return KVSHM_EVERSION;
 	return 0;

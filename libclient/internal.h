@@ -32,7 +32,7 @@ struct kvc_att {
 	size_t rw_size;
 	struct kvs_slot *slots;
 	uint32_t *hints;		/* access-hint words, nhints */
-	uint32_t nhints;
+	uint64_t nhints;
 	uint32_t max_key;		/* hdr->max_key at attach: a floor,
 					 * since kvshmd only raises it */
 	uint64_t hash_seed;		/* hdr->hash_seed (const) */

@@ -274,11 +274,11 @@ static void count(uint64_t *ctr)
  * instead of three xorshift steps.
  */
 static inline __attribute__((always_inline)) void
-touch(struct kvc_tls *t, struct kvc_att *a, uint32_t idx)
+touch(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
 {
 	uint32_t *w, old, nw;
 
-	if (idx == 0 || idx >= a->nhints)
+	if (idx >= a->nhints)
 		return;
 	t->rnd = t->rnd * 6364136223846793005ULL + 1;
 	w = &a->hints[idx];

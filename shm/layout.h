@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	7
+#define KVS_LAYOUT_VERSION	8
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -82,9 +82,10 @@ struct kvs_header {
 	uint32_t max_value;		/* longest value accepted */
 	int32_t daemon_pid;		/* const */
 	uint64_t start_time_ms;		/* const: CLOCK_REALTIME at start */
-	uint32_t nhints;		/* const: access-hint words in the rw
-					 * area; index 0 means "no hint" */
-	uint32_t reserved0;
+	uint64_t nhints;		/* const: access-hint words in the rw
+					 * area: size / 8, one per bucket entry
+					 * the segment could hold (see
+					 * kvs_hint_index()) */
 	uint64_t max_entries;		/* keys allowed, 0 = no limit but
 					 * memory. These three limits: kvshmd
 					 * may raise them (relaxed store, SIGHUP
@@ -208,6 +209,27 @@ static inline uint16_t kvs_ent_tag(uint64_t ent)
 }
 
 /*
+ * A key's access-hint word (shm/hint.h) belongs to its bucket entry, not
+ * to its item: the rw area holds one word per 8 bytes of the data
+ * segment, and the entries of the bucket array at segment offset @off have
+ * the words at index off / 8 + bucket * 8 + slot, which shadow the array
+ * at half its size. A reader finds the word from where it found the key,
+ * with no load, and the line holding its home bucket's words is known
+ * from the key's hash alone, so it can be fetched with the bucket; the
+ * item needs no field for it.
+ *
+ * The word stays with the entry: a new value (same entry) keeps it;
+ * kvshmd writes a fresh word before it publishes a key into an entry and
+ * copies each word when a shard's keys move to a new array. Indexes are
+ * below kvs_header.nhints by construction (an array lies in the segment).
+ */
+static inline uint64_t kvs_hint_index(kvs_off_t array_off, uint64_t bucket,
+				      unsigned int slot)
+{
+	return array_off / 8 + bucket * KVS_BUCKET_ENTRIES + slot;
+}
+
+/*
  * struct kvs_item - an item: this header, then the optional expiry, then the
  * key, then the value. Items start 8-byte aligned and are immutable once
  * their entry is published: a change builds a new item and swaps the entry,
@@ -218,9 +240,12 @@ static inline uint16_t kvs_ent_tag(uint64_t ent)
  * load each field once (relaxed, after the acquire load of the entry) into
  * a struct kvs_iref and never read the header again.
  *
- * 16 bytes: the value length and two flag bits share a word (values are at
+ * 12 bytes: the value length and two flag bits share a word (values are at
  * most 512 MiB, so 30 bits hold any length), which leaves room for a 48-bit
- * version in the same size a separate 64-bit one would take 24 for.
+ * version in the size a separate 64-bit one would take 16 for. The key's
+ * access hint is not here: it belongs to the bucket entry (kvs_hint_index()).
+ * Items still start 8-byte aligned (entries store offset / 8); an optional
+ * expiry sits at offset 12 and is read with memcpy.
  */
 #define KVS_ITEM_EXPIRES	0x01	/* int64 absolute expiry (ms since the
 					 * epoch, CLOCK_REALTIME) follows the
@@ -236,11 +261,9 @@ struct kvs_item {
 					 * KVS_ITEM_* flags (top 2 bits) */
 	uint16_t klen;			/* const */
 	uint16_t ver_hi;		/* const: version bits 32..47 */
-	uint32_t hint;			/* const: index of this key's access-hint
-					 * word in the rw area; 0 = none */
 	uint32_t ver_lo;		/* const: version bits 0..31 */
 };
-_Static_assert(sizeof(struct kvs_item) == 16, "item header is 16 bytes");
+_Static_assert(sizeof(struct kvs_item) == 12, "item header is 12 bytes");
 _Static_assert(KVS_VALUE_MAX <= KVS_ITEM_VLEN_MASK, "vlen fits its bits");
 
 /*
@@ -265,8 +288,9 @@ static inline size_t kvs_item_size(size_t klen, size_t vlen,
 }
 
 /*
- * Reader area (/kvshm-NAME.rw): a header line, nslots reader slots, then
- * nhints 32-bit access-hint words (see shm/hint.h).
+ * Reader area (/kvshm-NAME.rw): a header line, nslots reader slots, then,
+ * from the next 64 KiB boundary, nhints 32-bit access-hint words (see
+ * shm/hint.h and kvs_hint_index()).
  */
 struct kvs_rw_header {
 	alignas(KVS_CACHELINE)
@@ -274,8 +298,9 @@ struct kvs_rw_header {
 	uint32_t layout_version;	/* const */
 	uint64_t generation;		/* const: equals the data header's */
 	uint32_t nslots;		/* const */
-	uint32_t nhints;		/* const */
-	char pad[KVS_CACHELINE - 24];
+	uint32_t reserved;
+	uint64_t nhints;		/* const */
+	char pad[KVS_CACHELINE - 32];
 };
 _Static_assert(sizeof(struct kvs_rw_header) == KVS_CACHELINE, "rw header");
 
@@ -305,16 +330,29 @@ static inline struct kvs_slot *kvs_rw_slots(void *rw_base)
 	return (struct kvs_slot *)((char *)rw_base + sizeof(struct kvs_rw_header));
 }
 
-static inline uint32_t *kvs_rw_hints(void *rw_base, uint32_t nslots)
+/*
+ * The hint words start on a 64 KiB boundary of the rw object, so that the
+ * words shadowing a heap page (64 KiB, 8 KiB of words) fill whole system
+ * pages, which kvshmd can give back (daemon/hints.h).
+ */
+#define KVS_RW_HINTS_ALIGN	65536
+
+static inline size_t kvs_rw_hints_off(uint32_t nslots)
 {
-	return (uint32_t *)(kvs_rw_slots(rw_base) + nslots);
+	size_t n = sizeof(struct kvs_rw_header) +
+		   (size_t)nslots * sizeof(struct kvs_slot);
+
+	return (n + KVS_RW_HINTS_ALIGN - 1) & ~(size_t)(KVS_RW_HINTS_ALIGN - 1);
 }
 
-static inline size_t kvs_rw_size(uint32_t nslots, uint32_t nhints)
+static inline uint32_t *kvs_rw_hints(void *rw_base, uint32_t nslots)
 {
-	return sizeof(struct kvs_rw_header) +
-	       (size_t)nslots * sizeof(struct kvs_slot) +
-	       (size_t)nhints * sizeof(uint32_t);
+	return (uint32_t *)((char *)rw_base + kvs_rw_hints_off(nslots));
+}
+
+static inline size_t kvs_rw_size(uint32_t nslots, uint64_t nhints)
+{
+	return kvs_rw_hints_off(nslots) + (size_t)nhints * sizeof(uint32_t);
 }
 
 /*

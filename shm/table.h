@@ -51,7 +51,9 @@ struct kvs_iref {
 	uint32_t vlen;
 	uint16_t klen;
 	uint8_t flags;
-	uint32_t hint;			/* access-hint index, 0 = none */
+	uint64_t hint;			/* access-hint index (kvs_hint_index()):
+					 * set by the lookups that know the
+					 * entry, 0 otherwise */
 	int64_t expire_ms;		/* absolute, 0 = none */
 	uint64_t version;		/* see kvs_item_version(); 0 if the
 					 * reading was told to skip it */
@@ -120,7 +122,7 @@ kvs_item_read(const struct kvs_map *m, uint64_t ent, struct kvs_iref *r,
 	r->vlen = vf & KVS_ITEM_VLEN_MASK;
 	r->flags = (uint8_t)(vf >> KVS_ITEM_FLAGS_SHIFT);
 	r->klen = kvs_load_relaxed(&it->klen);
-	r->hint = kvs_load_relaxed(&it->hint);
+	r->hint = 0;
 	r->version = 0;
 	if (version)
 		r->version = kvs_item_version(kvs_load_relaxed(&it->ver_hi),
@@ -273,6 +275,7 @@ kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 					    &e, r, version);
 		}
 	}
+	r->hint = kvs_hint_index(v.off, bi, (unsigned int)i);
 	if (pos) {
 		pos->bucket = bi;
 		pos->slot = (unsigned int)i;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -455,6 +456,16 @@ static int spawn_daemon(void)
 	return -1;
 }
 
+/* Bytes of memory the reader area of cache @name takes now (tmpfs). */
+static long long rw_resident(const char *name)
+{
+	char path[160];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/kvshm-%s.rw", name);
+	return stat(path, &st) == 0 ? (long long)st.st_blocks * 512 : -1;
+}
+
 static long long stat_of(kvshm_t *c, const char *name)
 {
 	char *text, *p, key[64];
@@ -571,7 +582,8 @@ int main(int argc, char **argv)
 	char memory[32];
 	struct result r;
 	double t0, t_load, t_floor;
-	long long used0, used, taken0, taken, pgsz;
+	long long used0, used, taken0, taken, pgsz, hints0, hints, rw0, rw;
+	double over;
 	pid_t writer = 0;
 	kvshm_t *c;
 	uint64_t i;
@@ -627,6 +639,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	used0 = stat_of(c, "memory_used");
+	hints0 = stat_of(c, "hint_words_used");
+	rw0 = rw_resident(o.name);
 	/* Pages no longer free: chunks in use plus the slack of their pages. */
 	taken0 = stat_of(c, "memory_pages_total") - stat_of(c, "memory_pages_free");
 	pgsz = stat_of(c, "memory_page_size");
@@ -639,6 +653,8 @@ int main(int argc, char **argv)
 	t_load = now_s() - t0;
 	used = stat_of(c, "memory_used");
 	taken = stat_of(c, "memory_pages_total") - stat_of(c, "memory_pages_free");
+	hints = stat_of(c, "hint_words_used");
+	rw = rw_resident(o.name);
 	t0 = now_s();
 	private_build();
 	t_floor = now_s() - t0;
@@ -664,6 +680,14 @@ int main(int argc, char **argv)
 	       "with the slack of partly used pages)\n",
 	       (double)(taken - taken0) * pgsz / (double)o.keys,
 	       (double)(taken - taken0) * pgsz / (double)o.keys - KLEN - o.vsize);
+	over = (double)(used - used0) / (double)o.keys - KLEN - o.vsize;
+	printf("# kvshm hint words: %.1f B/item (4 B per bucket entry), %.1f "
+	       "B/item of the reader area resident\n",
+	       4.0 * (double)(hints - hints0) / (double)o.keys,
+	       rw < 0 || rw0 < 0 ? 0.0 : (double)(rw - rw0) / (double)o.keys);
+	printf("# kvshm overhead per item: %.1f B (header, index entry, hint "
+	       "word and allocation slack)\n",
+	       over + 4.0 * (double)(hints - hints0) / (double)o.keys);
 	printf("# timer: %" PRIu64 " ns per clock read, included in the "
 	       "get dep latencies\n\n", t_timer);
 	printf("| op         | system   |  P |  throughput   |  per op  |   p50 |"

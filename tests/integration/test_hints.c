@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/integration/test_hints.c - readers leave access hints where kvshmd
- * can see them: a key's hint word (found through its item, in a read-only
+ * can see them: a key's hint word (its bucket entry's, in a read-only
  * mapping of both objects) is set visited and counted by reads from
- * another process, survives a replacement of the value, and goes back to
- * the pool after the key is deleted and a grace period has passed.
+ * another process, survives a replacement of the value, starts afresh
+ * for a key placed in the entry again, and moves, history and all, with
+ * the key when its shard grows.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,29 +45,67 @@ static void *map_ro(const char *shm, size_t *size)
 static struct kvs_map m;
 static uint32_t *hints;
 
-/* The hint index of @key's current item, or 0. */
-static uint32_t hint_of(const char *key)
+/*
+ * The hint index of @key's entry, or UINT64_MAX if absent; *@own set to
+ * whether it is the one kvs_hint_index() gives for the shard's array and
+ * the entry's bucket and slot.
+ */
+static uint64_t hint_of(const char *key, bool *own)
 {
+	struct kvs_barray_view v;
 	struct kvs_iref r;
+	struct kvs_pos pos;
 	uint64_t h = kvs_hash(m.hdr->hash_seed, key, strlen(key));
 
-	return kvs_lookup(&m, h, key, strlen(key), NULL, &r) ? r.hint : 0;
+	if (!kvs_lookup(&m, h, key, strlen(key), &pos, &r) ||
+	    kvs_shard_array(&m, kvs_hash_shard(h, m.shard_bits), &v))
+		return UINT64_MAX;
+	if (own)
+		*own = r.hint == kvs_hint_index(v.off, pos.bucket, pos.slot);
+	return r.hint;
+}
+
+/* Read @key @n times from another process; true if every read hit. */
+static bool read_from_child(const char *name, const char *key, int n)
+{
+	char buf[64];
+	size_t vlen;
+	pid_t pid;
+	int st, i;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		kvshm_t *r;
+
+		if (kvshm_open(&r, name, NULL))
+			_exit(1);
+		for (i = 0; i < n; i++)
+			if (kvshm_get(r, key, strlen(key), buf, sizeof(buf),
+				      &vlen))
+				_exit(1);
+		kvshm_close(r);
+		_exit(0);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	       WEXITSTATUS(st) == 0;
 }
 
 int main(void)
 {
 	struct test_daemon d;
-	char shm[128], buf[64];
-	size_t size, rw_size, vlen;
+	char shm[128], key[32];
+	size_t size, rw_size;
 	char *base;
 	long long used;
-	uint32_t idx, w;
+	uint64_t idx, idx2;
+	uint32_t w, w2;
+	bool own = false;
 	void *rw;
 	kvshm_t *c;
-	pid_t pid;
-	int st, i;
+	int i, failed = 0;
 
-	plan_tests(9);
+	plan_tests(13);
 	start_kvshmd(&d, "hints", NULL);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -75,31 +115,24 @@ int main(void)
 	snprintf(shm, sizeof(shm), "/kvshm-%s.rw", d.name);
 	rw = map_ro(shm, &rw_size);
 	hints = kvs_rw_hints(rw, m.hdr->nslots);
+	ok(m.hdr->nhints == m.hdr->size / 8 &&
+	   rw_size >= kvs_rw_size(m.hdr->nslots, m.hdr->nhints) &&
+	   stat_of(c, "hint_words") == (long long)m.hdr->nhints,
+	   "the rw area has a hint word per 8 bytes of the segment (%llu)",
+	   (unsigned long long)m.hdr->nhints);
 
 	used = stat_of(c, "hint_words_used");
 	kvshm_set(c, "hot", 3, "v1", 2, 0, 0);
-	idx = hint_of("hot");
-	ok(idx != 0 && idx < m.hdr->nhints && stat_of(c, "hint_words_used") == used + 1,
-	   "a new key gets a hint word (%u)", idx);
+	idx = hint_of("hot", &own);
+	ok(idx < m.hdr->nhints && own && stat_of(c, "hint_words_used") == used,
+	   "a new key's hint word is its entry's (%llu); no word is allocated",
+	   (unsigned long long)idx);
 	w = hints[idx];
 	ok(kvs_hint_freq(w) == KVS_HINT_FREQ_INIT && !(w & KVS_HINT_VISITED),
 	   "it starts at the initial counter, not visited");
 
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		kvshm_t *r;
-
-		if (kvshm_open(&r, d.name, NULL))
-			_exit(1);
-		for (i = 0; i < 2000; i++)
-			if (kvshm_get(r, "hot", 3, buf, sizeof(buf), &vlen))
-				_exit(1);
-		kvshm_close(r);
-		_exit(0);
-	}
-	waitpid(pid, &st, 0);
-	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another process reads it 2000 times");
+	ok(read_from_child(d.name, "hot", 2000),
+	   "another process reads it 2000 times");
 	w = hints[idx];
 	ok(w & KVS_HINT_VISITED, "the reads set the visited bit");
 	ok(kvs_hint_freq(w) > KVS_HINT_FREQ_INIT, "and raised the counter (to %u)",
@@ -108,16 +141,35 @@ int main(void)
 	   "and recorded the daemon's coarse clock");
 
 	kvshm_set(c, "hot", 3, "v2", 2, 0, 0);
-	ok(hint_of("hot") == idx && kvs_hint_freq(hints[idx]) == kvs_hint_freq(w),
+	ok(hint_of("hot", NULL) == idx && hints[idx] == w,
 	   "a new value keeps the key's hint word and its history");
 
 	kvshm_del(c, "hot", 3);
-	ok(wait_stat(c, "hint_words_used", used),
-	   "a deleted key's word returns to the pool after a grace period");
-	kvshm_set(c, "new", 3, "x", 1, 0, 0);
-	ok(hint_of("new") == idx && kvs_hint_freq(hints[idx]) ==
-	   KVS_HINT_FREQ_INIT && !(hints[idx] & KVS_HINT_VISITED),
-	   "the freed word is reused, afresh, for the next new key");
+	kvshm_set(c, "hot", 3, "v3", 2, 0, 0);
+	ok(hint_of("hot", NULL) == idx &&
+	   kvs_hint_freq(hints[idx]) == KVS_HINT_FREQ_INIT &&
+	   !(hints[idx] & KVS_HINT_VISITED),
+	   "a key placed in the entry again, after a delete, starts afresh");
+
+	/* Grow hot's shard (and every other) many times over. */
+	ok(read_from_child(d.name, "hot", 2000), "read it 2000 times again");
+	w = hints[idx];
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "grow-%d", i);
+		failed += kvshm_set(c, key, strlen(key), "x", 1, 0, 0) != 0;
+	}
+	idx2 = hint_of("hot", &own);
+	w2 = idx2 < m.hdr->nhints ? hints[idx2] : 0;
+	ok(!failed && idx2 != idx && own && w2 == w,
+	   "when its shard grows, the key's word moves with it, history and "
+	   "all (%llu -> %llu, %#x)", (unsigned long long)idx,
+	   (unsigned long long)idx2, w2);
+	idx2 = hint_of(key, &own);
+	ok(idx2 < m.hdr->nhints && own && kvs_hint_freq(hints[idx2]) ==
+	   KVS_HINT_FREQ_INIT, "so has the last key added (%s), unread", key);
+	ok(stat_of(c, "hint_words_used") >= 20001,
+	   "hint_words_used counts the entries of the arrays (%lld)",
+	   stat_of(c, "hint_words_used"));
 
 	munmap((void *)m.base, size);
 	munmap(rw, rw_size);

@@ -124,6 +124,56 @@ static void test_array_slabs(struct kva *a, char *base)
 	   "and the heap is empty again");
 }
 
+/* What the release hook was told (kva_set_release()). */
+static kvs_off_t rel_off;
+static uint64_t rel_bytes;
+static unsigned int rel_calls;
+
+static void on_release(void *arg, kvs_off_t off, uint64_t bytes)
+{
+	(void)arg;
+	rel_off = off;
+	rel_bytes = bytes;
+	rel_calls++;
+}
+
+/*
+ * Pages that served kva_alloc_align() (bucket arrays) are reported when
+ * they return to the pool, once, with their offset and size; pages that
+ * only ever held items are not.
+ */
+static void test_release_hook(struct kva *a)
+{
+	kvs_off_t arr, slab_arr[8], item;
+	unsigned int i;
+
+	kva_set_release(a, on_release, NULL);
+	item = kva_alloc(a, 130);
+	kva_free(a, item);
+	ok(rel_calls == 0, "a page that held only items is not reported");
+
+	arr = kva_alloc_align(a, 8 * KVA_PAGE_SIZE + 64, 64);	/* > 480 KiB */
+	kva_free(a, arr);
+	ok(rel_calls == 1 && rel_off == arr && rel_bytes == 9 * KVA_PAGE_SIZE,
+	   "an array's page run is reported when freed (%u, %llu bytes)",
+	   rel_calls, (unsigned long long)rel_bytes);
+
+	rel_calls = 0;
+	for (i = 0; i < 8; i++)
+		slab_arr[i] = kva_alloc_align(a, 40 * 1024, 64);
+	for (i = 0; i < 7; i++)
+		kva_free(a, slab_arr[i]);
+	ok(rel_calls == 0, "a slab is not reported while one array remains");
+	kva_free(a, slab_arr[7]);
+	ok(rel_calls == 1 && rel_bytes % KVA_PAGE_SIZE == 0 &&
+	   rel_off <= slab_arr[0] && rel_off + rel_bytes >= slab_arr[7] + 40 * 1024,
+	   "then the whole slab is, once");
+	item = kva_alloc(a, 130);
+	kva_free(a, item);
+	ok(rel_calls == 1, "and not again after it served items");
+	kva_set_release(a, NULL, NULL);
+}
+
 int main(void)
 {
 	struct kva_class_stats cs[KVA_NCLASSES_MAX];
@@ -135,7 +185,7 @@ int main(void)
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(29);
+	plan_tests(34);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
@@ -201,6 +251,7 @@ int main(void)
 	ok(st.used == 0, "and returns to zero when freed");
 	test_sparse_page(a);
 	test_array_slabs(a, base);
+	test_release_hook(a);
 	kva_destroy(a);
 	free(base);
 	return exit_status();
