@@ -429,6 +429,7 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 	a->slots = kvs_rw_slots(a->rw);
 	a->hints = kvs_rw_hints(a->rw, a->hdr->nslots);
 	a->nhints = a->hdr->nhints;
+	a->map.hints = a->hints;
 
 	rc = connect_daemon(c, a->hdr, owner, &fd);
 	if (rc)

@@ -367,6 +367,9 @@ struct kvs_map {
 	const struct kvs_shard *shards;
 	uint32_t nshards;
 	uint32_t shard_bits;
+	/* A client's access-hint words (NULL in kvshmd): a lookup fetches
+	 * the line of its home bucket's words along with the bucket. */
+	const uint32_t *hints;
 };
 
 /*
@@ -402,6 +405,7 @@ static inline void kvs_map_set(struct kvs_map *m, char *base, uint64_t size)
 	m->shards = NULL;
 	m->nshards = 0;
 	m->shard_bits = 0;
+	m->hints = NULL;
 	if (size < sizeof(*h) || h->shard_bits > 30 ||
 	    h->nshards != 1U << h->shard_bits)
 		return;

@@ -263,6 +263,13 @@ kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 	 * loop's setup or the registers its state would take.
 	 */
 	bi = kvs_hash_bucket(hash, v.n);
+	/*
+	 * Most keys sit in their home bucket, whose eight hint words share
+	 * one line: start its miss now, beside the bucket's, rather than
+	 * after the item's (the reader writes the word on most hits).
+	 */
+	if (m->hints)
+		__builtin_prefetch(&m->hints[kvs_hint_index(v.off, bi, 0)], 1);
 	i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r, version);
 	if (i < 0) {
 		nprobe = v.n < KVS_MAX_PROBE ? v.n : KVS_MAX_PROBE;
