@@ -665,16 +665,54 @@ static void size_shift(const char *const *args, const char *what)
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 (size shift, %s)", what);
 }
 
+/*
+ * SIEVE across growth: its queue names keys by their bucket entries, which
+ * move each time the shard grows. Keys inserted while one shard grows from
+ * 2 buckets to 32 must still leave in insertion order, unread ones only.
+ */
+#define GROW_KEYS	200
+
+static void sieve_growth(void)
+{
+	static const char *const args[] = {
+		"--shards", "1", "--eviction", "sieve", "--max-entries", "200",
+		"--eviction-watermark", "0", NULL,
+	};
+	struct test_daemon d;
+	kvshm_t *c;
+	int i, rc = 0, wrong = 0;
+
+	start_kvshmd(&d, "evsvg", args);
+	if (kvshm_open(&c, d.name, NULL))
+		bail_out("cannot open");
+	for (i = 0; i < GROW_KEYS; i++)
+		rc |= put(c, key("g", i), 0);
+	for (i = 0; i < GROW_KEYS; i++)		/* all but g10..g19 */
+		if (i < 10 || i >= 20)
+			read_n(c, key("g", i), 1);
+	for (i = 0; i < 10; i++)
+		rc |= put(c, key("h", i), 0);
+	for (i = 0; i < GROW_KEYS; i++)
+		wrong += has(c, key("g", i)) != (i < 10 || i >= 20);
+	ok(rc == 0 && wrong == 0 && stat_of(c, "evictions_sieve") == 10 &&
+	   stat_of(c, "keys") == GROW_KEYS,
+	   "sieve: keys queued while their shard grew 2 -> 32 buckets: the 10 "
+	   "unread ones go, and only they (%d wrong)", wrong);
+	kvshm_close(c);
+	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 (sieve across growth)");
+}
+
 int main(void)
 {
 	static const char *const shift_args[] = { "--memory", "8M",
 		"--eviction", "lru", NULL };
 
-	plan_tests(16 + 4 + (READERS + 4) + 6 + 3);
+	plan_tests(16 + 4 + (READERS + 4) + 6 + 3 + 2);
 	policy_cases();
 	memory_full();
 	under_readers();
 	with_expiry();
+	sieve_growth();
 	size_shift(shift_args, "256 shards");
 	return exit_status();
 }
