@@ -493,10 +493,15 @@ void kva_free(struct kva *a, kvs_off_t off)
 			back = c->npages;
 	}
 out:
-	pthread_mutex_unlock(&a->lock);
+	/*
+	 * Under the lock: once it is dropped, another thread may take these
+	 * pages for a new array and write its words, which a release
+	 * after that would wipe.
+	 */
 	if (back && a->release)
 		a->release(a->release_arg, page_off(a, pi),
 			   (uint64_t)back << KVA_PAGE_SHIFT);
+	pthread_mutex_unlock(&a->lock);
 }
 
 static bool skipped(const struct kva *a, uint32_t pi, const kvs_off_t *skip,

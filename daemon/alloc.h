@@ -98,8 +98,10 @@ kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align);
 
 /*
  * kva_set_release - call @fn(@arg, off, bytes), from kva_free() and
- * outside the allocator's lock, when pages that served kva_alloc_align()
- * since they were last free return to the pool: kvshmd then gives back
+ * under the allocator's lock (so that no new array can take the pages
+ * before @fn is done with them; @fn must not call the allocator), when
+ * pages that served kva_alloc_align() since they were last free return
+ * to the pool: kvshmd then gives back
  * the access-hint words that shadowed the bucket arrays there
  * (daemon/hints.h). Set before the heap is used.
  */

@@ -244,7 +244,7 @@ static uint64_t score_of(struct kvd_evict *ev, int policy,
 
 	if (kvs_iref_expired(r, now))
 		return UINT64_MAX;
-	/* No hint word (none was free): the coldest possible. */
+	/* No hint word (0: never written, e.g. given back): the coldest. */
 	idle = w ? kvs_hint_idle(w, clock) : KVS_HINT_TIME_MASK + 1;
 	f = w ? kvs_hint_freq(w) : 0;
 	switch (policy) {

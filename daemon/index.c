@@ -24,8 +24,11 @@
  * a key writes a fresh word before the entry is published; a replacement
  * keeps the entry and so the word; growth copies every key's word to its
  * new entry before the new array is published. Readers on the old array
- * may still update the old words, losing that update: a hint skews
- * eviction, never data. The word pages of old arrays go back to the
+ * may still update the old words, losing that update; and a reader that
+ * found a key just before it was deleted may touch the entry's word after
+ * a new key took the entry, which then starts with that reader's access
+ * (the words are not held back for a grace period, as items are): a hint
+ * skews eviction, never data. The word pages of old arrays go back to the
  * system when the heap pages under them return to the allocator's pool
  * (kva_set_release()), a grace period after their last array: one
  * madvise(2) per such page run, not one per growth (each unmaps the pages
@@ -216,8 +219,11 @@ static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 	uint32_t *moved = NULL;
 	uint8_t *novf = NULL;
 
-	if (on_rehash)	/* no memory for it: the callback is told nothing */
+	if (on_rehash) {	/* SIEVE names keys by entry: it must be told */
 		moved = malloc(s->nb * KVS_BUCKET_ENTRIES * sizeof(*moved));
+		if (!moved)
+			return -ENOMEM;
+	}
 	for (;;) {
 		unsigned int i;
 		int rc = 0;
@@ -254,7 +260,7 @@ static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 					word = kvs_load_relaxed(w);
 				rc = place(b, noff, novf, nb, item_hash(x, e), e,
 					   x->hints, word, &where);
-				if (moved)
+				if (moved && rc == 0)
 					moved[n] = (uint32_t)where;
 			}
 		}

@@ -19,7 +19,8 @@
 #include "splitmix.h"
 
 #define KLEN		14		/* "c" + 13 decimal digits */
-#define ITEM_HDR	16		/* struct kvs_item (shm/layout.h) */
+#define ITEM_HDR	12		/* struct kvs_item (shm/layout.h); 16
+					 * before layout version 8 */
 #define MAX_VALUE	65536
 #define MAX_PHASES	4
 

@@ -17,7 +17,7 @@
  *   wide   values log-uniform 10 B..64 KiB (large runs included).
  * After each phase it walks every key (kvshm_scan(), then
  * kvshm_get_meta() for the value length and TTL) and reads the heap's
- * counters (kvshm_stats()), and splits the heap into: live items (16-byte
+ * counters (kvshm_stats()), and splits the heap into: live items (12-byte
  * header, 8 more with a TTL, key, value: the item as stored), the slack
  * of their size classes, free chunks in class pages, free pages, and the
  * rest of memory_used (the index's bucket arrays, items awaiting
@@ -716,7 +716,7 @@ static void print_table(void)
 		       pct(r->used > r->chunks ? r->used - r->chunks : 0,
 			   r->limit));
 	}
-	printf("\nlive = items as stored (16 B header, key, value); held = "
+	printf("\nlive = items as stored (12 B header, key, value); held = "
 	       "pages serving size classes or large runs; the last four "
 	       "columns with live / limit make up the limit: class slack = "
 	       "chunk minus item, free in class pages = memory_fragmented, "

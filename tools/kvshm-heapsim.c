@@ -10,7 +10,7 @@
  * plus, for the segment heap, its write amplification (bytes its cleaner
  * copied / bytes of items the workload wrote).
  *
- * An item is what kvshmd stores: a 16-byte header, the key and the value,
+ * An item is what kvshmd stores: a 12-byte header, the key and the value,
  * here rounded up to 8 bytes (both heaps hand out 8-byte aligned space).
  * live = the sum of the item sizes of the present keys. No TTLs, no
  * index: kvshmd's bucket arrays, which live in the same heap, are left
@@ -82,6 +82,9 @@
 
 #include "alloc.h"
 #include "churnload.h"
+#include "layout.h"
+
+_Static_assert(ITEM_HDR == sizeof(struct kvs_item), "churnload.h's header");
 
 #define MAX_ROWS	64
 #define FIND_TRIES	16		/* draws to find a key wanted */
@@ -1021,7 +1024,7 @@ static void print_table(void)
 		       per(r->t1, r->keys), per(r->held - r->live, r->keys),
 		       wa);
 	}
-	printf("\nlive = items of the present keys (16 B header + 14 B key + "
+	printf("\nlive = items of the present keys (12 B header + 14 B key + "
 	       "value, 8-byte aligned); payload = keys + values; held = "
 	       "slab: pages serving a class or a large run, segment: "
 	       "segments in use (the open one as far as written). T1 "
