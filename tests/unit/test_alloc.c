@@ -5,8 +5,10 @@
  * evictor's choice of the sparsest page.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "../tap.h"
@@ -129,12 +131,36 @@ static kvs_off_t rel_off;
 static uint64_t rel_bytes;
 static unsigned int rel_calls;
 
+static struct kva *race_heap;
+static int hook_done, alloc_during_hook;
+
+/* Another thread's array allocation, racing a release in progress. */
+static void *alloc_racer(void *arg)
+{
+	kvs_off_t off = kva_alloc_align(race_heap, 40 * 1024, 64);
+
+	(void)arg;
+	if (!__atomic_load_n(&hook_done, __ATOMIC_ACQUIRE))
+		alloc_during_hook = 1;
+	if (off)
+		kva_free(race_heap, off);
+	return NULL;
+}
+
 static void on_release(void *arg, kvs_off_t off, uint64_t bytes)
 {
-	(void)arg;
+	pthread_t *racer = arg;
+
 	rel_off = off;
 	rel_bytes = bytes;
 	rel_calls++;
+	if (racer) {
+		/* While the words are being given back, no new array may
+		 * take the pages (it would have its words wiped). */
+		pthread_create(racer, NULL, alloc_racer, NULL);
+		usleep(50000);
+		__atomic_store_n(&hook_done, 1, __ATOMIC_RELEASE);
+	}
 }
 
 /*
@@ -145,6 +171,7 @@ static void on_release(void *arg, kvs_off_t off, uint64_t bytes)
 static void test_release_hook(struct kva *a)
 {
 	kvs_off_t arr, slab_arr[8], item;
+	pthread_t racer;
 	unsigned int i;
 
 	kva_set_release(a, on_release, NULL);
@@ -171,7 +198,15 @@ static void test_release_hook(struct kva *a)
 	item = kva_alloc(a, 130);
 	kva_free(a, item);
 	ok(rel_calls == 1, "and not again after it served items");
+
+	race_heap = a;
+	arr = kva_alloc_align(a, 8 * KVA_PAGE_SIZE + 64, 64);
+	kva_set_release(a, on_release, &racer);
+	kva_free(a, arr);
 	kva_set_release(a, NULL, NULL);
+	pthread_join(racer, NULL);
+	ok(hook_done && !alloc_during_hook,
+	   "no allocation completes while the release of freed pages runs");
 }
 
 int main(void)
@@ -185,7 +220,7 @@ int main(void)
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(34);
+	plan_tests(35);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
