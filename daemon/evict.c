@@ -583,8 +583,7 @@ static void on_event(const struct kvd_event_info *e, void *arg)
 		switch (e->ev) {
 		case KVD_EV_SET:
 			if (found)
-				sv_add(sv, si, pos.bucket * KVS_BUCKET_ENTRIES +
-					       pos.slot);
+				sv_add(sv, si, kvd_pos_entry(&pos));
 			break;
 		case KVD_EV_DEL:
 		case KVD_EV_EXPIRE:
@@ -692,7 +691,7 @@ static int sieve_track(void *arg, uint64_t hash, const struct kvs_pos *pos,
 	(void)hash;
 	(void)r;
 	pthread_mutex_lock(&w->sv->lock);
-	sv_add(w->sv, w->si, pos->bucket * KVS_BUCKET_ENTRIES + pos->slot);
+	sv_add(w->sv, w->si, kvd_pos_entry(pos));
 	pthread_mutex_unlock(&w->sv->lock);
 	return 0;
 }

@@ -130,7 +130,7 @@ void kvd_exec_remove(struct kvd *d, enum kvd_event ev, uint64_t hash,
 	 */
 	emit_rm(d, ev, r->key, r->klen, hash,
 		(kvs_off_t)((const char *)r->it - d->seg.base),
-		pos->bucket * KVS_BUCKET_ENTRIES + pos->slot + 1);
+		kvd_pos_entry(pos) + 1);
 	kvd_index_remove(&d->index, hash, pos);
 }
 
@@ -985,8 +985,7 @@ static int batch_publish(struct kvd *d, const struct kvd_kv *kv,
 			 * bytes come from the request. */
 			e[i].gone = (kvs_off_t)((const char *)cur.it -
 						d->seg.base);
-			e[i].gone_entry = pos.bucket * KVS_BUCKET_ENTRIES +
-					  pos.slot + 1;
+			e[i].gone_entry = kvd_pos_entry(&pos) + 1;
 			kvd_index_remove(&d->index, e[i].hash, &pos);
 			(*removed)++;
 		}

@@ -138,10 +138,11 @@ static int place(struct kvs_bucket *b, kvs_off_t boff, uint8_t *ovf,
 	unsigned int i;
 
 	for (d = 0; d < n; d++) {
-		struct kvs_bucket *bk = &b[bucket_at(home, d, nb)];
+		uint64_t bi = bucket_at(home, d, nb);
+		struct kvs_bucket *bk = &b[bi];
 
 		for (i = 0; i < KVS_BUCKET_ENTRIES; i++) {
-			uint64_t old = bk->ent[i], bi = bucket_at(home, d, nb);
+			uint64_t old = bk->ent[i];
 			uint32_t *w;
 
 			if (kvs_ent_off(old))
@@ -180,6 +181,20 @@ static void unplace(struct kvs_bucket *b, uint8_t *ovf, uint64_t nb,
 	}
 }
 
+/*
+ * Fill @r from entry @e, at bucket @bi, slot @i of shard @s's current
+ * array, with the entry's hint index. An entry kvshmd published always
+ * names a whole item: anything else is a bug, not bad input.
+ */
+static void entry_ref(struct kvd_index *x, const struct kvd_shard *s,
+		      uint64_t bi, unsigned int i, uint64_t e,
+		      struct kvs_iref *r)
+{
+	if (kvs_item_ref(&x->map, e, r))
+		kvd_die("event=bad_entry ent=%llx", (unsigned long long)e);
+	r->hint = kvs_hint_index(array_off(x, s), bi, i);
+}
+
 static uint64_t item_hash(struct kvd_index *x, uint64_t ent)
 {
 	struct kvs_iref r;
@@ -213,7 +228,7 @@ static int grow_to(struct kvd_index *x, uint32_t si, uint64_t min_nb)
 	uint64_t want = grow_want(s->nb, min_nb);
 	uint64_t bi, nb = 0, where;
 	struct kvs_bucket *b = NULL;
-	kvs_off_t noff, ooff = (kvs_off_t)((char *)s->b - x->map.base);
+	kvs_off_t noff, ooff = array_off(x, s);
 	kvd_rehash_fn on_rehash = __atomic_load_n(&x->on_rehash,
 						  __ATOMIC_ACQUIRE);
 	uint32_t *moved = NULL;
@@ -380,10 +395,7 @@ bool kvd_index_find_item(struct kvd_index *x, uint64_t hash, kvs_off_t off,
 			if (kvs_ent_tag(e) != tag || kvs_ent_off(e) != off ||
 			    !off)
 				continue;
-			if (kvs_item_ref(&x->map, e, r))
-				kvd_die("event=bad_entry ent=%llx",
-					(unsigned long long)e);
-			r->hint = kvs_hint_index(array_off(x, s), bi, i);
+			entry_ref(x, s, bi, i, e, r);
 			pos->bucket = bi;
 			pos->slot = i;
 			pos->ent = e;
@@ -414,10 +426,7 @@ int kvd_index_walk(struct kvd_index *x, uint32_t si, uint64_t from,
 
 			if (!kvs_ent_off(e))
 				continue;
-			if (kvs_item_ref(&x->map, e, &r))
-				kvd_die("event=bad_entry ent=%llx",
-					(unsigned long long)e);
-			r.hint = kvs_hint_index(array_off(x, s), bi, i);
+			entry_ref(x, s, bi, i, e, &r);
 			rc = fn(arg, kvs_hash(x->hdr->hash_seed, r.key, r.klen),
 				&pos, &r);
 			if (rc)
@@ -449,9 +458,7 @@ bool kvd_index_at(struct kvd_index *x, uint32_t si, uint64_t n,
 	e = s->b[bi].ent[i];
 	if (!kvs_ent_off(e))
 		return false;
-	if (kvs_item_ref(&x->map, e, r))
-		kvd_die("event=bad_entry ent=%llx", (unsigned long long)e);
-	r->hint = kvs_hint_index(array_off(x, s), bi, i);
+	entry_ref(x, s, bi, i, e, r);
 	*hash = kvs_hash(x->hdr->hash_seed, r->key, r->klen);
 	pos->bucket = bi;
 	pos->slot = i;

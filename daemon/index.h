@@ -86,6 +86,12 @@ bool kvd_index_find_item(struct kvd_index *x, uint64_t hash, kvs_off_t off,
 bool kvd_index_at(struct kvd_index *x, uint32_t shard, uint64_t n,
 		  uint64_t *hash, struct kvs_pos *pos, struct kvs_iref *r);
 
+/* The entry number (see kvd_rehash_fn) of the key at @pos. */
+static inline uint64_t kvd_pos_entry(const struct kvs_pos *pos)
+{
+	return pos->bucket * KVS_BUCKET_ENTRIES + pos->slot;
+}
+
 /* Entries in shard @shard's array now: its buckets times 8. */
 uint64_t kvd_index_entries(struct kvd_index *x, uint32_t shard);
 

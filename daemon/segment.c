@@ -133,8 +133,8 @@ static uint64_t random_u64(void)
 /*
  * One access-hint word per 8 bytes of the segment: the word of every
  * bucket entry any array can have (kvs_hint_index()). The words are in
- * the rw object, whose pages cost memory only once touched; about the
- * words of the arrays that exist are (see daemon/hints.h).
+ * the rw object, whose pages cost memory only once touched: about the
+ * words of the arrays that exist (see daemon/hints.h).
  */
 uint64_t kvd_nhints(const struct kvd_config *c)
 {

@@ -16,8 +16,10 @@
  *
  * Writers: any reader of the key (relaxed store, and only when the word
  * would change, so hot keys do not bounce the line between cores) and
- * kvshmd (initial value when it gives a key a word; decay and clearing
- * the visited bit, by its policies). Readers of the word: kvshmd's
+ * kvshmd (an initial value before it publishes a key into the word's
+ * bucket entry, the key's old word when a shard grows and its keys move,
+ * both under the shard lock and before the entry's release store;
+ * clearing the visited bit, by its policies). Readers of the word: kvshmd's
  * policies. Races between writers lose an update at worst: a hint skews
  * eviction, it never affects data.
  */
