@@ -2,12 +2,20 @@
 /*
  * daemon/alloc.c - size-class pages over the shared heap (see alloc.h).
  *
- * Per page (private): its class, how many chunks are in use, a bump index
- * for never-used chunks, an intrusive free list, and links in its class's
- * list of partially used pages. Allocation takes from the first partial
- * page of the class, or claims a free page; freeing the last chunk of a
- * page gives the page back. Large runs are found first-fit from a roving
- * hint.
+ * Per page (private): its class, its kind, how many chunks are in use, a
+ * bump index for never-used chunks, an intrusive free list, and links in
+ * its class's list of partially used pages of that kind. Allocation takes
+ * from the first partial page of the class and kind, or claims a free
+ * page; freeing the last chunk of a page gives the page back. Large runs
+ * are found first-fit from a roving hint.
+ *
+ * Kinds keep item memory type-stable: a page, slab or run that leaves the
+ * pool for kva_alloc()/kva_alloc_n() is an item page, one that leaves it
+ * for kva_alloc_align() an array page, and it keeps that kind until it
+ * returns (every page of a slab or run carries it). Each class has one
+ * partial list per kind, so a chunk freed from an item page is handed out
+ * again only as an item, an array chunk only as an array. Pages in the
+ * pool have no kind: only there does memory change kind.
  *
  * Bucket arrays of 32 KiB to 512 KiB (kva_alloc_align()) have classes of
  * their own whose chunks do not divide a page: a "slab" of several
@@ -31,13 +39,22 @@
 #define NO_PAGE		UINT32_MAX
 #define MAX_CLASSES	KVA_NCLASSES_MAX
 
+/* What a page out of the pool serves; KIND_NONE in the pool. */
+enum {
+	KIND_ITEM,			/* kva_alloc(), kva_alloc_n() */
+	KIND_ARRAY,			/* kva_alloc_align() */
+	NKINDS,
+	KIND_NONE = NKINDS,
+};
+
 struct kva_page {
 	uint16_t cls;
-	uint8_t aligned;		/* served kva_alloc_align() since it
-					 * last left the pool */
+	uint8_t kind;			/* KIND_*, set on every page of a
+					 * page, slab or run as it leaves
+					 * the pool, KIND_NONE back in it */
 	uint32_t nused;
 	uint32_t bump;
-	uint32_t prev, next;		/* class partial list */
+	uint32_t prev, next;		/* partial list of class and kind */
 	kvs_off_t free;			/* first free chunk, 0 = none */
 };
 
@@ -57,7 +74,7 @@ struct kva {
 	uint64_t used;			/* under lock; relaxed atomic stores,
 					 * since kva_used() reads it without */
 	struct kva_page *pages;
-	uint32_t partial[MAX_CLASSES];	/* per class: first partial page */
+	uint32_t partial[MAX_CLASSES][NKINDS];	/* first partial page */
 	/* For stats, under lock (written by alloc and free, read by
 	 * kva_get_stats() and kva_get_classes()). */
 	uint32_t cls_pages[MAX_CLASSES];	/* pages serving each class */
@@ -207,14 +224,16 @@ int kva_init(struct kva **ap, char *base, kvs_off_t heap_off, uint64_t heap_size
 		free(a);
 		return -ENOMEM;
 	}
-	for (i = 0; i < a->npages; i++)
+	for (i = 0; i < a->npages; i++) {
 		a->pages[i].cls = PG_FREE;
+		a->pages[i].kind = KIND_NONE;
+	}
 	a->pages_free = a->npages;
 	a->base = base;
 	a->heap_off = heap_off;
 	pthread_mutex_init(&a->lock, NULL);
 	for (i = 0; i < MAX_CLASSES; i++)
-		a->partial[i] = NO_PAGE;
+		a->partial[i][KIND_ITEM] = a->partial[i][KIND_ARRAY] = NO_PAGE;
 	*ap = a;
 	return 0;
 }
@@ -264,10 +283,10 @@ static uint32_t find_run(const struct kva *a, uint32_t from, uint32_t n)
 	return NO_PAGE;
 }
 
-/* Claim @n contiguous free pages, next-fit from the rover. */
-static uint32_t pages_claim(struct kva *a, uint32_t n)
+/* Claim @n contiguous free pages for @kind, next-fit from the rover. */
+static uint32_t pages_claim(struct kva *a, uint32_t n, unsigned int kind)
 {
-	uint32_t first;
+	uint32_t first, i;
 
 	if (n > a->pages_free)
 		return NO_PAGE;
@@ -278,41 +297,49 @@ static uint32_t pages_claim(struct kva *a, uint32_t n)
 		return NO_PAGE;
 	a->rover = first + n < a->npages ? first + n : 0;
 	a->pages_free -= n;
+	for (i = 0; i < n; i++)
+		a->pages[first + i].kind = (uint8_t)kind;
 	return first;
 }
 
-static void list_del(struct kva *a, unsigned int ci, uint32_t pi)
+/* The partial list page @pi is on (or would be): its class's, its kind's. */
+static uint32_t *partial_of(struct kva *a, uint32_t pi)
+{
+	return &a->partial[a->pages[pi].cls][a->pages[pi].kind];
+}
+
+static void list_del(struct kva *a, uint32_t *head, uint32_t pi)
 {
 	struct kva_page *pg = &a->pages[pi];
 
 	if (pg->prev != NO_PAGE)
 		a->pages[pg->prev].next = pg->next;
 	else
-		a->partial[ci] = pg->next;
+		*head = pg->next;
 	if (pg->next != NO_PAGE)
 		a->pages[pg->next].prev = pg->prev;
 	pg->prev = pg->next = NO_PAGE;
 }
 
-static void list_push(struct kva *a, unsigned int ci, uint32_t pi)
+static void list_push(struct kva *a, uint32_t *head, uint32_t pi)
 {
 	struct kva_page *pg = &a->pages[pi];
 
 	pg->prev = NO_PAGE;
-	pg->next = a->partial[ci];
-	if (a->partial[ci] != NO_PAGE)
-		a->pages[a->partial[ci]].prev = pi;
-	a->partial[ci] = pi;
+	pg->next = *head;
+	if (*head != NO_PAGE)
+		a->pages[*head].prev = pi;
+	*head = pi;
 }
 
-static kvs_off_t alloc_large(struct kva *a, size_t size)
+static kvs_off_t alloc_large(struct kva *a, size_t size, unsigned int kind)
 {
 	uint64_t n = (size + KVA_PAGE_SIZE - 1) >> KVA_PAGE_SHIFT;
 	uint32_t first, i;
 
 	if (n > a->npages)
 		return 0;
-	first = pages_claim(a, (uint32_t)n);
+	first = pages_claim(a, (uint32_t)n, kind);
 	if (first == NO_PAGE)
 		return 0;
 	a->pages[first].cls = PG_LARGE;
@@ -324,17 +351,19 @@ static kvs_off_t alloc_large(struct kva *a, size_t size)
 	return page_off(a, first);
 }
 
-static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
+/* A chunk of class @ci from a page of @kind (lock held); 0 if none. */
+static kvs_off_t alloc_small(struct kva *a, unsigned int ci, unsigned int kind)
 {
 	const struct kva_class *c = &classes[ci];
 	struct kva_page *pg;
-	uint32_t pi = a->partial[ci];
+	uint32_t *head = &a->partial[ci][kind];
+	uint32_t pi = *head;
 	kvs_off_t off;
 
 	if (pi == NO_PAGE) {
 		uint32_t i;
 
-		pi = pages_claim(a, c->npages);
+		pi = pages_claim(a, c->npages, kind);
 		if (pi == NO_PAGE)
 			return 0;
 		pg = &a->pages[pi];
@@ -346,7 +375,7 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 			a->pages[pi + i].cls = PG_STAIL;
 			a->pages[pi + i].bump = pi;
 		}
-		list_push(a, ci, pi);
+		list_push(a, head, pi);
 		a->cls_pages[ci] += c->npages;
 	}
 	pg = &a->pages[pi];
@@ -358,18 +387,18 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci)
 		pg->bump++;
 	}
 	if (++pg->nused == c->per_page)
-		list_del(a, ci, pi);
+		list_del(a, head, pi);
 	a->cls_chunks[ci]++;
 	used_add(a, c->size);
 	return off;
 }
 
-/* One allocation of @size (not 0), lock held. */
+/* One item of @size (not 0), lock held. */
 static kvs_off_t alloc_locked(struct kva *a, size_t size)
 {
 	if (size > KVA_MAX_CLASS)
-		return alloc_large(a, size);
-	return alloc_small(a, class_of8[(size + 7) / 8]);
+		return alloc_large(a, size, KIND_ITEM);
+	return alloc_small(a, class_of8[(size + 7) / 8], KIND_ITEM);
 }
 
 kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align)
@@ -380,18 +409,10 @@ kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align)
 	pthread_once(&classes_once, classes_build);
 	c = align_class(size ? size : 8, align);
 	pthread_mutex_lock(&a->lock);
-	off = c < nclasses ? alloc_small(a, c) : 0;
+	off = c < nclasses ? alloc_small(a, c, KIND_ARRAY) : 0;
 	/* No class, or no room for a new slab: whole pages. */
 	if (!off && (c == nclasses || classes[c].npages > 1))
-		off = alloc_large(a, size ? size : 8);
-	if (off) {
-		uint64_t pi = (off - a->heap_off) >> KVA_PAGE_SHIFT;
-		uint64_t last = (off + (size ? size : 8) - 1 - a->heap_off) >>
-				KVA_PAGE_SHIFT;
-
-		for (; pi <= last; pi++)
-			a->pages[pi].aligned = 1;
-	}
+		off = alloc_large(a, size ? size : 8, KIND_ARRAY);
 	pthread_mutex_unlock(&a->lock);
 	return off;
 }
@@ -403,19 +424,26 @@ void kva_set_release(struct kva *a, kva_release_fn fn, void *arg)
 }
 
 /*
- * Pages [@pi, @pi + @n) go back to the pool (lock held): clear their
- * marks; true if any had served kva_alloc_align().
+ * Pages [@pi, @pi + @n), a whole page, slab or run, go back to the pool
+ * (lock held) and lose their kind. If they served kva_alloc_align(), call
+ * the release hook, under the lock: once it is dropped, another thread
+ * may take these pages for a new array and write its words, which a
+ * release after that would wipe.
  */
-static bool pages_unmark(struct kva *a, uint32_t pi, uint32_t n)
+static void pages_return(struct kva *a, uint32_t pi, uint32_t n)
 {
-	bool any = false;
+	bool array = a->pages[pi].kind == KIND_ARRAY;
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		any |= a->pages[pi + i].aligned;
-		a->pages[pi + i].aligned = 0;
+		a->pages[pi + i].cls = PG_FREE;
+		a->pages[pi + i].kind = KIND_NONE;
 	}
-	return any;
+	a->pages[pi].nused = 0;
+	a->pages_free += n;
+	if (array && a->release)
+		a->release(a->release_arg, page_off(a, pi),
+			   (uint64_t)n << KVA_PAGE_SHIFT);
 }
 
 kvs_off_t kva_alloc(struct kva *a, size_t size)
@@ -444,7 +472,7 @@ void kva_free(struct kva *a, kvs_off_t off)
 	struct kva_page *pg;
 	const struct kva_class *c;
 	uint64_t rel = off - a->heap_off;
-	uint32_t pi, i, back = 0;
+	uint32_t pi, n;
 
 	if (off < a->heap_off || (rel >> KVA_PAGE_SHIFT) >= a->npages || off % 8)
 		kvd_die("event=bad_free off=%llu", (unsigned long long)off);
@@ -461,14 +489,10 @@ void kva_free(struct kva *a, kvs_off_t off)
 	if (pg->cls == PG_LARGE) {
 		if (rel)
 			kvd_die("event=bad_free off=%llu", (unsigned long long)off);
-		for (i = 0; i < pg->nused; i++)
-			a->pages[pi + i].cls = PG_FREE;
-		a->pages_free += pg->nused;
-		a->pages_large -= pg->nused;
-		used_add(a, -((uint64_t)pg->nused << KVA_PAGE_SHIFT));
-		if (pages_unmark(a, pi, pg->nused))
-			back = pg->nused;
-		pg->nused = 0;
+		n = pg->nused;
+		a->pages_large -= n;
+		used_add(a, -((uint64_t)n << KVA_PAGE_SHIFT));
+		pages_return(a, pi, n);
 		goto out;
 	}
 	if (pg->cls >= nclasses || pg->nused == 0)
@@ -480,28 +504,25 @@ void kva_free(struct kva *a, kvs_off_t off)
 	memcpy(a->base + off, &pg->free, sizeof(pg->free));
 	pg->free = off;
 	if (pg->nused == c->per_page)
-		list_push(a, pg->cls, pi);
+		list_push(a, partial_of(a, pi), pi);
 	used_add(a, -(uint64_t)c->size);
 	a->cls_chunks[pg->cls]--;
 	if (--pg->nused == 0) {
-		list_del(a, pg->cls, pi);
+		list_del(a, partial_of(a, pi), pi);
 		a->cls_pages[pg->cls] -= c->npages;
-		for (i = 0; i < c->npages; i++)
-			a->pages[pi + i].cls = PG_FREE;
-		a->pages_free += c->npages;
-		if (pages_unmark(a, pi, c->npages))
-			back = c->npages;
+		pages_return(a, pi, c->npages);
 	}
 out:
-	/*
-	 * Under the lock: once it is dropped, another thread may take these
-	 * pages for a new array and write its words, which a release
-	 * after that would wipe.
-	 */
-	if (back && a->release)
-		a->release(a->release_arg, page_off(a, pi),
-			   (uint64_t)back << KVA_PAGE_SHIFT);
 	pthread_mutex_unlock(&a->lock);
+}
+
+/*
+ * A page of a one-page class serving items: what the evictor may empty
+ * (bucket arrays, in array pages and slabs, cannot be evicted).
+ */
+static bool item_page(const struct kva_page *pg)
+{
+	return pg->cls < first_slab && pg->kind == KIND_ITEM;
 }
 
 static bool skipped(const struct kva *a, uint32_t pi, const kvs_off_t *skip,
@@ -525,7 +546,7 @@ int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
 	for (pi = 0; pi < a->npages; pi++) {
 		const struct kva_page *pg = &a->pages[pi];
 
-		if (pg->cls >= first_slab)	/* free, runs, slabs */
+		if (!item_page(pg))	/* free, runs, arrays */
 			continue;
 		bytes = (uint64_t)pg->nused * classes[pg->cls].size;
 		if (bytes >= best_bytes || skipped(a, pi, skip, nskip))
@@ -549,7 +570,7 @@ int kva_page_info(struct kva *a, kvs_off_t off, uint32_t *size,
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&a->lock);
-	if (pi < a->npages && a->pages[pi].cls < first_slab) {
+	if (pi < a->npages && item_page(&a->pages[pi])) {
 		*size = classes[a->pages[pi].cls].size;
 		*nchunks = a->pages[pi].bump;
 		rc = 0;
@@ -567,8 +588,8 @@ int kva_sparse_run(struct kva *a, uint32_t n, kvs_off_t *off)
 	for (pi = 0; pi < a->npages; pi++) {
 		const struct kva_page *pg = &a->pages[pi], *out;
 
-		if (pg->cls != PG_FREE && pg->cls >= first_slab) {
-			len = 0;	/* a large run or a slab */
+		if (pg->cls != PG_FREE && !item_page(pg)) {
+			len = 0;	/* a large run, or arrays */
 			bytes = 0;
 			continue;
 		}

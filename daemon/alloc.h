@@ -9,6 +9,13 @@
  * served by slabs of several pages. An empty page returns to the
  * page pool, so memory moves between size classes as the mix shifts.
  *
+ * Item memory is type-stable: a page, slab or page run serves one kind,
+ * items (kva_alloc(), kva_alloc_n()) or bucket arrays (kva_alloc_align()),
+ * from when it leaves the pool until it returns to it. A chunk freed from
+ * an item page is handed out again only as an item, an array chunk only
+ * as an array, even in a size class both use. Pages in the pool have no
+ * kind.
+ *
  * All metadata is daemon-private except the free-list link, which lives in
  * the first 8 bytes of a free chunk: a chunk is only freed after a grace
  * period, when no reader can reach it.
@@ -42,32 +49,33 @@ kvs_off_t kva_alloc(struct kva *a, size_t size);
 void kva_free(struct kva *a, kvs_off_t off);
 
 /*
- * kva_sparse_page - the page serving a size class with the fewest bytes
- * in chunks in use (the first found of those), other than the @nskip
- * pages at offsets @skip: its offset, chunk size, and how many of its
- * chunks were ever handed out (the rest were never used). For the
- * evictor: evicting what lives there gives a whole page back to the pool
- * at the cost of the fewest bytes of data (pages of bucket arrays, which
- * cannot be evicted, are full or nearly). -ENOENT if there is no such
- * page. Scans every page under the lock; the answer may be stale as soon
- * as the lock is dropped.
+ * kva_sparse_page - the item page (one serving a size class for items)
+ * with the fewest bytes in chunks in use, at least one (the first found
+ * of those), other than the @nskip pages at offsets @skip: its offset,
+ * chunk size, and how many of its chunks were ever handed out (the rest
+ * were never used). For the evictor: evicting what lives there gives a
+ * whole page back to the pool at the cost of the fewest bytes of data.
+ * Pages of bucket arrays are never named: they cannot be evicted. -ENOENT
+ * if there is no such page. Scans every page under the lock; the answer
+ * may be stale as soon as the lock is dropped.
  */
 int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
 		    kvs_off_t *off, uint32_t *size, uint32_t *nchunks);
 
 /*
- * kva_sparse_run - the @n contiguous pages, free or serving size classes
- * (no large run among them), with the fewest bytes in chunks in use: the
- * offset of the first. For the evictor, when pages are free but no run
- * of them is long enough for a large object or a bucket array. -ENOENT
- * if there is none. Scans every page under the lock.
+ * kva_sparse_run - the @n contiguous pages, free or item pages (no large
+ * run and no page of bucket arrays among them), with the fewest bytes in
+ * chunks in use: the offset of the first. For the evictor, when pages are
+ * free but no run of them is long enough for a large object or a bucket
+ * array. -ENOENT if there is none. Scans every page under the lock.
  */
 int kva_sparse_run(struct kva *a, uint32_t n, kvs_off_t *off);
 
 /*
- * kva_page_info - for the page at @off: if it serves a size class, its
- * chunk size and how many chunks were ever handed out, and 0; else
- * -ENOENT (free, or in a large run).
+ * kva_page_info - for the page at @off: if it is an item page (serves a
+ * size class for items), its chunk size and how many chunks were ever
+ * handed out, and 0; else -ENOENT (free, in a large run, or serving
+ * bucket arrays).
  */
 int kva_page_info(struct kva *a, kvs_off_t off, uint32_t *size,
 		  uint32_t *nchunks);
@@ -91,8 +99,10 @@ size_t kva_chunk_size(size_t size);
  * smallest size class whose chunks are multiples of @align (chunks sit at
  * multiples of their size from the start of their page or slab), then,
  * between 32 KiB and 512 KiB, from the array classes, whose slabs span
- * several pages; else from whole pages (also when no slab fits). Freed
- * with kva_free(). 0 if the heap is full.
+ * several pages; else from whole pages (also when no slab fits). Only
+ * pages that serve arrays are used: never a free chunk of an item page,
+ * though the class is the same. Freed with kva_free(). 0 if the heap is
+ * full.
  */
 kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align);
 
@@ -100,10 +110,10 @@ kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align);
  * kva_set_release - call @fn(@arg, off, bytes), from kva_free() and
  * under the allocator's lock (so that no new array can take the pages
  * before @fn is done with them; @fn must not call the allocator), when
- * pages that served kva_alloc_align() since they were last free return
- * to the pool: kvshmd then gives back
- * the access-hint words that shadowed the bucket arrays there
- * (daemon/hints.h). Set before the heap is used.
+ * pages that served kva_alloc_align() (array pages: a page, slab or run)
+ * return to the pool: kvshmd then gives back the access-hint words that
+ * shadowed the bucket arrays there (daemon/hints.h). Set before the heap
+ * is used.
  */
 typedef void (*kva_release_fn)(void *arg, kvs_off_t off, uint64_t bytes);
 void kva_set_release(struct kva *a, kva_release_fn fn, void *arg);

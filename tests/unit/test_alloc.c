@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_alloc.c - kvshmd's heap: sizes, alignment, exhaustion,
- * that freeing everything returns used memory exactly to zero, and the
- * evictor's choice of the sparsest page.
+ * that freeing everything returns used memory exactly to zero, the
+ * evictor's choice of the sparsest page, and that item and array memory
+ * never trade places while out of the pool.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +15,18 @@
 #include "../tap.h"
 
 #define HEAP	(4U << 20)
+#define PAGE_OF(off)	((off) & ~(kvs_off_t)(KVA_PAGE_SIZE - 1))
+
+/* Whether @off is in the page of one of the @n chunks at @on (0s aside). */
+static int on_pages(kvs_off_t off, const kvs_off_t *on, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (on[i] && PAGE_OF(off) == PAGE_OF(on[i]))
+			return 1;
+	return 0;
+}
 
 /* The page (or run of pages) with the fewest bytes in use goes first;
  * large runs never. */
@@ -209,6 +222,64 @@ static void test_release_hook(struct kva *a)
 	   "no allocation completes while the release of freed pages runs");
 }
 
+/*
+ * Kinds: in a class that items and arrays share, a page that serves
+ * items never serves an array while it is out of the pool, nor the
+ * reverse, though it has free chunks; the evictor is offered item pages
+ * only.
+ */
+static void test_kinds(struct kva *a)
+{
+	enum { N = 3 * KVA_PAGE_SIZE / 1024 };	/* 1 KiB: three pages */
+	kvs_off_t item[N], arr[N / 2], page;
+	struct kva_stats st;
+	uint32_t size, n;
+	unsigned int i, apart = 1;
+
+	ok(kva_chunk_size(1024) == 1024 &&
+	   kva_chunk_size_align(1024, 64) == 1024,
+	   "items and arrays of 1 KiB share a size class");
+	for (i = 0; i < N; i++)
+		item[i] = kva_alloc(a, 1024);
+	for (i = 1; i < N; i += 2) {		/* every page half free */
+		kva_free(a, item[i]);
+		item[i] = 0;
+	}
+	for (i = 0; i < N / 2; i++) {
+		arr[i] = kva_alloc_align(a, 1024, 64);
+		if (!arr[i] || on_pages(arr[i], item, N))
+			apart = 0;
+	}
+	ok(apart, "arrays never take the chunks freed in item pages");
+
+	for (i = 0; i < N; i += 2)		/* item pages back to the pool */
+		kva_free(a, item[i]);
+	for (i = 1; i < N / 2; i += 2) {	/* array pages half free */
+		kva_free(a, arr[i]);
+		arr[i] = 0;
+	}
+	for (i = 0; i < N / 2; i++) {
+		item[i] = kva_alloc(a, 1024);
+		if (!item[i] || on_pages(item[i], arr, N / 2))
+			apart = 0;
+	}
+	ok(apart, "items never take the chunks freed in array pages");
+	/* Items: a full page, a half page; arrays: 32 KiB, 16 KiB. */
+	ok(kva_sparse_page(a, NULL, 0, &page, &size, &n) == 0 &&
+	   page == PAGE_OF(item[N / 2 - 1]) &&
+	   kva_page_info(a, PAGE_OF(arr[N / 2 - 2]), &size, &n) == -ENOENT,
+	   "the evictor is offered the sparsest item page, not the sparser "
+	   "array page");
+	for (i = 0; i < N / 2; i++) {
+		kva_free(a, item[i]);
+		if (arr[i])
+			kva_free(a, arr[i]);
+	}
+	kva_get_stats(a, &st);
+	ok(st.used == 0 && st.pages_free == st.pages_total,
+	   "freed, every page is back in the pool");
+}
+
 int main(void)
 {
 	struct kva_class_stats cs[KVA_NCLASSES_MAX];
@@ -220,7 +291,7 @@ int main(void)
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(35);
+	plan_tests(40);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
@@ -287,6 +358,7 @@ int main(void)
 	test_sparse_page(a);
 	test_array_slabs(a, base);
 	test_release_hook(a);
+	test_kinds(a);
 	kva_destroy(a);
 	free(base);
 	return exit_status();
