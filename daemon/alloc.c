@@ -17,6 +17,13 @@
  * again only as an item, an array chunk only as an array. Pages in the
  * pool have no kind: only there does memory change kind.
  *
+ * While the heap is held (kva_hold()), nothing goes back to the pool: a
+ * class page or slab whose last chunk is freed stays on its partial list
+ * (nused 0), for its class and kind only; a freed large run is parked
+ * (PG_PARKED, on the list at ->parked), and only an allocation of its
+ * kind and its exact length takes it again. Lifting the hold returns
+ * both to the pool.
+ *
  * Bucket arrays of 32 KiB to 512 KiB (kva_alloc_align()) have classes of
  * their own whose chunks do not divide a page: a "slab" of several
  * adjoining pages serves them, its first page carrying the class and
@@ -36,6 +43,8 @@
 #define PG_LARGE	0xfffe		/* head of a run; nused = run length */
 #define PG_TAIL		0xfffd		/* inside a run */
 #define PG_STAIL	0xfffc		/* inside a slab; bump = its first page */
+#define PG_PARKED	0xfffb		/* head of a run freed while held;
+					 * nused = run length, tails PG_TAIL */
 #define NO_PAGE		UINT32_MAX
 #define MAX_CLASSES	KVA_NCLASSES_MAX
 
@@ -54,7 +63,8 @@ struct kva_page {
 					 * the pool, KIND_NONE back in it */
 	uint32_t nused;
 	uint32_t bump;
-	uint32_t prev, next;		/* partial list of class and kind */
+	uint32_t prev, next;		/* partial list of class and kind,
+					 * or parked runs */
 	kvs_off_t free;			/* first free chunk, 0 = none */
 };
 
@@ -80,6 +90,10 @@ struct kva {
 	uint32_t cls_pages[MAX_CLASSES];	/* pages serving each class */
 	uint64_t cls_chunks[MAX_CLASSES];	/* chunks in use per class */
 	uint32_t pages_large;		/* pages in large runs */
+	/* The hold (kva_hold()), under lock. */
+	bool held;
+	uint32_t pages_held;		/* wholly free, held back */
+	uint32_t parked;		/* first parked run, NO_PAGE if none */
 	kva_release_fn release;		/* set before use, then const */
 	void *release_arg;
 };
@@ -234,6 +248,7 @@ int kva_init(struct kva **ap, char *base, kvs_off_t heap_off, uint64_t heap_size
 	pthread_mutex_init(&a->lock, NULL);
 	for (i = 0; i < MAX_CLASSES; i++)
 		a->partial[i][KIND_ITEM] = a->partial[i][KIND_ARRAY] = NO_PAGE;
+	a->parked = NO_PAGE;
 	*ap = a;
 	return 0;
 }
@@ -332,6 +347,21 @@ static void list_push(struct kva *a, uint32_t *head, uint32_t pi)
 	*head = pi;
 }
 
+/* Take a parked run of exactly @n pages of @kind; NO_PAGE if none. */
+static uint32_t parked_take(struct kva *a, uint32_t n, unsigned int kind)
+{
+	uint32_t pi;
+
+	for (pi = a->parked; pi != NO_PAGE; pi = a->pages[pi].next) {
+		if (a->pages[pi].nused != n || a->pages[pi].kind != kind)
+			continue;
+		list_del(a, &a->parked, pi);
+		a->pages_held -= n;
+		return pi;
+	}
+	return NO_PAGE;
+}
+
 static kvs_off_t alloc_large(struct kva *a, size_t size, unsigned int kind)
 {
 	uint64_t n = (size + KVA_PAGE_SIZE - 1) >> KVA_PAGE_SHIFT;
@@ -339,7 +369,9 @@ static kvs_off_t alloc_large(struct kva *a, size_t size, unsigned int kind)
 
 	if (n > a->npages)
 		return 0;
-	first = pages_claim(a, (uint32_t)n, kind);
+	first = parked_take(a, (uint32_t)n, kind);
+	if (first == NO_PAGE)
+		first = pages_claim(a, (uint32_t)n, kind);
 	if (first == NO_PAGE)
 		return 0;
 	a->pages[first].cls = PG_LARGE;
@@ -377,6 +409,8 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci, unsigned int kind)
 		}
 		list_push(a, head, pi);
 		a->cls_pages[ci] += c->npages;
+	} else if (a->pages[pi].nused == 0) {
+		a->pages_held -= c->npages;	/* held back, taken again */
 	}
 	pg = &a->pages[pi];
 	if (pg->free) {
@@ -446,6 +480,16 @@ static void pages_return(struct kva *a, uint32_t pi, uint32_t n)
 			   (uint64_t)n << KVA_PAGE_SHIFT);
 }
 
+/* Class page or slab @pi, no chunk in use, back to the pool (lock held). */
+static void class_return(struct kva *a, uint32_t pi)
+{
+	uint16_t ci = a->pages[pi].cls;
+
+	list_del(a, partial_of(a, pi), pi);
+	a->cls_pages[ci] -= classes[ci].npages;
+	pages_return(a, pi, classes[ci].npages);
+}
+
 kvs_off_t kva_alloc(struct kva *a, size_t size)
 {
 	kvs_off_t off;
@@ -492,7 +536,13 @@ void kva_free(struct kva *a, kvs_off_t off)
 		n = pg->nused;
 		a->pages_large -= n;
 		used_add(a, -((uint64_t)n << KVA_PAGE_SHIFT));
-		pages_return(a, pi, n);
+		if (a->held) {
+			pg->cls = PG_PARKED;
+			list_push(a, &a->parked, pi);
+			a->pages_held += n;
+		} else {
+			pages_return(a, pi, n);
+		}
 		goto out;
 	}
 	if (pg->cls >= nclasses || pg->nused == 0)
@@ -508,11 +558,39 @@ void kva_free(struct kva *a, kvs_off_t off)
 	used_add(a, -(uint64_t)c->size);
 	a->cls_chunks[pg->cls]--;
 	if (--pg->nused == 0) {
-		list_del(a, partial_of(a, pi), pi);
-		a->cls_pages[pg->cls] -= c->npages;
-		pages_return(a, pi, c->npages);
+		if (a->held)		/* stays on its partial list */
+			a->pages_held += c->npages;
+		else
+			class_return(a, pi);
 	}
 out:
+	pthread_mutex_unlock(&a->lock);
+}
+
+void kva_hold(struct kva *a, bool on)
+{
+	unsigned int ci, k;
+	uint32_t pi, next;
+
+	pthread_mutex_lock(&a->lock);
+	if (!on && a->held) {
+		for (ci = 0; ci < nclasses; ci++) {
+			for (k = 0; k < NKINDS; k++) {
+				for (pi = a->partial[ci][k]; pi != NO_PAGE;
+				     pi = next) {
+					next = a->pages[pi].next;
+					if (a->pages[pi].nused == 0)
+						class_return(a, pi);
+				}
+			}
+		}
+		while ((pi = a->parked) != NO_PAGE) {
+			list_del(a, &a->parked, pi);
+			pages_return(a, pi, a->pages[pi].nused);
+		}
+		a->pages_held = 0;
+	}
+	a->held = on;
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -546,7 +624,8 @@ int kva_sparse_page(struct kva *a, const kvs_off_t *skip, unsigned int nskip,
 	for (pi = 0; pi < a->npages; pi++) {
 		const struct kva_page *pg = &a->pages[pi];
 
-		if (!item_page(pg))	/* free, runs, arrays */
+		if (!item_page(pg) || !pg->nused)	/* free, runs, arrays,
+							 * held back */
 			continue;
 		bytes = (uint64_t)pg->nused * classes[pg->cls].size;
 		if (bytes >= best_bytes || skipped(a, pi, skip, nskip))
@@ -621,6 +700,7 @@ void kva_get_stats(struct kva *a, struct kva_stats *st)
 	st->pages_free = a->pages_free;
 	st->pages_total = a->npages;
 	st->pages_large = a->pages_large;
+	st->pages_held = a->pages_held;
 	pthread_mutex_unlock(&a->lock);
 }
 

@@ -14,7 +14,8 @@
  * from when it leaves the pool until it returns to it. A chunk freed from
  * an item page is handed out again only as an item, an array chunk only
  * as an array, even in a size class both use. Pages in the pool have no
- * kind.
+ * kind. kva_hold() keeps freed pages out of the pool, so that no page
+ * changes kind while the hold lasts.
  *
  * All metadata is daemon-private except the free-list link, which lives in
  * the first 8 bytes of a free chunk: a chunk is only freed after a grace
@@ -26,6 +27,7 @@
 #ifndef KVD_ALLOC_H
 #define KVD_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -118,29 +120,59 @@ kvs_off_t kva_alloc_align(struct kva *a, size_t size, size_t align);
 typedef void (*kva_release_fn)(void *arg, kvs_off_t off, uint64_t bytes);
 void kva_set_release(struct kva *a, kva_release_fn fn, void *arg);
 
+/*
+ * kva_hold - hold back (@on) freed pages from the pool, or let them go.
+ *
+ * While held, a class page (or slab) whose last chunk is freed stays with
+ * its class and kind, wholly free on that kind's partial list: only an
+ * allocation of the same class and kind takes it again. A freed large
+ * run, of items or of an array, is parked: only an allocation of the same
+ * kind and exactly its length in pages takes it again. Neither returns to
+ * the pool, and the release hook is not called for them. kva_hold(@a,
+ * false) returns every such page and run to the pool, calling the release
+ * hook for array pages as kva_free() would have. Idempotent: holding a
+ * held heap, or lifting a hold that is not there, does nothing. Any
+ * thread; under the allocator's lock.
+ *
+ * For the reclaim thread: it holds the heap (before the next kva_free())
+ * while some reader slot has been revoked, and lifts the hold once no
+ * revoked reader remains. A revoked reader may be stuck rather than gone,
+ * and may still read memory freed after its revocation, since grace
+ * periods no longer wait for it. Kinds keep a page out of the pool to one
+ * kind; the hold keeps freed pages from passing through the pool to the
+ * other kind, so such a reader finds only items where items were (and
+ * bucket arrays where arrays were). The cost is memory: held pages serve
+ * no other class (pages_held in struct kva_stats).
+ */
+void kva_hold(struct kva *a, bool on);
+
 /* Bytes kva_alloc_align() takes for @size and @align; 0 if @size is 0. */
 size_t kva_chunk_size_align(size_t size, size_t align);
 
 /*
  * A consistent copy of the heap's counters (taken under its lock). Pages
- * not free serve either one size class or a large run; the bytes of the
- * former not in chunks in use are the heap's fragmentation:
+ * not free serve either one size class or a large run, or are a run
+ * parked by kva_hold(); the bytes of the first and last not in chunks in
+ * use are the heap's fragmentation (held pages count there):
  * (pages_total - pages_free - pages_large) * KVA_PAGE_SIZE
  *	- (used - pages_large * KVA_PAGE_SIZE).
  */
 struct kva_stats {
 	uint64_t used;		/* bytes in allocated chunks and runs */
 	uint64_t limit;		/* heap bytes */
-	uint64_t pages_free;
+	uint64_t pages_free;	/* in the pool */
 	uint64_t pages_total;
 	uint64_t pages_large;	/* pages in large runs (all in use) */
+	uint64_t pages_held;	/* wholly free but held back (kva_hold()):
+				 * class pages and slabs with no chunk in
+				 * use, and parked runs; 0 when not held */
 };
 void kva_get_stats(struct kva *a, struct kva_stats *st);
 
 /* One size class that holds at least one page. */
 struct kva_class_stats {
 	uint32_t size;		/* chunk bytes */
-	uint32_t pages;		/* pages serving the class */
+	uint32_t pages;		/* pages serving the class (held ones too) */
 	uint64_t chunks;	/* chunks in use */
 	uint64_t capacity;	/* chunks its pages hold */
 };

@@ -2,8 +2,9 @@
 /*
  * tests/unit/test_alloc.c - kvshmd's heap: sizes, alignment, exhaustion,
  * that freeing everything returns used memory exactly to zero, the
- * evictor's choice of the sparsest page, and that item and array memory
- * never trade places while out of the pool.
+ * evictor's choice of the sparsest page, that item and array memory
+ * never trade places while out of the pool, and that a hold keeps freed
+ * pages from it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -141,7 +142,7 @@ static void test_array_slabs(struct kva *a, char *base)
 
 /* What the release hook was told (kva_set_release()). */
 static kvs_off_t rel_off;
-static uint64_t rel_bytes;
+static uint64_t rel_bytes, rel_sum;
 static unsigned int rel_calls;
 
 static struct kva *race_heap;
@@ -166,6 +167,7 @@ static void on_release(void *arg, kvs_off_t off, uint64_t bytes)
 
 	rel_off = off;
 	rel_bytes = bytes;
+	rel_sum += bytes;
 	rel_calls++;
 	if (racer) {
 		/* While the words are being given back, no new array may
@@ -280,6 +282,92 @@ static void test_kinds(struct kva *a)
 	   "freed, every page is back in the pool");
 }
 
+/*
+ * The hold: pages freed whole stay out of the pool, with their class and
+ * kind, until it is lifted; then they return, and the release hook runs
+ * for array pages, not before.
+ */
+static void test_hold(struct kva *a)
+{
+	enum { PER_PAGE = KVA_PAGE_SIZE / 1024 };
+	kvs_off_t item[PER_PAGE], arr[4], slab, run_arr, run_item, x, y;
+	kvs_off_t page;
+	struct kva_stats st0, st1, st;
+	uint32_t size, n;
+	unsigned int i;
+
+	kva_set_release(a, on_release, NULL);
+	rel_calls = 0;
+	rel_sum = 0;
+	kva_get_stats(a, &st0);
+	kva_hold(a, false);		/* not held: nothing to let go */
+	kva_hold(a, true);
+	kva_hold(a, true);		/* twice: as once */
+	for (i = 0; i < PER_PAGE; i++)
+		item[i] = kva_alloc(a, 1024);		/* one full page */
+	for (i = 0; i < 4; i++)
+		arr[i] = kva_alloc_align(a, 1024, 64);	/* one page */
+	slab = kva_alloc_align(a, 40 * 1024, 64);	/* a slab: 5 pages */
+	run_arr = kva_alloc_align(a, 8 * KVA_PAGE_SIZE + 64, 64);  /* 9 */
+	run_item = kva_alloc(a, 2 * KVA_PAGE_SIZE);		/* 2 */
+	kva_get_stats(a, &st1);
+	for (i = 0; i < PER_PAGE; i++)
+		kva_free(a, item[i]);
+	for (i = 0; i < 4; i++)
+		kva_free(a, arr[i]);
+	kva_free(a, slab);
+	kva_free(a, run_arr);
+	kva_free(a, run_item);
+	kva_get_stats(a, &st);
+	ok(st1.pages_free == st0.pages_free - 18 && st.used == 0 &&
+	   st.pages_free == st1.pages_free && st.pages_held == 18 &&
+	   st.pages_large == 0,
+	   "held, the pages freed whole stay out of the pool (%llu held)",
+	   (unsigned long long)st.pages_held);
+	ok(rel_calls == 0, "held, no release is reported");
+	ok(kva_sparse_page(a, NULL, 0, &page, &size, &n) == -ENOENT,
+	   "a held page with no chunk in use is not offered to the evictor");
+
+	y = kva_alloc_align(a, 1024, 64);
+	ok(y && PAGE_OF(y) != PAGE_OF(item[0]) && PAGE_OF(y) == PAGE_OF(arr[0]),
+	   "an array takes the held array page, never the held item page");
+	x = kva_alloc(a, 1024);
+	kva_get_stats(a, &st);
+	ok(x && PAGE_OF(x) == PAGE_OF(item[0]) && st.pages_held == 16 &&
+	   st.pages_free == st1.pages_free,
+	   "an item of the same class takes the held item page");
+	kva_free(a, x);
+	kva_free(a, y);
+
+	y = kva_alloc_align(a, 2 * KVA_PAGE_SIZE, 64);	/* whole pages */
+	kva_get_stats(a, &st);
+	ok(y && y != run_item && kva_chunk_size_align(2 * KVA_PAGE_SIZE, 64) ==
+	   2 * KVA_PAGE_SIZE && st.pages_held == 18,
+	   "an array of two pages does not take the parked item run");
+	kva_free(a, y);					/* parked too */
+	x = kva_alloc(a, 2 * KVA_PAGE_SIZE);
+	ok(x == run_item, "an item run of the same length does");
+	kva_free(a, x);
+	kva_get_stats(a, &st);
+	ok(st.used == 0 && st.pages_held == 20 && rel_calls == 0,
+	   "everything freed again, still held (%llu), nothing reported",
+	   (unsigned long long)st.pages_held);
+
+	kva_hold(a, false);
+	kva_get_stats(a, &st);
+	ok(st.pages_free == st0.pages_free && st.pages_held == 0 &&
+	   st.used == 0 && kva_get_classes(a, NULL, 0) == 0,
+	   "lifted, every held page returns to the pool");
+	ok(rel_calls == 4 && rel_sum == (1 + 5 + 9 + 2) * KVA_PAGE_SIZE,
+	   "and array pages are reported then: a page, a slab, two runs "
+	   "(%u calls, %llu bytes)", rel_calls, (unsigned long long)rel_sum);
+	kva_hold(a, false);
+	kva_get_stats(a, &st);
+	ok(st.pages_free == st0.pages_free && st.pages_held == 0 &&
+	   rel_calls == 4, "lifting it twice: as once");
+	kva_set_release(a, NULL, NULL);
+}
+
 int main(void)
 {
 	struct kva_class_stats cs[KVA_NCLASSES_MAX];
@@ -291,7 +379,7 @@ int main(void)
 	size_t n = 0, i;
 	int aligned = 1, inside = 1, distinct = 1;
 
-	plan_tests(40);
+	plan_tests(51);
 	base = aligned_alloc(KVA_PAGE_SIZE, HEAP + KVA_PAGE_SIZE);
 	if (!base)
 		bail_out("no memory");
@@ -359,6 +447,7 @@ int main(void)
 	test_array_slabs(a, base);
 	test_release_hook(a);
 	test_kinds(a);
+	test_hold(a);
 	kva_destroy(a);
 	free(base);
 	return exit_status();
