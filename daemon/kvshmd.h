@@ -56,6 +56,8 @@ struct kvd_config {
 	bool snapshot_on_stop;
 	unsigned int load_threads;	/* threads loading a snapshot at
 					 * start; 0 = one per online CPU */
+	uint32_t reader_revoke_ms;	/* revoke a section a grace period
+					 * waited on this long; 0 = never */
 	enum kvd_policy eviction;	/* at start; evict.c owns it after */
 	uint32_t eviction_samples;	/* keys sampled per eviction */
 	uint32_t eviction_watermark;	/* % of the heap kept free */

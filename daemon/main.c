@@ -71,6 +71,10 @@ static void usage(FILE *f)
 "                       snapshot at a clean stop (default: yes)\n"
 "  --load-threads N     threads loading a snapshot at start, 0..16\n"
 "                       (default: 0, one per online CPU)\n"
+"  --reader-revoke-ms MS\n"
+"                       stop waiting for a reader stuck in one read\n"
+"                       section this long; it reads again when it\n"
+"                       resumes (default: 10000, 0 = never)\n"
 "  --foreground         do not detach; log to stderr\n"
 "  --log-level LEVEL    error, warning, notice, info (default) or debug\n"
 "  --log-file PATH      log there, appending, instead of to stderr or\n"
@@ -165,6 +169,7 @@ enum {
 	OPT_EVICTION_WATERMARK, OPT_PERSISTENCE, OPT_FSYNC,
 	OPT_WAL_SEGMENT_SIZE, OPT_SNAPSHOT_INTERVAL, OPT_SNAPSHOT_WRITES,
 	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP, OPT_LOAD_THREADS,
+	OPT_READER_REVOKE_MS,
 	OPT_LOG_LEVEL, OPT_LOG_FILE,
 	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG, OPT_PIDFILE,
 	OPT_GROUP, OPT_DATA_MODE, OPT_RW_MODE, OPT_SOCKET_MODE, OPT_WRITERS,
@@ -194,6 +199,7 @@ static const struct option options[] = {
 	{ "snapshot-keep", required_argument, NULL, OPT_SNAPSHOT_KEEP },
 	{ "snapshot-on-stop", required_argument, NULL, OPT_SNAPSHOT_ON_STOP },
 	{ "load-threads", required_argument, NULL, OPT_LOAD_THREADS },
+	{ "reader-revoke-ms", required_argument, NULL, OPT_READER_REVOKE_MS },
 	{ "log-level",	 required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-file",	 required_argument, NULL, OPT_LOG_FILE },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
@@ -351,6 +357,12 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 			return bad_opt("--load-threads", val,
 				       "0..16, 0 for one per online CPU");
 		c->load_threads = (unsigned int)v;
+		break;
+	case OPT_READER_REVOKE_MS:
+		if (kvd_parse_uint(val, 0, 3600000, &v) < 0)
+			return bad_opt("--reader-revoke-ms", val,
+				       "0..3600000, 0 for never");
+		c->reader_revoke_ms = (uint32_t)v;
 		break;
 	case OPT_SNAPSHOT_ON_STOP:
 		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
@@ -510,6 +522,7 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("snapshot-keep %u\n", c->snapshot_keep);
 	printf("snapshot-on-stop %s\n", c->snapshot_on_stop ? "yes" : "no");
 	printf("load-threads %u\n", c->load_threads);
+	printf("reader-revoke-ms %u\n", c->reader_revoke_ms);
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
 	printf("log-level %s\n", kvd_log_level_name(c->log_level));
 	if (c->log_file[0])
@@ -591,6 +604,7 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	c->snapshot_writes = 1000000;
 	c->snapshot_keep = 2;
 	c->snapshot_on_stop = true;
+	c->reader_revoke_ms = 10000;
 	c->log_level = LOG_INFO;
 	/* First pass: the configuration file, so that flags override it. */
 	opterr = 0;
@@ -934,7 +948,8 @@ int main(int argc, char **argv)
 	d.hints.nwords = d.hdr->nhints;
 	kva_set_release(d.heap, kvd_hints_release, &d.hints);
 	rc = kvd_reclaim_init(&d.rc, d.hdr, kvs_rw_slots(d.seg.rw),
-			      d.cfg.max_readers, d.heap, d.membarrier);
+			      d.cfg.max_readers, d.heap, d.membarrier,
+			      d.cfg.reader_revoke_ms);
 	if (rc < 0)
 		goto err_heap;
 	rc = kvd_index_init(&d.index, d.seg.base, d.seg.size, d.heap, d.rc);

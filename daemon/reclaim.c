@@ -4,8 +4,21 @@
  * list they drain (see reclaim.h, shm/epoch.h).
  *
  * Locking: r->lock protects the retire list, batch counters and the slot
- * table (assigned/pid). The reclaim thread takes the whole pending list as
- * one batch, runs one grace period for it without the lock, then frees it.
+ * table (assigned/pid/revoked_epoch). The reclaim thread takes the whole
+ * pending list as one batch, runs one grace period for it without the
+ * lock, then frees it.
+ *
+ * Revocation: a slot that stays in one section for --reader-revoke-ms
+ * while a grace period waits for it is revoked. kvshmd stores the
+ * section's epoch in the slot's revoked word (release), and the full
+ * fence that ends the grace period orders that store before every free
+ * and reuse that follows; the reader checks the word at the end of each
+ * section and reads again (shm/epoch.h). Grace periods skip the slot
+ * while it is still in that section. Until every revoked slot has left
+ * its section, the heap holds its pages (kva_hold()): freed item chunks
+ * are only ever reused for items and array chunks for arrays, so what a
+ * revoked reader may still read stays memory of the kind it expects.
+ * Lock order: r->lock, then the allocator's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,11 +37,14 @@
 #define BATCH_WAKE	1024	/* retirements that start a grace period now */
 #define PERIOD_MS	5	/* otherwise, at most this late */
 #define STALL_MS	1000	/* a reader this long in a section is stalled */
+#define REVOKED_POLL_MS	100	/* idle: how often revoked slots are checked */
 
 struct slot_info {
 	bool assigned;
 	pid_t pid;
 	bool stall_logged;
+	uint64_t revoked_epoch;		/* epoch of its revoked section, 0 if
+					 * none */
 };
 
 struct kvd_reclaim {
@@ -57,11 +73,69 @@ struct kvd_reclaim {
 	uint64_t grace_periods;
 	uint64_t stalled;		/* slots stuck now */
 	uint64_t stalls_total;		/* stalls seen since start */
+	uint64_t revoked_now;		/* slots in a revoked section now;
+					 * the heap is held while > 0 */
+	uint64_t revocations;		/* since start */
+	uint32_t revoke_ms;		/* 0: never revoke; const after init */
 	uint64_t rel_hits, rel_misses;	/* counters of released slots */
 	/* Written by the reclaim thread only, read by stats; no lock
 	 * (relaxed atomics, hist.h). */
 	struct kvd_hist gp_lat;
 };
+
+/* Slot @i leaves the revoked state (r->lock held). */
+static void unrevoke_locked(struct kvd_reclaim *r, uint32_t i)
+{
+	if (!r->info[i].revoked_epoch)
+		return;
+	r->info[i].revoked_epoch = 0;
+	if (--r->revoked_now == 0)
+		kva_hold(r->heap, false);
+}
+
+/*
+ * Slots that have left their revoked section (their epoch moved on: the
+ * reader ended or renewed it) count as readers again, and once none is
+ * left the heap's hold is lifted (r->lock held).
+ */
+static void unrevoke_moved(struct kvd_reclaim *r)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->nslots && r->revoked_now; i++) {
+		if (r->info[i].revoked_epoch &&
+		    kvs_load_acquire(&r->slots[i].epoch) !=
+		    r->info[i].revoked_epoch) {
+			kvd_log(LOG_INFO, "event=reader_resumed slot=%u "
+				"revoked=yes", i);
+			unrevoke_locked(r, i);
+		}
+	}
+}
+
+/*
+ * Revoke slot @i, found in the section of epoch @e for @ms (r->lock
+ * held). The grace period's closing fence orders the store before any
+ * free that follows it.
+ */
+static void revoke_locked(struct kvd_reclaim *r, uint32_t i, uint64_t e,
+			  int64_t ms)
+{
+	if (r->revoked_now++ == 0)
+		kva_hold(r->heap, true);
+	/* No longer stalled: nothing waits for it now. */
+	if (r->info[i].stall_logged) {
+		r->info[i].stall_logged = false;
+		r->stalled--;
+	} else {
+		r->stalls_total++;
+	}
+	r->info[i].revoked_epoch = e;
+	r->revocations++;
+	kvs_store_release(&r->slots[i].revoked, e);
+	kvd_log(LOG_WARNING, "event=reader_revoked slot=%u pid=%d ms=%lld",
+		i, (int)r->info[i].pid, (long long)ms);
+}
 
 static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 {
@@ -70,7 +144,14 @@ static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 	unsigned int spins = 0;
 	uint64_t e;
 
+	uint64_t revoked;
+
+	pthread_mutex_lock(&r->lock);
+	revoked = r->info[i].revoked_epoch;
+	pthread_mutex_unlock(&r->lock);
 	while ((e = kvs_load_acquire(&s->epoch)) != 0 && e < target) {
+		if (e == revoked)
+			return;		/* still in its revoked section */
 		if (++spins < 1000) {
 			kvs_cpu_relax();
 			continue;
@@ -78,10 +159,18 @@ static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 		if (!start)
 			start = kvs_mono_ms();
 		usleep(spins < 2000 ? 50 : 1000);
-		if (kvs_mono_ms() - start < STALL_MS)
+		if (kvs_mono_ms() - start < STALL_MS &&
+		    (!r->revoke_ms || kvs_mono_ms() - start < r->revoke_ms))
 			continue;
 		pthread_mutex_lock(&r->lock);
 		if (r->stop) {
+			pthread_mutex_unlock(&r->lock);
+			return;
+		}
+		if (r->info[i].assigned && r->revoke_ms &&
+		    kvs_mono_ms() - start >= r->revoke_ms &&
+		    kvs_load_acquire(&s->epoch) == e) {
+			revoke_locked(r, i, e, kvs_mono_ms() - start);
 			pthread_mutex_unlock(&r->lock);
 			return;
 		}
@@ -135,6 +224,7 @@ static void grace_period(struct kvd_reclaim *r)
 	}
 	active = malloc(sizeof(*active) * r->nslots);
 	pthread_mutex_lock(&r->lock);
+	unrevoke_moved(r);
 	for (i = 0; i < r->nslots; i++) {
 		if (!r->info[i].assigned)
 			continue;
@@ -153,6 +243,20 @@ static void grace_period(struct kvd_reclaim *r)
 	kvs_smp_mb();		/* slot loads before the frees that follow */
 }
 
+/* Wait on r->wake for at most @ms (r->lock held). */
+static void timed_wait(struct kvd_reclaim *r, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	while (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+}
+
 static void *reclaim_main(void *arg)
 {
 	struct kvd_reclaim *r = arg;
@@ -164,20 +268,19 @@ static void *reclaim_main(void *arg)
 		uint64_t no;
 		int64_t t0;
 
-		while (!r->stop && r->npending == 0)
-			pthread_cond_wait(&r->wake, &r->lock);
+		while (!r->stop && r->npending == 0) {
+			if (!r->revoked_now) {
+				pthread_cond_wait(&r->wake, &r->lock);
+				continue;
+			}
+			/* Watch revoked slots for their readers' return. */
+			timed_wait(r, REVOKED_POLL_MS);
+			unrevoke_moved(r);
+		}
 		if (r->stop)
 			break;
 		if (r->npending < BATCH_WAKE && !r->sync_wanted) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += PERIOD_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+			timed_wait(r, PERIOD_MS);
 			if (r->stop)
 				break;
 		}
@@ -209,7 +312,7 @@ static void *reclaim_main(void *arg)
 
 int kvd_reclaim_init(struct kvd_reclaim **rp, struct kvs_header *hdr,
 		     struct kvs_slot *slots, uint32_t nslots,
-		     struct kva *heap, bool membarrier)
+		     struct kva *heap, bool membarrier, uint32_t revoke_ms)
 {
 	struct kvd_reclaim *r;
 	int rc;
@@ -227,6 +330,7 @@ int kvd_reclaim_init(struct kvd_reclaim **rp, struct kvs_header *hdr,
 	r->nslots = nslots;
 	r->heap = heap;
 	r->membarrier = membarrier;
+	r->revoke_ms = revoke_ms;
 	r->cur_batch = 1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
@@ -330,6 +434,7 @@ int kvd_slot_assign(struct kvd_reclaim *r, pid_t pid, uint32_t *idx)
 		r->info[i].stall_logged = false;
 		r->slots_used++;
 		kvs_store_relaxed(&r->slots[i].owner_pid, (uint32_t)pid);
+		kvs_store_relaxed(&r->slots[i].revoked, 0);
 		kvs_store_release(&r->slots[i].epoch, 0);
 		pthread_mutex_unlock(&r->lock);
 		*idx = i;
@@ -352,6 +457,7 @@ void kvd_slot_release(struct kvd_reclaim *r, uint32_t i)
 		kvs_store_relaxed(&s->misses, 0);
 		kvs_store_relaxed(&s->owner_pid, 0);
 		kvs_store_release(&s->epoch, 0);
+		unrevoke_locked(r, i);
 		if (r->info[i].stall_logged)
 			r->stalled--;
 		memset(&r->info[i], 0, sizeof(r->info[i]));
@@ -370,6 +476,8 @@ void kvd_reclaim_get_stats(struct kvd_reclaim *r, struct kvd_reclaim_stats *st)
 	st->slots_used = r->slots_used;
 	st->stalled_readers = r->stalled;
 	st->stalls_total = r->stalls_total;
+	st->revoked_readers = r->revoked_now;
+	st->revocations = r->revocations;
 	st->hits = r->rel_hits;
 	st->misses = r->rel_misses;
 	for (i = 0; i < r->nslots; i++) {

@@ -37,12 +37,14 @@ struct kvd_reclaim_stats {
 	uint64_t stalled_readers;	/* slots now stuck in a section > 1 s */
 	uint64_t stalls_total;		/* times a slot was found stuck (each
 					 * stall counts once, however long) */
+	uint64_t revoked_readers;	/* slots in a revoked section now */
+	uint64_t revocations;		/* sections revoked since start */
 	uint64_t gets, hits, misses;	/* summed over slots, live and released */
 };
 
 int kvd_reclaim_init(struct kvd_reclaim **r, struct kvs_header *hdr,
 		     struct kvs_slot *slots, uint32_t nslots,
-		     struct kva *heap, bool membarrier);
+		     struct kva *heap, bool membarrier, uint32_t revoke_ms);
 /* Stop the reclaim thread. Pending objects are not freed: at exit the
  * segment is abandoned, and readers may still be inside it. */
 void kvd_reclaim_destroy(struct kvd_reclaim *r);

@@ -124,6 +124,7 @@ static void add_memory(struct text *t, struct kvd *d)
 	add(t, "memory_used %" PRIu64 "\n", as.used);
 	add(t, "memory_limit %" PRIu64 "\n", as.limit);
 	add(t, "memory_pages_free %" PRIu64 "\n", as.pages_free);
+	add(t, "memory_pages_held %" PRIu64 "\n", as.pages_held);
 	add(t, "memory_free %" PRIu64 "\n", as.limit - as.used);
 	add(t, "memory_page_size %u\n", KVA_PAGE_SIZE);
 	add(t, "memory_pages_total %" PRIu64 "\n", as.pages_total);
@@ -235,6 +236,8 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
 	add(&t, "readers_stalled %" PRIu64 "\n", rs.stalled_readers);
 	add(&t, "readers_stalled_total %" PRIu64 "\n", rs.stalls_total);
+	add(&t, "readers_revoked %" PRIu64 "\n", rs.revoked_readers);
+	add(&t, "readers_revoked_total %" PRIu64 "\n", rs.revocations);
 	add(&t, "membarrier %s\n", d->membarrier ? "expedited" : "fenced");
 	add(&t, "connections %" PRIu64 "\n", rd(&st->connections));
 	add(&t, "connections_total %" PRIu64 "\n", rd(&st->connections_total));

@@ -51,8 +51,13 @@ enum kvshm_error {
 	KVSHM_EPROTO	= -1012,	/* malformed frame on the write channel */
 	KVSHM_ECHANGED	= -1013,	/* compare-and-set: the key's version
 					 * is not the one expected */
+	KVSHM_EREVOKED	= -1014,	/* kvshm_read_unlock(): kvshmd stopped
+					 * waiting for the section (it was
+					 * open longer than the daemon's
+					 * --reader-revoke-ms); views taken in
+					 * it may show other data */
 	/* New codes go here, next value down. Never renumber. */
-	KVSHM_E_LAST	= -1014,
+	KVSHM_E_LAST	= -1015,
 };
 
 /* kvshm_set() flags; also conditions of kvshm_batch() operations. */
@@ -257,8 +262,20 @@ int kvshm_view(kvshm_t *c, const void *key, size_t klen,
 int kvshm_view_meta(kvshm_t *c, const void *key, size_t klen,
 		    const void **val, struct kvshm_meta *m);
 
-/* kvshm_read_unlock - close the read section opened by kvshm_read_lock(). */
-void kvshm_read_unlock(kvshm_t *c);
+/*
+ * kvshm_read_unlock - close the read section opened by kvshm_read_lock().
+ *
+ * A section open longer than the daemon's --reader-revoke-ms (a thread
+ * stopped in a debugger, say) is revoked: the daemon stops waiting for
+ * it and frees what was replaced meanwhile. Copying reads inside it
+ * (kvshm_get() and the like) notice and read again; views taken before
+ * the revocation may since show other bytes (never unmapped memory).
+ *
+ * Return: 0; KVSHM_EREVOKED when the section (the outermost, for nested
+ * ones) was revoked: drop what was read through its views; KVSHM_EINVAL
+ * when no section is open on this thread.
+ */
+int kvshm_read_unlock(kvshm_t *c);
 
 /*
  * kvshm_set - store @val under @key through the daemon.

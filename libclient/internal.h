@@ -66,6 +66,10 @@ struct kvc_tls {
 	 */
 	struct kvs_slot own;
 	unsigned int depth;
+	bool revoked;			/* an inner read found the section
+					 * revoked and renewed it: views taken
+					 * before may be stale (reported by
+					 * kvshm_read_unlock()) */
 	uint64_t rnd;			/* LCG state for hint counters */
 	bool in_use;
 	struct kvc_tls *next;

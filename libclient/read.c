@@ -251,11 +251,40 @@ section_enter(struct kvshm *c, struct kvc_tls **tp)
 	return 0;
 }
 
-static inline __attribute__((always_inline)) void
+/*
+ * section_renew - the slow path of section_exit() and section_valid():
+ * kvshmd revoked @t's section (shm/epoch.h). A section of depth 1 ends
+ * here; a nested one (inside kvshm_read_lock()) goes on with a fresh
+ * epoch, as if just entered, and @t remembers that views taken before
+ * may be stale. Either way the caller reads again.
+ */
+static __attribute__((noinline)) void section_renew(struct kvc_tls *t)
+{
+	if (t->depth == 1) {
+		t->depth = 0;
+		kvs_read_exit(t->slot);
+		return;
+	}
+	t->revoked = true;
+	kvs_read_enter(t->att->hdr, t->slot, t->att->fenced);
+	t->depth--;
+}
+
+/*
+ * Leave a section; false if it was revoked, in which case what it read
+ * may be reused memory: the caller drops it, and reads again in a new
+ * section. Three loads and a compare on the fast path, no fence.
+ */
+static inline __attribute__((always_inline, warn_unused_result)) bool
 section_exit(struct kvc_tls *t)
 {
+	if (__builtin_expect(kvs_read_revoked(t->slot), 0)) {
+		section_renew(t);
+		return false;
+	}
 	if (--t->depth == 0)
 		kvs_read_exit(t->slot);
+	return true;
 }
 
 /* Single-writer counters in our own slot: a plain load and store. */
@@ -335,19 +364,20 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 
 	if ((rc = kvc_key_check(c, key, klen)) || (!buf && cap))
 		return rc ? rc : KVSHM_EINVAL;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	if (!find(t, key, klen, &r, false)) {
-		rc = KVSHM_ENOTFOUND;
-	} else {
-		if (vlen)
-			*vlen = r.vlen;
-		if (r.vlen > cap)
-			rc = KVSHM_ETOOSMALL;
-		else if (r.vlen)
-			memcpy(buf, r.val, r.vlen);
-	}
-	section_exit(t);
+	do {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		if (!find(t, key, klen, &r, false)) {
+			rc = KVSHM_ENOTFOUND;
+		} else {
+			if (vlen)
+				*vlen = r.vlen;
+			if (r.vlen > cap)
+				rc = KVSHM_ETOOSMALL;
+			else if (r.vlen)
+				memcpy(buf, r.val, r.vlen);
+		}
+	} while (!section_exit(t));
 	return rc;
 }
 
@@ -404,18 +434,19 @@ int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
 		return rc;
 	if (!msize || (!buf && cap))
 		return KVSHM_EINVAL;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	if (!find(t, key, klen, &r, true)) {
-		rc = KVSHM_ENOTFOUND;
-	} else {
-		meta_fill(m, msize, &r, r.expire_ms ? kvs_now_ms() : 0);
-		if (buf && r.vlen > cap)
-			rc = KVSHM_ETOOSMALL;
-		else if (buf && r.vlen)
-			memcpy(buf, r.val, r.vlen);
-	}
-	section_exit(t);
+	do {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		if (!find(t, key, klen, &r, true)) {
+			rc = KVSHM_ENOTFOUND;
+		} else {
+			meta_fill(m, msize, &r, r.expire_ms ? kvs_now_ms() : 0);
+			if (buf && r.vlen > cap)
+				rc = KVSHM_ETOOSMALL;
+			else if (buf && r.vlen)
+				memcpy(buf, r.val, r.vlen);
+		}
+	} while (!section_exit(t));
 	return rc;
 }
 
@@ -431,24 +462,30 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 	if ((rc = kvc_key_check(c, key, klen)) || !val)
 		return rc ? rc : KVSHM_EINVAL;
 	*val = NULL;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	if (!find(t, key, klen, &r, false)) {
-		rc = KVSHM_ENOTFOUND;
-	} else {
-		/* malloc inside the section is fine: it only delays
-		 * reclamation a little, and never blocks on the daemon. */
-		n = r.vlen;
-		p = malloc(n + 1);
-		if (p) {
-			memcpy(p, r.val, n);
-			p[n] = '\0';
+	for (;;) {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		if (!find(t, key, klen, &r, false)) {
+			rc = KVSHM_ENOTFOUND;
 		} else {
-			errno = ENOMEM;
-			rc = KVSHM_ESYS;
+			/* malloc inside the section is fine: it only delays
+			 * reclamation a little, and never blocks on the
+			 * daemon. */
+			n = r.vlen;
+			p = malloc(n + 1);
+			if (p) {
+				memcpy(p, r.val, n);
+				p[n] = '\0';
+			} else {
+				errno = ENOMEM;
+				rc = KVSHM_ESYS;
+			}
 		}
+		if (section_exit(t))
+			break;
+		free(p);		/* revoked: read again */
+		p = NULL;
 	}
-	section_exit(t);
 	if (rc == 0) {
 		*val = p;
 		if (vlen)
@@ -465,10 +502,11 @@ int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
 
 	if ((rc = kvc_key_check(c, key, klen)))
 		return rc;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	rc = find(t, key, klen, &r, false) ? 0 : KVSHM_ENOTFOUND;
-	section_exit(t);
+	do {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		rc = find(t, key, klen, &r, false) ? 0 : KVSHM_ENOTFOUND;
+	} while (!section_exit(t));
 	return rc;
 }
 
@@ -480,16 +518,17 @@ int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 
 	if ((rc = kvc_key_check(c, key, klen)) || !ttl_ms)
 		return rc ? rc : KVSHM_EINVAL;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	if (!find(t, key, klen, &r, false)) {
-		rc = KVSHM_ENOTFOUND;
-	} else {
-		int64_t left = r.expire_ms - kvs_now_ms();
+	do {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		if (!find(t, key, klen, &r, false)) {
+			rc = KVSHM_ENOTFOUND;
+		} else {
+			int64_t left = r.expire_ms - kvs_now_ms();
 
-		*ttl_ms = r.expire_ms == 0 ? -1 : (left < 1 ? 1 : left);
-	}
-	section_exit(t);
+			*ttl_ms = r.expire_ms == 0 ? -1 : (left < 1 ? 1 : left);
+		}
+	} while (!section_exit(t));
 	return rc;
 }
 
@@ -501,13 +540,14 @@ int kvshm_strlen(kvshm_t *c, const void *key, size_t klen, size_t *len)
 
 	if ((rc = kvc_key_check(c, key, klen)) || !len)
 		return rc ? rc : KVSHM_EINVAL;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	if (find(t, key, klen, &r, false))
-		*len = r.vlen;
-	else
-		rc = KVSHM_ENOTFOUND;
-	section_exit(t);
+	do {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		if (find(t, key, klen, &r, false))
+			*len = r.vlen;
+		else
+			rc = KVSHM_ENOTFOUND;
+	} while (!section_exit(t));
 	return rc;
 }
 
@@ -520,25 +560,26 @@ int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n)
 
 	if (!c || (!v && n))
 		return KVSHM_EINVAL;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	for (i = 0; i < n; i++) {
-		v[i].vlen = 0;
-		if ((v[i].rc = kvc_key_check(c, v[i].key, v[i].klen)))
-			continue;
-		if (!v[i].buf && v[i].cap) {
-			v[i].rc = KVSHM_EINVAL;
-		} else if (!find(t, v[i].key, v[i].klen, &r, false)) {
-			v[i].rc = KVSHM_ENOTFOUND;
-		} else {
-			v[i].vlen = r.vlen;
-			if (r.vlen > v[i].cap)
-				v[i].rc = KVSHM_ETOOSMALL;
-			else if (r.vlen)
-				memcpy(v[i].buf, r.val, r.vlen);
+	do {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		for (i = 0; i < n; i++) {
+			v[i].vlen = 0;
+			if ((v[i].rc = kvc_key_check(c, v[i].key, v[i].klen)))
+				continue;
+			if (!v[i].buf && v[i].cap) {
+				v[i].rc = KVSHM_EINVAL;
+			} else if (!find(t, v[i].key, v[i].klen, &r, false)) {
+				v[i].rc = KVSHM_ENOTFOUND;
+			} else {
+				v[i].vlen = r.vlen;
+				if (r.vlen > v[i].cap)
+					v[i].rc = KVSHM_ETOOSMALL;
+				else if (r.vlen)
+					memcpy(v[i].buf, r.val, r.vlen);
+			}
 		}
-	}
-	section_exit(t);
+	} while (!section_exit(t));
 	return 0;
 }
 
@@ -551,15 +592,24 @@ int kvshm_read_lock(kvshm_t *c)
 	return section_enter(c, &t);
 }
 
-void kvshm_read_unlock(kvshm_t *c)
+int kvshm_read_unlock(kvshm_t *c)
 {
 	struct kvc_tls *t;
+	bool ok;
 
 	if (!c || kvc_forked(c))
-		return;
+		return KVSHM_EINVAL;
 	t = pthread_getspecific(c->key);
-	if (t && t->depth)
-		section_exit(t);
+	if (!t || !t->depth)
+		return KVSHM_EINVAL;
+	ok = section_exit(t);
+	if (t->depth)
+		return 0;	/* nested: the outermost unlock reports */
+	if (t->revoked) {
+		t->revoked = false;
+		ok = false;
+	}
+	return ok ? 0 : KVSHM_EREVOKED;
 }
 
 /*
@@ -579,7 +629,15 @@ static int view_find(kvshm_t *c, const void *key, size_t klen, bool ok,
 	t = pthread_getspecific(c->key);
 	if (!t || t->depth == 0 || kvc_forked(c))
 		return KVSHM_EINVAL;
-	return find(t, key, klen, r, version) ? 0 : KVSHM_ENOTFOUND;
+	for (;;) {
+		rc = find(t, key, klen, r, version) ? 0 : KVSHM_ENOTFOUND;
+		if (!kvs_read_revoked(t->slot))
+			return rc;
+		/* Revoked: renew the section (one level deeper, so that
+		 * section_renew() keeps it open) and look again. */
+		t->depth++;
+		section_renew(t);
+	}
 }
 
 int kvshm_view(kvshm_t *c, const void *key, size_t klen,
@@ -707,9 +765,12 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 	struct kvc_tls *t;
 	int64_t now = kvs_now_ms();
 	uint64_t pos = 0, b, code;
+	size_t len0 = kb->len, got0 = *got;
+	struct kvc_att *att0 = *att;
 	unsigned int i;
 	int rc;
 
+again:
 	*next = UINT64_MAX;
 	if ((rc = section_enter(c, &t)))
 		return rc;
@@ -746,7 +807,14 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 		}
 	}
 out:
-	section_exit(t);
+	if (!section_exit(t)) {
+		/* Revoked: drop what this section collected. */
+		kb->len = len0;
+		*got = got0;
+		*att = att0;
+		pos = 0;
+		goto again;
+	}
 	return rc;
 }
 

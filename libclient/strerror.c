@@ -29,6 +29,7 @@ static const char *const kvshm_msgs[] = {
 	[-1000 - KVSHM_EVERSION]  = "segment layout differs from this library",
 	[-1000 - KVSHM_EPROTO]	  = "protocol error on the write channel",
 	[-1000 - KVSHM_ECHANGED]  = "key changed: its version is not the one expected",
+	[-1000 - KVSHM_EREVOKED]  = "read section revoked by the daemon: views may be stale",
 };
 _Static_assert(sizeof(kvshm_msgs) / sizeof(kvshm_msgs[0]) == -1000 - KVSHM_E_LAST,
 	       "one message per KVSHM_E* code");

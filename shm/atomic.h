@@ -27,5 +27,8 @@
 #define kvs_barrier()		cmm_barrier()
 #define kvs_smp_mb()		cmm_smp_mb()
 #define kvs_cpu_relax()		caa_cpu_relax()
+/* Loads before it are ordered before loads and stores after it: no
+ * instruction on x86, where loads are not reordered with each other. */
+#define kvs_fence_acquire()	__atomic_thread_fence(__ATOMIC_ACQUIRE)
 
 #endif /* KVS_ATOMIC_H */

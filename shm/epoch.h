@@ -18,6 +18,10 @@
  * MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, a compiler barrier suffices;
  * otherwise a full fence (cmm_smp_mb) follows the epoch store.
  *
+ * A section kvshmd waited on for longer than --reader-revoke-ms is revoked:
+ * kvshmd stops waiting for it and says so in the slot (kvs_read_revoked()),
+ * and the reader drops what it read and reads again in a new section.
+ *
  * Never holds daemon state; the daemon side is daemon/reclaim.c.
  */
 #ifndef KVS_EPOCH_H
@@ -43,6 +47,24 @@ static inline void kvs_read_enter(const struct kvs_header *h,
 static inline void kvs_read_exit(struct kvs_slot *s)
 {
 	kvs_store_release(&s->epoch, 0);
+}
+
+/*
+ * kvs_read_revoked - whether kvshmd gave up waiting for the section slot
+ * @s is in (struct kvs_slot.revoked): then memory the section read may
+ * have been freed and reused, and what it read must be dropped. Call
+ * inside the section, after its last load of shared data (the acquire
+ * fence keeps those loads before the check: kvshmd stores revoked, then
+ * fences, before it reuses anything, so a section that saw reused memory
+ * sees revoked too). A slot kvshmd took back (epoch 0) is not revoked.
+ */
+static inline bool kvs_read_revoked(const struct kvs_slot *s)
+{
+	uint64_t rv;
+
+	kvs_fence_acquire();
+	rv = kvs_load_relaxed(&s->revoked);
+	return __builtin_expect(rv == kvs_load_relaxed(&s->epoch), 0) && rv;
 }
 
 int kvs_membarrier_query(void);

@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	8
+#define KVS_LAYOUT_VERSION	9
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */
@@ -310,7 +310,8 @@ _Static_assert(sizeof(struct kvs_rw_header) == KVS_CACHELINE, "rw header");
  *
  * kvshmd assigns a slot to a client connection (KVS_OP_SLOT) and takes it
  * back when that connection closes; only then does it write epoch (to 0)
- * and clear the counters. While assigned, only the owning thread writes.
+ * and clear the counters. While assigned, only the owning thread writes
+ * epoch and the counters; kvshmd writes revoked.
  */
 struct kvs_slot {
 	alignas(KVS_CACHELINE)
@@ -321,7 +322,19 @@ struct kvs_slot {
 	uint64_t misses;	/* kvshmd: relaxed loads for stats (gets is
 				 * their sum) */
 	uint32_t owner_pid;	/* kvshmd at assignment, before its reply */
-	char pad[KVS_CACHELINE - 28];
+	uint32_t reserved;
+	uint64_t revoked;	/* kvshmd only: 0 at assignment (before its
+				 * reply); the epoch of a section it gave up
+				 * waiting for (--reader-revoke-ms), stored
+				 * with release and followed by a full fence
+				 * before anything freed after it is reused.
+				 * Owner: loaded at the end of each section,
+				 * after an acquire fence that orders the
+				 * section's loads before it; equal to the
+				 * section's epoch means what the section
+				 * read may be reused memory (libclient
+				 * drops it and reads again) */
+	char pad[KVS_CACHELINE - 40];
 };
 _Static_assert(sizeof(struct kvs_slot) == KVS_CACHELINE, "slot is one line");
 

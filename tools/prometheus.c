@@ -92,6 +92,9 @@ static const struct row rows[] = {
 	   NULL),
 	GL("memory_pages_large", "kvshm_memory_pages", "state=\"large\"", NULL),
 	S("memory_pages_total"),
+	G("memory_pages_held", "kvshm_memory_pages_held",
+	  "Heap pages with no chunk in use, held for their size class and "
+	  "kind while a revoked reader remains (counted as serving classes)."),
 	G("memory_fragmented", "kvshm_memory_fragmented_bytes",
 	  "Bytes of pages serving size classes that hold no chunk in use."),
 	GU("memory_fragmentation_pct", "kvshm_memory_fragmentation_ratio", PCT,
@@ -127,6 +130,11 @@ static const struct row rows[] = {
 	C("readers_stalled_total", "kvshm_reader_stalls_total",
 	  "Times a reader slot was found inside one read section for over a "
 	  "second."),
+	G("readers_revoked", "kvshm_readers_revoked",
+	  "Reader slots whose read section kvshmd revoked and that are still "
+	  "inside it."),
+	C("readers_revoked_total", "kvshm_reader_revocations_total",
+	  "Read sections revoked after --reader-revoke-ms."),
 
 	/* connections */
 	G("connections", "kvshm_connections", "Client connections open."),

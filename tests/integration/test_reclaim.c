@@ -42,7 +42,8 @@ static void churn(kvshm_t *c, int rounds)
 
 int main(void)
 {
-	static const char *const args[] = { "--memory", "16M", NULL };
+	static const char *const args[] = { "--memory", "16M",
+					    "--reader-revoke-ms", "0", NULL };
 	struct test_daemon d;
 	char orig[VLEN], buf[VLEN];
 	const void *view;

@@ -233,7 +233,7 @@ int main(void)
 	kvd_header_init(hdr, &cfg, kvs_rw_size(cfg.max_readers, 0), false);
 	ok(kva_init(&heap, base, hdr->heap_off, hdr->heap_size) == 0 &&
 	   kvd_reclaim_init(&rc, hdr, kvs_rw_slots(rw), cfg.max_readers, heap,
-			    false) == 0 &&
+			    false, 0) == 0 &&
 	   kvd_index_init(&x, base, size, heap, rc) == 0,
 	   "heap, reclaim and index initialise on a private segment");
 	kva_get_stats(heap, &st);

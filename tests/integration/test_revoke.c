@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/integration/test_revoke.c - a live reader stuck in a read section
+ * does not pin memory: after --reader-revoke-ms kvshmd revokes its
+ * section and reclaims what was replaced meanwhile, and the reader, when
+ * it goes on, reads correct data again and is told that its views were
+ * revoked:
+ *  - a reader process SIGSTOPped inside a section is revoked; retired
+ *    items are freed and used memory returns to its starting figure
+ *    while it is still stopped, but pages emptied meanwhile are held for
+ *    their kind (type-stable memory) until it goes on; resumed, its
+ *    kvshm_read_unlock() says KVSHM_EREVOKED;
+ *  - a copying read inside a revoked section renews the section and
+ *    returns the latest value, and the unlock still reports the
+ *    revocation; the next section is clean;
+ *  - --reader-revoke-ms 0 never revokes (test_reclaim relies on it).
+ * Waits poll the daemon's stats with generous bounds; nothing depends on
+ * timing to pass.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <kvshm.h>
+
+#include "../lib/daemon.h"
+#include "../tap.h"
+
+#define VLEN	1000
+
+static char last;		/* first byte of the last value churn() set */
+
+static void churn(kvshm_t *c, int rounds)
+{
+	char val[VLEN], key[32];
+	int i;
+
+	for (i = 0; i < rounds; i++) {
+		memset(val, 'a' + i % 26, VLEN);
+		kvshm_set(c, "held", 4, val, VLEN, 0, 0);
+		last = val[0];
+		snprintf(key, sizeof(key), "other:%d", i % 50);
+		kvshm_set(c, key, strlen(key), val, VLEN, 0, 0);
+		kvshm_del(c, key, strlen(key));
+	}
+}
+
+/* Fill a few whole pages with keys, then delete them all. */
+static void fill_and_empty(kvshm_t *c)
+{
+	char val[VLEN], key[32];
+	int i;
+
+	memset(val, 'f', VLEN);
+	for (i = 0; i < 400; i++) {
+		snprintf(key, sizeof(key), "fill:%d", i);
+		kvshm_set(c, key, strlen(key), val, VLEN, 0, 0);
+	}
+	for (i = 0; i < 400; i++) {
+		snprintf(key, sizeof(key), "fill:%d", i);
+		kvshm_del(c, key, strlen(key));
+	}
+}
+
+int main(void)
+{
+	static const char *const args[] = { "--memory", "16M",
+					    "--reader-revoke-ms", "300", NULL };
+	static const char *const never[] = { "--memory", "16M",
+					     "--reader-revoke-ms", "0", NULL };
+	struct test_daemon d;
+	char orig[VLEN], buf[VLEN];
+	const void *view;
+	size_t vlen;
+	kvshm_t *c;
+	int p2c[2], c2p[2], st;
+	long long used0, free0;
+	pid_t child;
+	char b;
+
+	plan_tests(19);
+	start_kvshmd(&d, "revoke", args);
+	if (kvshm_open(&c, d.name, NULL))
+		bail_out("cannot open");
+	memset(orig, 'Z', VLEN);
+	kvshm_set(c, "held", 4, orig, VLEN, 0, 0);
+	used0 = stat_of(c, "memory_used");
+	free0 = stat_of(c, "memory_pages_free");
+
+	/* A child takes a view inside a section, then stops there. */
+	if (pipe(p2c) || pipe(c2p))
+		bail_out("pipe");
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		kvshm_t *cc;
+		int rc;
+
+		if (kvshm_open(&cc, d.name, NULL) || kvshm_read_lock(cc) ||
+		    kvshm_view(cc, "held", 4, &view, &vlen) || vlen != VLEN)
+			_exit(1);
+		if (write(c2p[1], "R", 1) != 1)
+			_exit(1);
+		raise(SIGSTOP);
+		rc = kvshm_read_unlock(cc);
+		/* Then a fresh read of the current value. */
+		if (kvshm_get(cc, "held", 4, buf, VLEN, &vlen) ||
+		    vlen != VLEN || buf[0] == 'Z')
+			_exit(3);
+		kvshm_close(cc);
+		_exit(rc == KVSHM_EREVOKED ? 0 : 2);
+	}
+	ok(read(c2p[0], &b, 1) == 1 && waitpid(child, &st, WUNTRACED) == child &&
+	   WIFSTOPPED(st), "a reader process is stopped inside a read section");
+	churn(c, 2000);
+	ok(wait_stat(c, "readers_revoked", 1) &&
+	   stat_of(c, "readers_revoked_total") == 1,
+	   "its section is revoked after --reader-revoke-ms (stats say so)");
+	ok(wait_stat(c, "retired_pending", 0),
+	   "every item replaced meanwhile is freed while it is still stopped");
+	ok(stat_of(c, "memory_used") == used0,
+	   "used memory returns to its starting figure");
+	fill_and_empty(c);
+	ok(wait_stat(c, "retired_pending", 0) &&
+	   stat_of(c, "memory_pages_held") > 0 &&
+	   stat_of(c, "memory_pages_free") < free0,
+	   "pages emptied meanwhile are held for their kind, not freed");
+	kill(child, SIGCONT);
+	ok(waitpid(child, &st, 0) == child && WIFEXITED(st) &&
+	   WEXITSTATUS(st) == 0,
+	   "resumed, its unlock returns KVSHM_EREVOKED and its next read "
+	   "is the latest value");
+	ok(wait_stat(c, "readers_revoked", 0),
+	   "no revoked reader is left once it has gone on");
+	ok(wait_stat(c, "memory_pages_held", 0) &&
+	   stat_of(c, "memory_pages_free") == free0,
+	   "then the held pages go back to the free pages");
+
+	/* This process, nested: copying reads renew a revoked section. */
+	ok(kvshm_read_lock(c) == 0 && kvshm_view(c, "held", 4, &view, &vlen) == 0,
+	   "a view is taken inside a read section");
+	churn(c, 500);
+	ok(wait_stat(c, "readers_revoked", 1) && wait_stat(c, "retired_pending", 0),
+	   "the section is revoked and reclamation goes on");
+	ok(kvshm_get(c, "held", 4, buf, VLEN, &vlen) == 0 && vlen == VLEN &&
+	   buf[0] == last && buf[VLEN - 1] == last,
+	   "a copying read inside it returns the latest value");
+	ok(wait_stat(c, "readers_revoked", 0),
+	   "that read renewed the section: kvshmd waits for it again");
+	ok(kvshm_view(c, "held", 4, &view, &vlen) == 0 &&
+	   ((const char *)view)[0] == last,
+	   "a view taken after the renewal shows the latest value");
+	ok(kvshm_read_unlock(c) == KVSHM_EREVOKED,
+	   "the unlock reports that the section was revoked");
+	ok(kvshm_read_lock(c) == 0 && kvshm_read_unlock(c) == 0,
+	   "the next section is not revoked");
+	ok(kvshm_read_unlock(c) == KVSHM_EINVAL,
+	   "an unlock with no section open is KVSHM_EINVAL");
+	ok(strcmp(kvshm_strerror(KVSHM_EREVOKED), "read section revoked by "
+		  "the daemon: views may be stale") == 0 &&
+	   KVSHM_EREVOKED == -1014 && KVSHM_E_LAST == -1015,
+	   "KVSHM_EREVOKED is -1014, with its message");
+	kvshm_close(c);
+	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
+	cleanup_kvshmd(&d);
+
+	/* --reader-revoke-ms 0: the section pins reclamation, as before. */
+	start_kvshmd(&d, "revoke0", never);
+	if (kvshm_open(&c, d.name, NULL))
+		bail_out("cannot open");
+	kvshm_set(c, "held", 4, orig, VLEN, 0, 0);
+	kvshm_read_lock(c);
+	churn(c, 300);
+	ok(wait_stat(c, "readers_stalled", 1) &&
+	   stat_of(c, "retired_pending") > 0 &&
+	   stat_of(c, "readers_revoked_total") == 0 &&
+	   kvshm_read_unlock(c) == 0 && wait_stat(c, "retired_pending", 0),
+	   "with --reader-revoke-ms 0 a stuck section is never revoked");
+	kvshm_close(c);
+	stop_kvshmd(&d);
+	cleanup_kvshmd(&d);
+	return exit_status();
+}
