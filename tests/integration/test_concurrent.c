@@ -6,6 +6,12 @@
  * value that was really written. Writers own disjoint keys and check they
  * read their own writes; at the end kvshmctl must see what they wrote.
  *
+ * One more reader keeps a read section open until kvshmd revokes it
+ * (--reader-revoke-ms 100), then goes on reading in it, round after round:
+ * its copying reads must still see only written values, the views it took
+ * before each revocation must stay readable (other bytes, never a fault),
+ * and each unlock must say KVSHM_EREVOKED.
+ *
  * Meanwhile the parent keeps starting short-lived readers and SIGKILLs each
  * at a random moment, often inside a read section: reclamation must go on,
  * and once everything is deleted used memory returns exactly to its
@@ -125,6 +131,73 @@ static int reader_main(int id)
 	kvshm_close(c);
 	free(v);
 	return bad == 0 && hits > 0 ? 0 : 1;
+}
+
+/*
+ * Rounds of: open a section, take views, wait (polling stats from inside
+ * the section) until kvshmd has revoked it, read the old views whole,
+ * then check copying reads in the renewed section; the unlock must say
+ * KVSHM_EREVOKED.
+ */
+static int revoked_reader_main(void)
+{
+	unsigned int rnd = (unsigned int)getpid() * 31u;
+	char key[32], *v = malloc(MAXV);
+	unsigned long rounds = 0, reads = 0, bad = 0, sum = 0;
+	double end = now_s() + secs;
+	kvshm_t *c;
+
+	if (!v || kvshm_open(&c, name, NULL))
+		return 2;
+	while (now_s() < end) {
+		const void *view[16];
+		size_t vl[16], klen, vlen;
+		long long before = stat_of(c, "readers_revoked_total");
+		double give_up = now_s() + 20;
+		int i, nv = 0, rc;
+
+		if (kvshm_read_lock(c))
+			return 2;
+		for (i = 0; i < 16; i++) {
+			klen = key_of(key, rand_r(&rnd) % NKEYS);
+			if (kvshm_view(c, key, klen, &view[nv], &vl[nv]) == 0)
+				nv++;
+		}
+		/* Its own replacements start grace periods that wait for it,
+		 * also once the writers are done. */
+		while (stat_of(c, "readers_revoked_total") <= before &&
+		       now_s() < give_up) {
+			kvshm_set(c, "revoker", 7, key, klen, 0, 0);
+			usleep(10000);
+		}
+		for (i = 0; i < nv; i++)	/* stale: any bytes, no fault */
+			for (size_t j = 0; j < vl[i]; j++)
+				sum += ((const unsigned char *)view[i])[j];
+		for (i = 0; i < 2000; i++) {
+			unsigned int k = rand_r(&rnd) % NKEYS;
+
+			klen = key_of(key, k);
+			rc = kvshm_get(c, key, klen, v, MAXV, &vlen);
+			reads++;
+			if (rc != KVSHM_ENOTFOUND &&
+			    (rc != 0 || check_value(v, vlen, k)))
+				bad++;
+		}
+		rc = kvshm_read_unlock(c);
+		if (rc != KVSHM_EREVOKED) {
+			printf("# revoked reader: unlock gave %d\n", rc);
+			bad++;
+		}
+		rounds++;
+	}
+	if (kvshm_del(c, "revoker", 7) != 0)
+		bad++;
+	printf("# revoked reader: %lu rounds, %lu reads, %lu bad (%lu)\n",
+	       rounds, reads, bad, sum % 10);
+	fflush(stdout);
+	kvshm_close(c);
+	free(v);
+	return bad == 0 && rounds > 0 ? 0 : 1;
 }
 
 static int writer_main(int w)
@@ -248,8 +321,8 @@ static int kill_readers(void)
 int main(void)
 {
 	static const char *const args[] = { "--memory", "64M", "--shards", "16",
-					     NULL };
-	pid_t pid[NR_READERS + NR_WRITERS];
+					     "--reader-revoke-ms", "100", NULL };
+	pid_t pid[NR_READERS + NR_WRITERS], rpid;
 	struct test_daemon d;
 	const char *env = getenv("KVSHM_TORTURE_SECS");
 	long long baseline;
@@ -262,7 +335,7 @@ int main(void)
 	setenv("KVSHMD_NO_MEMBARRIER", "1", 1);
 	setenv("KVSHM_FENCED", "1", 1);
 #endif
-	plan_tests(NR_READERS + NR_WRITERS + 10);
+	plan_tests(NR_READERS + NR_WRITERS + 12);
 	start_kvshmd(&d, "conc", args);
 	name = d.name;
 	if (kvshm_open(&c, name, NULL))
@@ -290,6 +363,12 @@ int main(void)
 			_exit(i < NR_READERS ? reader_main(i) :
 			      writer_main(i - NR_READERS));
 	}
+	fflush(stdout);
+	rpid = fork();
+	if (rpid < 0)
+		bail_out("fork failed");
+	if (rpid == 0)
+		_exit(revoked_reader_main());
 	kills = kill_readers();
 	for (i = 0; i < NR_READERS + NR_WRITERS; i++) {
 		waitpid(pid[i], &st, 0);
@@ -301,6 +380,13 @@ int main(void)
 			   "writer %d read its own writes with no error",
 			   i - NR_READERS);
 	}
+	waitpid(rpid, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "a reader whose sections were revoked still read only written "
+	   "values, and each unlock said KVSHM_EREVOKED");
+	ok(stat_of(c, "readers_revoked_total") > 0 &&
+	   wait_stat(c, "readers_revoked", 0),
+	   "kvshmd revoked sections, and none is left revoked");
 	for (i = 0; i < 60; i++)
 		if (!ctl_get_ok((unsigned)i))
 			ctl_ok = 0;
