@@ -763,7 +763,8 @@ static void sieve_off(struct kvd_evict *ev)
 /*
  * Evict every live item of the class page with the fewest bytes in use
  * (ev->lock held), so that the page returns to the pool after a grace
- * period: with no free page, evicting items one by one frees chunks only
+ * period (not while a revoked reader holds the heap: then this is not
+ * called, see kvd_evict_make_room()): with no free page, evicting items one by one frees chunks only
  * in the classes they came from, and a write whose class has no room, a
  * bucket array or a large run may go on failing however many go.
  * A chunk's header is read without knowing whether the chunk holds an
@@ -795,8 +796,9 @@ static uint32_t evict_chunks(struct kvd_evict *ev, int policy, bool sync,
 }
 
 /*
- * The sparsest page that holds an evictable item (the sparsest of all may
- * hold only a bucket array or retired items): evict its items. Return the
+ * The sparsest item page that holds an evictable item (the sparsest may
+ * hold only retired items; kva_sparse_page() never names array pages):
+ * evict its items. Return the
  * bytes of the chunks evicted, 0 if none.
  */
 static uint32_t evict_page(struct kvd_evict *ev, int policy, bool sync)
@@ -933,6 +935,27 @@ bool kvd_evict_make_room(struct kvd_evict *ev, const struct kvd_room *need,
 		pthread_mutex_unlock(&ev->lock);
 		if (!freed)
 			goto fail;
+		return true;
+	}
+	if (kvd_reclaim_revoked(d->rc)) {
+		/*
+		 * A revoked reader holds the heap (kva_hold()): no page
+		 * changes class or kind until it goes on, so only victims
+		 * of the write's own chunk size can make room for it. A
+		 * write that needs pages (a large item, a batch, a bucket
+		 * array) fails without evicting anything.
+		 */
+		if (need->bytes && need->bytes <= KVA_MAX_CLASS) {
+			chunk = (uint32_t)kva_chunk_size(need->bytes);
+			target = need->bytes << (attempt < 16 ? attempt : 16);
+			while (freed < target &&
+			       (got = evict_one(ev, true, chunk)))
+				freed += got;
+		}
+		pthread_mutex_unlock(&ev->lock);
+		if (!freed)
+			goto fail;
+		kvd_reclaim_sync(d->rc, SYNC_WAIT_MS);
 		return true;
 	}
 	/*

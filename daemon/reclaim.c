@@ -83,6 +83,13 @@ struct kvd_reclaim {
 	struct kvd_hist gp_lat;
 };
 
+/* The process owning assigned slot @i is gone (r->lock held). */
+static bool owner_dead(struct kvd_reclaim *r, uint32_t i)
+{
+	return r->info[i].assigned && kill(r->info[i].pid, 0) < 0 &&
+	       errno == ESRCH;
+}
+
 /* Slot @i leaves the revoked state (r->lock held). */
 static void unrevoke_locked(struct kvd_reclaim *r, uint32_t i)
 {
@@ -103,9 +110,17 @@ static void unrevoke_moved(struct kvd_reclaim *r)
 	uint32_t i;
 
 	for (i = 0; i < r->nslots && r->revoked_now; i++) {
-		if (r->info[i].revoked_epoch &&
-		    kvs_load_acquire(&r->slots[i].epoch) !=
-		    r->info[i].revoked_epoch) {
+		if (!r->info[i].revoked_epoch)
+			continue;
+		if (owner_dead(r, i)) {
+			/* Died in the section, its socket kept open by a
+			 * child: the section is over. */
+			kvd_log(LOG_WARNING, "event=reader_dead slot=%u pid=%d",
+				i, (int)r->info[i].pid);
+			kvs_store_release(&r->slots[i].epoch, 0);
+			unrevoke_locked(r, i);
+		} else if (kvs_load_acquire(&r->slots[i].epoch) !=
+			   r->info[i].revoked_epoch) {
 			kvd_log(LOG_INFO, "event=reader_resumed slot=%u "
 				"revoked=yes", i);
 			unrevoke_locked(r, i);
@@ -121,7 +136,9 @@ static void unrevoke_moved(struct kvd_reclaim *r)
 static void revoke_locked(struct kvd_reclaim *r, uint32_t i, uint64_t e,
 			  int64_t ms)
 {
-	if (r->revoked_now++ == 0)
+	/* Revoked again before its move was seen (it renewed with an
+	 * epoch older than the target, and stalled again): one count. */
+	if (!r->info[i].revoked_epoch && r->revoked_now++ == 0)
 		kva_hold(r->heap, true);
 	/* No longer stalled: nothing waits for it now. */
 	if (r->info[i].stall_logged) {
@@ -142,9 +159,7 @@ static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 	struct kvs_slot *s = &r->slots[i];
 	int64_t start = 0;
 	unsigned int spins = 0;
-	uint64_t e;
-
-	uint64_t revoked;
+	uint64_t e, revoked;
 
 	pthread_mutex_lock(&r->lock);
 	revoked = r->info[i].revoked_epoch;
@@ -167,21 +182,23 @@ static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 			pthread_mutex_unlock(&r->lock);
 			return;
 		}
-		if (r->info[i].assigned && r->revoke_ms &&
-		    kvs_mono_ms() - start >= r->revoke_ms &&
-		    kvs_load_acquire(&s->epoch) == e) {
-			revoke_locked(r, i, e, kvs_mono_ms() - start);
-			pthread_mutex_unlock(&r->lock);
-			return;
-		}
-		if (r->info[i].assigned && kill(r->info[i].pid, 0) < 0 &&
-		    errno == ESRCH) {
+		if (owner_dead(r, i)) {
 			/* Owner died without its connection closing (a
 			 * forked child kept the socket): its section is over. */
 			kvd_log(LOG_WARNING, "event=reader_dead slot=%u pid=%d",
 				i, (int)r->info[i].pid);
 			kvs_store_release(&s->epoch, 0);
-		} else if (!r->info[i].stall_logged) {
+		} else if (r->info[i].assigned && r->revoke_ms &&
+			   r->info[i].pid != getpid() &&
+			   kvs_mono_ms() - start >= r->revoke_ms &&
+			   kvs_load_acquire(&s->epoch) == e) {
+			/* Never kvshmd's own slots (the snapshot writer's
+			 * section): nothing of kvshmd checks for it. */
+			revoke_locked(r, i, e, kvs_mono_ms() - start);
+			pthread_mutex_unlock(&r->lock);
+			return;
+		} else if (kvs_mono_ms() - start >= STALL_MS &&
+			   !r->info[i].stall_logged) {
 			r->info[i].stall_logged = true;
 			r->stalled++;
 			r->stalls_total++;
@@ -417,6 +434,16 @@ uint64_t kvd_reclaim_stalled(struct kvd_reclaim *r)
 
 	pthread_mutex_lock(&r->lock);
 	n = r->stalled;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+uint64_t kvd_reclaim_revoked(struct kvd_reclaim *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->revoked_now;
 	pthread_mutex_unlock(&r->lock);
 	return n;
 }

@@ -60,6 +60,9 @@ int kvd_reclaim_sync(struct kvd_reclaim *r, int timeout_ms);
 
 /* Reader slots now stuck in a section for over a second. */
 uint64_t kvd_reclaim_stalled(struct kvd_reclaim *r);
+/* Slots in a revoked section now: while above 0 the heap is held
+ * (kva_hold()), and no page changes class or kind. */
+uint64_t kvd_reclaim_revoked(struct kvd_reclaim *r);
 
 /* Reader slots: assigned per client connection, released at its close. */
 int kvd_slot_assign(struct kvd_reclaim *r, pid_t pid, uint32_t *idx);

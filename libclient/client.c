@@ -634,6 +634,7 @@ static void tls_destructor(void *arg)
 	if (t->depth)			/* thread exited inside a section */
 		kvs_read_exit(t->slot);
 	t->depth = 0;
+	t->revoked = false;
 	t->in_use = false;
 	/* A record of an old daemon keeps nothing of it mapped. */
 	if (t->att && t->att != c->cur) {

@@ -287,6 +287,22 @@ section_exit(struct kvc_tls *t)
 	return true;
 }
 
+/*
+ * A read whose section was revoked reads again, in a new or renewed
+ * section, at most KVC_RENEW_MAX times in a row; then it fails with
+ * KVSHM_EREVOKED (a read that takes longer than the daemon's
+ * --reader-revoke-ms every time would otherwise go on for ever).
+ */
+#define KVC_RENEW_MAX	8
+
+static inline bool renew_again(unsigned int *tries, int *rc)
+{
+	if (++*tries <= KVC_RENEW_MAX)
+		return true;
+	*rc = KVSHM_EREVOKED;
+	return false;
+}
+
 /* Single-writer counters in our own slot: a plain load and store. */
 static void count(uint64_t *ctr)
 {
@@ -358,6 +374,7 @@ __attribute__((flatten))
 int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	      void *buf, size_t cap, size_t *vlen)
 {
+	unsigned int tries = 0;
 	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
@@ -377,7 +394,7 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 			else if (r.vlen)
 				memcpy(buf, r.val, r.vlen);
 		}
-	} while (!section_exit(t));
+	} while (!section_exit(t) && renew_again(&tries, &rc));
 	return rc;
 }
 
@@ -426,6 +443,7 @@ int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
 		   void *buf, size_t cap, struct kvshm_meta *m)
 {
 	size_t msize = meta_size(m);
+	unsigned int tries = 0;
 	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
@@ -446,7 +464,7 @@ int kvshm_get_meta(kvshm_t *c, const void *key, size_t klen,
 			else if (buf && r.vlen)
 				memcpy(buf, r.val, r.vlen);
 		}
-	} while (!section_exit(t));
+	} while (!section_exit(t) && renew_again(&tries, &rc));
 	return rc;
 }
 
@@ -462,7 +480,7 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 	if ((rc = kvc_key_check(c, key, klen)) || !val)
 		return rc ? rc : KVSHM_EINVAL;
 	*val = NULL;
-	for (;;) {
+	for (unsigned int tries = 0;;) {
 		if ((rc = section_enter(c, &t)))
 			return rc;
 		if (!find(t, key, klen, &r, false)) {
@@ -485,6 +503,8 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 			break;
 		free(p);		/* revoked: read again */
 		p = NULL;
+		if (!renew_again(&tries, &rc))
+			break;
 	}
 	if (rc == 0) {
 		*val = p;
@@ -496,6 +516,7 @@ int kvshm_get_alloc(kvshm_t *c, const void *key, size_t klen,
 
 int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
 {
+	unsigned int tries = 0;
 	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
@@ -506,12 +527,13 @@ int kvshm_exists(kvshm_t *c, const void *key, size_t klen)
 		if ((rc = section_enter(c, &t)))
 			return rc;
 		rc = find(t, key, klen, &r, false) ? 0 : KVSHM_ENOTFOUND;
-	} while (!section_exit(t));
+	} while (!section_exit(t) && renew_again(&tries, &rc));
 	return rc;
 }
 
 int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 {
+	unsigned int tries = 0;
 	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
@@ -528,12 +550,13 @@ int kvshm_ttl(kvshm_t *c, const void *key, size_t klen, int64_t *ttl_ms)
 
 			*ttl_ms = r.expire_ms == 0 ? -1 : (left < 1 ? 1 : left);
 		}
-	} while (!section_exit(t));
+	} while (!section_exit(t) && renew_again(&tries, &rc));
 	return rc;
 }
 
 int kvshm_strlen(kvshm_t *c, const void *key, size_t klen, size_t *len)
 {
+	unsigned int tries = 0;
 	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
@@ -547,12 +570,13 @@ int kvshm_strlen(kvshm_t *c, const void *key, size_t klen, size_t *len)
 			*len = r.vlen;
 		else
 			rc = KVSHM_ENOTFOUND;
-	} while (!section_exit(t));
+	} while (!section_exit(t) && renew_again(&tries, &rc));
 	return rc;
 }
 
 int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n)
 {
+	unsigned int tries = 0;
 	struct kvs_iref r;
 	struct kvc_tls *t;
 	size_t i;
@@ -562,7 +586,7 @@ int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n)
 		return KVSHM_EINVAL;
 	do {
 		if ((rc = section_enter(c, &t)))
-			return rc;
+			break;
 		for (i = 0; i < n; i++) {
 			v[i].vlen = 0;
 			if ((v[i].rc = kvc_key_check(c, v[i].key, v[i].klen)))
@@ -579,8 +603,16 @@ int kvshm_mget(kvshm_t *c, struct kvshm_getv *v, size_t n)
 					memcpy(v[i].buf, r.val, r.vlen);
 			}
 		}
-	} while (!section_exit(t));
-	return 0;
+	} while (!section_exit(t) && renew_again(&tries, &rc));
+	if (rc) {
+		/* No section (a retry's), or revoked too often: nothing
+		 * read stands. */
+		for (i = 0; i < n; i++) {
+			v[i].vlen = 0;
+			v[i].rc = rc;
+		}
+	}
+	return rc;
 }
 
 int kvshm_read_lock(kvshm_t *c)
@@ -629,9 +661,9 @@ static int view_find(kvshm_t *c, const void *key, size_t klen, bool ok,
 	t = pthread_getspecific(c->key);
 	if (!t || t->depth == 0 || kvc_forked(c))
 		return KVSHM_EINVAL;
-	for (;;) {
+	for (unsigned int tries = 0;;) {
 		rc = find(t, key, klen, r, version) ? 0 : KVSHM_ENOTFOUND;
-		if (!kvs_read_revoked(t->slot))
+		if (!kvs_read_revoked(t->slot) || !renew_again(&tries, &rc))
 			return rc;
 		/* Revoked: renew the section (one level deeper, so that
 		 * section_renew() keeps it open) and look again. */
@@ -767,7 +799,7 @@ static int scan_shard(struct kvshm *c, uint32_t s, uint64_t cur,
 	uint64_t pos = 0, b, code;
 	size_t len0 = kb->len, got0 = *got;
 	struct kvc_att *att0 = *att;
-	unsigned int i;
+	unsigned int i, tries = 0;
 	int rc;
 
 again:
@@ -812,8 +844,10 @@ out:
 		kb->len = len0;
 		*got = got0;
 		*att = att0;
+		*next = UINT64_MAX;
 		pos = 0;
-		goto again;
+		if (renew_again(&tries, &rc))
+			goto again;
 	}
 	return rc;
 }

@@ -13,6 +13,8 @@
  *  - a copying read inside a revoked section renews the section and
  *    returns the latest value, and the unlock still reports the
  *    revocation; the next section is clean;
+ *  - while a revoked reader holds the heap, a full lru cache does not
+ *    evict itself away for a write of a new size;
  *  - --reader-revoke-ms 0 never revokes (test_reclaim relies on it).
  * Waits poll the daemon's stats with generous bounds; nothing depends on
  * timing to pass.
@@ -81,12 +83,15 @@ int main(void)
 	pid_t child;
 	char b;
 
-	plan_tests(19);
+	plan_tests(23);
 	start_kvshmd(&d, "revoke", args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
 	memset(orig, 'Z', VLEN);
 	kvshm_set(c, "held", 4, orig, VLEN, 0, 0);
+	/* Once first, so that the bucket arrays have grown for it. */
+	fill_and_empty(c);
+	wait_stat(c, "retired_pending", 0);
 	used0 = stat_of(c, "memory_used");
 	free0 = stat_of(c, "memory_pages_free");
 
@@ -106,9 +111,10 @@ int main(void)
 			_exit(1);
 		raise(SIGSTOP);
 		rc = kvshm_read_unlock(cc);
-		/* Then a fresh read of the current value. */
+		/* Then a fresh read of the value set while it was stopped. */
+		memset(orig, 'Q', VLEN);
 		if (kvshm_get(cc, "held", 4, buf, VLEN, &vlen) ||
-		    vlen != VLEN || buf[0] == 'Z')
+		    vlen != VLEN || memcmp(buf, orig, VLEN) != 0)
 			_exit(3);
 		kvshm_close(cc);
 		_exit(rc == KVSHM_EREVOKED ? 0 : 2);
@@ -128,6 +134,8 @@ int main(void)
 	   stat_of(c, "memory_pages_held") > 0 &&
 	   stat_of(c, "memory_pages_free") < free0,
 	   "pages emptied meanwhile are held for their kind, not freed");
+	memset(buf, 'Q', VLEN);
+	kvshm_set(c, "held", 4, buf, VLEN, 0, 0);
 	kill(child, SIGCONT);
 	ok(waitpid(child, &st, 0) == child && WIFEXITED(st) &&
 	   WEXITSTATUS(st) == 0,
@@ -136,7 +144,8 @@ int main(void)
 	ok(wait_stat(c, "readers_revoked", 0),
 	   "no revoked reader is left once it has gone on");
 	ok(wait_stat(c, "memory_pages_held", 0) &&
-	   stat_of(c, "memory_pages_free") == free0,
+	   wait_stat(c, "retired_pending", 0) &&
+	   wait_stat(c, "memory_pages_free", free0),
 	   "then the held pages go back to the free pages");
 
 	/* This process, nested: copying reads renew a revoked section. */
@@ -166,6 +175,70 @@ int main(void)
 	kvshm_close(c);
 	ok(stop_kvshmd(&d) == 0, "kvshmd exits 0 on SIGTERM");
 	cleanup_kvshmd(&d);
+
+	/*
+	 * A full lru cache while a revoked reader holds the heap: a write
+	 * that needs a page no class has free cannot be helped by evicting
+	 * (emptied pages stay held), so it must not evict the cache away.
+	 */
+	{
+		static const char *const lru[] = { "--memory", "8M",
+			"--eviction", "lru", "--eviction-watermark", "0",
+			"--reader-revoke-ms", "300", NULL };
+		char small[200], *big = malloc(5000), key[32];
+		long long keys0;
+		int i, rc;
+
+		start_kvshmd(&d, "revoke-lru", lru);
+		if (!big || kvshm_open(&c, d.name, NULL))
+			bail_out("cannot open");
+		memset(small, 's', sizeof(small));
+		memset(big, 'b', 5000);
+		for (i = 0; stat_of(c, "evictions_lru") < 100 && i < 200000; i++) {
+			snprintf(key, sizeof(key), "k:%d", i);
+			kvshm_set(c, key, strlen(key), small, sizeof(small), 0, 0);
+		}
+		keys0 = stat_of(c, "keys");
+		fflush(stdout);
+		child = fork();
+		if (child == 0) {
+			kvshm_t *cc;
+
+			if (kvshm_open(&cc, d.name, NULL) || kvshm_read_lock(cc))
+				_exit(1);
+			raise(SIGSTOP);
+			_exit(kvshm_read_unlock(cc) == KVSHM_EREVOKED ? 0 : 2);
+		}
+		waitpid(child, &st, WUNTRACED);
+		for (i = 0; stat_of(c, "readers_revoked") < 1 && i < 2000; i++) {
+			kvshm_set(c, "k:0", 3, small, sizeof(small), 0, 0);
+			usleep(10000);
+		}
+		ok(WIFSTOPPED(st) && stat_of(c, "readers_revoked") == 1 &&
+		   keys0 > 20000, "a full lru cache (%lld keys) has a revoked "
+		   "reader", keys0);
+		for (i = 0; i < 5; i++) {
+			snprintf(key, sizeof(key), "big:%d", i);
+			rc = kvshm_set(c, key, strlen(key), big, 5000, 0, 0);
+			if (rc != 0 && rc != KVSHM_ENOMEM)
+				break;
+		}
+		ok(i == 5 && stat_of(c, "keys") >= keys0 * 9 / 10,
+		   "writes of a new size succeed or fail with KVSHM_ENOMEM "
+		   "without evicting the cache (%lld keys left)",
+		   stat_of(c, "keys"));
+		ok(kvshm_set(c, "k:new", 5, small, sizeof(small), 0, 0) == 0,
+		   "a write of a size the cache holds evicts one of its size");
+		kill(child, SIGCONT);
+		ok(waitpid(child, &st, 0) == child && WIFEXITED(st) &&
+		   WEXITSTATUS(st) == 0 && wait_stat(c, "readers_revoked", 0) &&
+		   kvshm_set(c, "big:x", 5, big, 5000, 0, 0) == 0,
+		   "once the reader goes on, a write of a new size succeeds");
+		kvshm_close(c);
+		stop_kvshmd(&d);
+		cleanup_kvshmd(&d);
+		free(big);
+	}
 
 	/* --reader-revoke-ms 0: the section pins reclamation, as before. */
 	start_kvshmd(&d, "revoke0", never);
