@@ -146,7 +146,7 @@ static uint64_t rel_bytes, rel_sum;
 static unsigned int rel_calls;
 
 static struct kva *race_heap;
-static int hook_done, alloc_during_hook;
+static int hook_done, alloc_during_hook, racer_started;
 
 /* Another thread's array allocation, racing a release in progress. */
 static void *alloc_racer(void *arg)
@@ -169,7 +169,8 @@ static void on_release(void *arg, kvs_off_t off, uint64_t bytes)
 	rel_bytes = bytes;
 	rel_sum += bytes;
 	rel_calls++;
-	if (racer) {
+	/* Once: the racer's own free of its array comes back here. */
+	if (racer && !__atomic_exchange_n(&racer_started, 1, __ATOMIC_RELAXED)) {
 		/* While the words are being given back, no new array may
 		 * take the pages (it would have its words wiped). */
 		pthread_create(racer, NULL, alloc_racer, NULL);
@@ -218,8 +219,8 @@ static void test_release_hook(struct kva *a)
 	arr = kva_alloc_align(a, 8 * KVA_PAGE_SIZE + 64, 64);
 	kva_set_release(a, on_release, &racer);
 	kva_free(a, arr);
+	pthread_join(racer, NULL);	/* its free may call the hook too */
 	kva_set_release(a, NULL, NULL);
-	pthread_join(racer, NULL);
 	ok(hook_done && !alloc_during_hook,
 	   "no allocation completes while the release of freed pages runs");
 }
