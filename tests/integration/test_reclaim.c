@@ -22,22 +22,14 @@
 #include <kvshm.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kv.h"
 #include "../tap.h"
 
 #define VLEN	1000
 
 static void churn(kvshm_t *c, int rounds)
 {
-	char val[VLEN], key[32];
-	int i;
-
-	for (i = 0; i < rounds; i++) {
-		memset(val, 'a' + i % 26, VLEN);
-		kvshm_set(c, "held", 4, val, VLEN, 0, 0);
-		snprintf(key, sizeof(key), "other:%d", i % 50);
-		kvshm_set(c, key, strlen(key), val, VLEN, 0, 0);
-		kvshm_del(c, key, strlen(key));
-	}
+	kv_churn(c, "held", VLEN, rounds);
 }
 
 int main(void)

@@ -27,4 +27,12 @@ int kv_absent(kvshm_t *c, const char *key);
 /* kv_version - the version kvshm_get_meta() reports for @key; 0 on error. */
 uint64_t kv_version(kvshm_t *c, const char *key);
 
+/*
+ * kv_churn - @rounds times: replace the value of @held, then set and
+ * delete one of 50 other keys, every value @vlen bytes of 'a' + round %
+ * 26, so that items are retired as fast as the daemon takes writes.
+ * Return: the byte the last value of @held is made of.
+ */
+char kv_churn(kvshm_t *c, const char *held, size_t vlen, int rounds);
+
 #endif /* KVSHM_TEST_KV_H */
