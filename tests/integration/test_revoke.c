@@ -10,6 +10,7 @@
  *    while it is still stopped, but pages emptied meanwhile are held for
  *    their kind (type-stable memory) until it goes on; resumed, its
  *    kvshm_read_unlock() says KVSHM_EREVOKED;
+ *  - a revoked reader SIGKILLed in its section releases the hold;
  *  - a copying read inside a revoked section renews the section and
  *    returns the latest value, and the unlock still reports the
  *    revocation; the next section is clean;
@@ -74,7 +75,7 @@ int main(void)
 	pid_t child;
 	char b;
 
-	plan_tests(23);
+	plan_tests(25);
 	start_kvshmd(&d, "revoke", args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -138,6 +139,31 @@ int main(void)
 	   wait_stat(c, "retired_pending", 0) &&
 	   wait_stat(c, "memory_pages_free", free0),
 	   "then the held pages go back to the free pages");
+
+	/* A revoked reader that dies: its slot goes, and the hold with it. */
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		kvshm_t *cc;
+
+		if (kvshm_open(&cc, d.name, NULL) || kvshm_read_lock(cc))
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	waitpid(child, &st, WUNTRACED);
+	churn(c, 500);
+	fill_and_empty(c);
+	ok(WIFSTOPPED(st) && wait_stat(c, "readers_revoked", 1) &&
+	   wait_stat(c, "retired_pending", 0) &&
+	   stat_of(c, "memory_pages_held") > 0,
+	   "another stopped reader is revoked, and pages are held");
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+	ok(wait_stat(c, "readers_revoked", 0) &&
+	   wait_stat(c, "memory_pages_held", 0) &&
+	   wait_stat(c, "memory_pages_free", free0),
+	   "SIGKILLed, its slot is released and the held pages are freed");
 
 	/* This process, nested: copying reads renew a revoked section. */
 	ok(kvshm_read_lock(c) == 0 && kvshm_view(c, "held", 4, &view, &vlen) == 0,
