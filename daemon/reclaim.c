@@ -438,6 +438,21 @@ uint64_t kvd_reclaim_stalled(struct kvd_reclaim *r)
 	return n;
 }
 
+unsigned int kvd_slot_state(struct kvd_reclaim *r, uint32_t idx)
+{
+	unsigned int st = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (idx < r->nslots) {
+		if (r->info[idx].stall_logged)
+			st |= KVD_SLOT_STALLED;
+		if (r->info[idx].revoked_epoch)
+			st |= KVD_SLOT_REVOKED;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return st;
+}
+
 uint64_t kvd_reclaim_revoked(struct kvd_reclaim *r)
 {
 	uint64_t n;

@@ -60,6 +60,15 @@ int kvd_reclaim_sync(struct kvd_reclaim *r, int timeout_ms);
 
 /* Reader slots now stuck in a section for over a second. */
 uint64_t kvd_reclaim_stalled(struct kvd_reclaim *r);
+/*
+ * kvd_slot_state - KVD_SLOT_* bits of slot @idx now: stalled (a grace
+ * period has waited over a second for its section) or revoked (in a
+ * section kvshmd stopped waiting for). For CLIENTS.
+ */
+#define KVD_SLOT_STALLED	1
+#define KVD_SLOT_REVOKED	2
+unsigned int kvd_slot_state(struct kvd_reclaim *r, uint32_t idx);
+
 /* Slots in a revoked section now: while above 0 the heap is held
  * (kva_hold()), and no page changes class or kind. */
 uint64_t kvd_reclaim_revoked(struct kvd_reclaim *r);

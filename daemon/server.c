@@ -458,6 +458,24 @@ static void put_client(struct kvs_wbuf *w, pid_t pid, uid_t uid,
 	kvs_put_u64(w, (uint64_t)(now - a->since_ms));
 }
 
+/* KVS_CLIENT_STALLED/REVOKED for a client holding @slots. */
+static uint32_t slots_flags(struct server *sv, const uint32_t *slots,
+			    size_t n)
+{
+	uint32_t f = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned int st = kvd_slot_state(sv->d->rc, slots[i]);
+
+		if (st & KVD_SLOT_STALLED)
+			f |= KVS_CLIENT_STALLED;
+		if (st & KVD_SLOT_REVOKED)
+			f |= KVS_CLIENT_REVOKED;
+	}
+	return f;
+}
+
 /*
  * CLIENTS: a record per connection, then one per orphan. The lists are
  * the server thread's, and this runs on it: nothing changes meanwhile.
@@ -480,10 +498,13 @@ static void op_clients(struct server *sv, struct conn *self,
 	kvs_put_u32(&self->out, n);
 	for (c = sv->conns; c; c = c->next)
 		put_client(&self->out, c->pid, c->uid, &c->acct,
-			   c == self ? KVS_CLIENT_SELF : 0, c->nslots, now);
+			   (c == self ? KVS_CLIENT_SELF : 0) |
+			   slots_flags(sv, c->slots, c->nslots), c->nslots, now);
 	for (o = sv->orphans; o; o = o->next)
 		put_client(&self->out, o->pid, o->uid, &o->acct,
-			   KVS_CLIENT_ORPHAN, o->nslots, now);
+			   KVS_CLIENT_ORPHAN | slots_flags(sv, o->slots,
+							   o->nslots),
+			   o->nslots, now);
 	kvs_frame_end(&self->out);
 }
 

@@ -672,6 +672,12 @@ enum {
 					 * until the process exits */
 	KVSHM_CLIENT_SELF = 2,		/* the connection of the handle that
 					 * called kvshm_clients() */
+	KVSHM_CLIENT_STALLED = 4,	/* a thread of it has been inside one
+					 * read section for over a second
+					 * while the daemon waits for it */
+	KVSHM_CLIENT_REVOKED = 8,	/* a thread of it is inside a read
+					 * section the daemon revoked
+					 * (--reader-revoke-ms) */
 };
 
 /*

@@ -862,7 +862,9 @@ static int client_rec(const void *p, size_t len, struct kvshm_client *cl)
 	cl->pid = (pid_t)kvs_get_u32(&r);
 	cl->uid = (uid_t)kvs_get_u32(&r);
 	cl->gid = (gid_t)kvs_get_u32(&r);
-	cl->flags = kvs_get_u32(&r) & (KVSHM_CLIENT_ORPHAN | KVSHM_CLIENT_SELF);
+	cl->flags = kvs_get_u32(&r) & (KVSHM_CLIENT_ORPHAN | KVSHM_CLIENT_SELF |
+					KVSHM_CLIENT_STALLED |
+					KVSHM_CLIENT_REVOKED);
 	cl->slots = kvs_get_u32(&r);
 	cl->requests = kvs_get_u64(&r);
 	cl->bytes_in = kvs_get_u64(&r);

@@ -74,6 +74,8 @@ enum kvs_op {
  */
 #define KVS_CLIENT_ORPHAN	0x1	/* closed without BYE, slots kept */
 #define KVS_CLIENT_SELF		0x2	/* the connection that asked */
+#define KVS_CLIENT_STALLED	0x4	/* a slot of it is stalled */
+#define KVS_CLIENT_REVOKED	0x8	/* a slot of it is in a revoked section */
 #define KVS_CLIENT_REC_LEN	52	/* bytes of the fields above */
 
 /* BATCH op kinds. */

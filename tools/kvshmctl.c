@@ -898,11 +898,17 @@ static int cmd_stats(kvshm_t *c, const struct args *a)
 	return 0;
 }
 
+/* open, self or orphan, then ",stalled" and ",revoked" if they apply. */
 static const char *client_state(const struct kvshm_client *cl)
 {
-	if (cl->flags & KVSHM_CLIENT_ORPHAN)
-		return "orphan";
-	return cl->flags & KVSHM_CLIENT_SELF ? "self" : "open";
+	static char buf[32];
+
+	snprintf(buf, sizeof(buf), "%s%s%s",
+		 cl->flags & KVSHM_CLIENT_ORPHAN ? "orphan" :
+		 cl->flags & KVSHM_CLIENT_SELF ? "self" : "open",
+		 cl->flags & KVSHM_CLIENT_STALLED ? ",stalled" : "",
+		 cl->flags & KVSHM_CLIENT_REVOKED ? ",revoked" : "");
+	return buf;
 }
 
 static int print_client(const struct kvshm_client *cl, void *arg)

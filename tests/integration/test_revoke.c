@@ -42,6 +42,16 @@ static void churn(kvshm_t *c, int rounds)
 	last = kv_churn(c, "held", VLEN, rounds);
 }
 
+/* kvshm_clients() callback: the flags of the client whose pid is *arg. */
+static unsigned int flags_of;
+
+static int find_client(const struct kvshm_client *cl, void *arg)
+{
+	if (cl->pid == *(pid_t *)arg)
+		flags_of = cl->flags;
+	return 0;
+}
+
 /* Fill a few whole pages with keys, then delete them all. */
 static void fill_and_empty(kvshm_t *c)
 {
@@ -75,7 +85,7 @@ int main(void)
 	pid_t child;
 	char b;
 
-	plan_tests(25);
+	plan_tests(28);
 	start_kvshmd(&d, "revoke", args);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -119,6 +129,11 @@ int main(void)
 	   "its section is revoked after --reader-revoke-ms (stats say so)");
 	ok(wait_stat(c, "retired_pending", 0),
 	   "every item replaced meanwhile is freed while it is still stopped");
+	flags_of = 0;
+	ok(kvshm_clients(c, find_client, &child) == 0 &&
+	   (flags_of & KVSHM_CLIENT_REVOKED) &&
+	   !(flags_of & KVSHM_CLIENT_STALLED),
+	   "kvshm_clients() names its process as revoked (not stalled)");
 	ok(stat_of(c, "memory_used") == used0,
 	   "used memory returns to its starting figure");
 	fill_and_empty(c);
@@ -135,6 +150,15 @@ int main(void)
 	   "is the latest value");
 	ok(wait_stat(c, "readers_revoked", 0),
 	   "no revoked reader is left once it has gone on");
+	{
+		pid_t self = getpid();
+
+		flags_of = 0;
+		ok(kvshm_clients(c, find_client, &self) == 0 &&
+		   (flags_of & KVSHM_CLIENT_SELF) &&
+		   !(flags_of & (KVSHM_CLIENT_REVOKED | KVSHM_CLIENT_STALLED)),
+		   "a client with no stuck section is neither");
+	}
 	ok(wait_stat(c, "memory_pages_held", 0) &&
 	   wait_stat(c, "retired_pending", 0) &&
 	   wait_stat(c, "memory_pages_free", free0),
@@ -264,6 +288,15 @@ int main(void)
 	kvshm_set(c, "held", 4, orig, VLEN, 0, 0);
 	kvshm_read_lock(c);
 	churn(c, 300);
+	{
+		pid_t self = getpid();
+
+		flags_of = 0;
+		ok(wait_stat(c, "readers_stalled", 1) &&
+		   kvshm_clients(c, find_client, &self) == 0 &&
+		   (flags_of & KVSHM_CLIENT_STALLED),
+		   "kvshm_clients() names a stalled reader's process");
+	}
 	ok(wait_stat(c, "readers_stalled", 1) &&
 	   stat_of(c, "retired_pending") > 0 &&
 	   stat_of(c, "readers_revoked_total") == 0 &&
