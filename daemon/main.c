@@ -359,9 +359,12 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 		c->load_threads = (unsigned int)v;
 		break;
 	case OPT_READER_REVOKE_MS:
-		if (kvd_parse_uint(val, 0, 3600000, &v) < 0)
+		/* Below 100 ms, reads that are merely long (a big MGET, a
+		 * scan of a large shard) would be revoked again and again. */
+		if (kvd_parse_uint(val, 0, 3600000, &v) < 0 ||
+		    (v && v < 100))
 			return bad_opt("--reader-revoke-ms", val,
-				       "0..3600000, 0 for never");
+				       "100..3600000, or 0 for never");
 		c->reader_revoke_ms = (uint32_t)v;
 		break;
 	case OPT_SNAPSHOT_ON_STOP:

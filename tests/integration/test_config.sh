@@ -20,7 +20,7 @@ cleanup_extra() {
 	fi
 }
 
-plan_tests 20
+plan_tests 22
 
 cat >"$dir/good.conf" <<CONF
 # a comment, then settings with odd spacing
@@ -105,6 +105,21 @@ err=$("$KVSHMD" --log-level loud --check-config 2>&1 >/dev/null)
 rc=$?
 [ $rc -eq 1 ] && echo "$err" | grep -q "invalid --log-level 'loud'"
 ok $? "an unknown log level is an error"
+
+out=$("$KVSHMD" --check-config 2>&1)
+echo "$out" | grep -qx 'reader-revoke-ms 10000' &&
+	"$KVSHMD" --reader-revoke-ms 0 --check-config | grep -qx 'reader-revoke-ms 0' &&
+	"$KVSHMD" --reader-revoke-ms 250 --check-config | grep -qx 'reader-revoke-ms 250'
+ok $? "--reader-revoke-ms is 10000 by default, and takes 0 and 250"
+
+bad=0
+for v in 50 3600001 -1 abc ""; do
+	err=$("$KVSHMD" --reader-revoke-ms "$v" --check-config 2>&1 >/dev/null)
+	rc=$?
+	{ [ $rc -eq 1 ] && echo "$err" | grep -q "invalid --reader-revoke-ms"; } || bad=1
+done
+[ $bad -eq 0 ]
+ok $? "--reader-revoke-ms below 100 (but 0), above an hour or not a number is an error"
 
 err=$("$KVSHMD" --name "$name-nolog" --data-dir "$dir/nolog" --memory 16M \
 	--log-file "$dir/no/such/dir/k.log" 2>&1 >/dev/null)
