@@ -52,6 +52,29 @@ static int find_client(const struct kvshm_client *cl, void *arg)
 	return 0;
 }
 
+/*
+ * A child process that opens a read section on cache @name and stops
+ * itself there; *@st is its status once stopped. Resumed, it exits 0 if
+ * its unlock says KVSHM_EREVOKED, else 2 (1 if it could not start).
+ */
+static pid_t stop_in_section(const char *name, int *st)
+{
+	pid_t p;
+
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		kvshm_t *cc;
+
+		if (kvshm_open(&cc, name, NULL) || kvshm_read_lock(cc))
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(kvshm_read_unlock(cc) == KVSHM_EREVOKED ? 0 : 2);
+	}
+	waitpid(p, st, WUNTRACED);
+	return p;
+}
+
 /* Fill a few whole pages with keys, then delete them all. */
 static void fill_and_empty(kvshm_t *c)
 {
@@ -165,17 +188,7 @@ int main(void)
 	   "then the held pages go back to the free pages");
 
 	/* A revoked reader that dies: its slot goes, and the hold with it. */
-	fflush(stdout);
-	child = fork();
-	if (child == 0) {
-		kvshm_t *cc;
-
-		if (kvshm_open(&cc, d.name, NULL) || kvshm_read_lock(cc))
-			_exit(1);
-		raise(SIGSTOP);
-		_exit(0);
-	}
-	waitpid(child, &st, WUNTRACED);
+	child = stop_in_section(d.name, &st);
 	churn(c, 500);
 	fill_and_empty(c);
 	ok(WIFSTOPPED(st) && wait_stat(c, "readers_revoked", 1) &&
@@ -240,17 +253,7 @@ int main(void)
 			kvshm_set(c, key, strlen(key), small, sizeof(small), 0, 0);
 		}
 		keys0 = stat_of(c, "keys");
-		fflush(stdout);
-		child = fork();
-		if (child == 0) {
-			kvshm_t *cc;
-
-			if (kvshm_open(&cc, d.name, NULL) || kvshm_read_lock(cc))
-				_exit(1);
-			raise(SIGSTOP);
-			_exit(kvshm_read_unlock(cc) == KVSHM_EREVOKED ? 0 : 2);
-		}
-		waitpid(child, &st, WUNTRACED);
+		child = stop_in_section(d.name, &st);
 		for (i = 0; stat_of(c, "readers_revoked") < 1 && i < 2000; i++) {
 			kvshm_set(c, "k:0", 3, small, sizeof(small), 0, 0);
 			usleep(10000);
