@@ -1074,12 +1074,7 @@ static void *evictor_main(void *arg)
 	pthread_mutex_lock(&ev->tlock);
 	while (!ev->stop) {
 		if (!__atomic_load_n(&ev->kicked, __ATOMIC_RELAXED)) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += BG_PERIOD_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			ts = kvs_deadline(CLOCK_MONOTONIC, BG_PERIOD_MS);
 			pthread_cond_timedwait(&ev->cond, &ev->tlock, &ts);
 		}
 		if (ev->stop)

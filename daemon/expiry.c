@@ -347,12 +347,7 @@ static void *sweep_main(void *arg)
 		pthread_mutex_lock(&ex->lock);
 		if (ex->stop)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += SWEEP_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = kvs_deadline(CLOCK_MONOTONIC, SWEEP_MS);
 		pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
 	}
 	pthread_mutex_unlock(&ex->lock);

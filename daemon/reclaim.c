@@ -263,14 +263,8 @@ static void grace_period(struct kvd_reclaim *r)
 /* Wait on r->wake for at most @ms (r->lock held). */
 static void timed_wait(struct kvd_reclaim *r, long ms)
 {
-	struct timespec ts;
+	struct timespec ts = kvs_deadline(CLOCK_REALTIME, ms);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += ms * 1000000L;
-	while (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(&r->wake, &r->lock, &ts);
 }
 
@@ -404,17 +398,10 @@ void kvd_retire(struct kvd_reclaim *r, kvs_off_t off)
 
 int kvd_reclaim_sync(struct kvd_reclaim *r, int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = kvs_deadline(CLOCK_REALTIME, timeout_ms);
 	uint64_t want;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&r->lock);
 	/* Everything retired so far is in the collecting batch or in flight. */
 	want = r->npending ? r->cur_batch : r->cur_batch - 1;

@@ -424,12 +424,8 @@ static void *syncer_main(void *arg)
 		int fd;
 
 		if (!(w->dirty && policy == KVD_FSYNC_ALWAYS)) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += 100 * 1000000L;	/* re-check 10/s */
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			/* re-check 10/s */
+			until = kvs_deadline(CLOCK_MONOTONIC, 100);
 			pthread_cond_timedwait(&w->cond, &w->fdlock, &until);
 			policy = __atomic_load_n(&w->policy, __ATOMIC_RELAXED);
 		}

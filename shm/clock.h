@@ -27,4 +27,23 @@ static inline int64_t kvs_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * kvs_deadline - the time @ms (>= 0) milliseconds from now on @clock, the
+ * clock of the condition variable it is for, as pthread_cond_timedwait()
+ * takes it.
+ */
+static inline struct timespec kvs_deadline(clockid_t clock, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 #endif /* KVS_CLOCK_H */
