@@ -90,6 +90,18 @@ static bool owner_dead(struct kvd_reclaim *r, uint32_t i)
 	       errno == ESRCH;
 }
 
+/*
+ * The owner of slot @i died in a section without its connection closing
+ * (a forked child kept the socket): end the section for it (r->lock
+ * held).
+ */
+static void end_dead_section(struct kvd_reclaim *r, uint32_t i)
+{
+	kvd_log(LOG_WARNING, "event=reader_dead slot=%u pid=%d", i,
+		(int)r->info[i].pid);
+	kvs_store_release(&r->slots[i].epoch, 0);
+}
+
 /* Slot @i leaves the revoked state (r->lock held). */
 static void unrevoke_locked(struct kvd_reclaim *r, uint32_t i)
 {
@@ -113,11 +125,7 @@ static void unrevoke_moved(struct kvd_reclaim *r)
 		if (!r->info[i].revoked_epoch)
 			continue;
 		if (owner_dead(r, i)) {
-			/* Died in the section, its socket kept open by a
-			 * child: the section is over. */
-			kvd_log(LOG_WARNING, "event=reader_dead slot=%u pid=%d",
-				i, (int)r->info[i].pid);
-			kvs_store_release(&r->slots[i].epoch, 0);
+			end_dead_section(r, i);
 			unrevoke_locked(r, i);
 		} else if (kvs_load_acquire(&r->slots[i].epoch) !=
 			   r->info[i].revoked_epoch) {
@@ -154,16 +162,19 @@ static void revoke_locked(struct kvd_reclaim *r, uint32_t i, uint64_t e,
 		i, (int)r->info[i].pid, (long long)ms);
 }
 
-static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
+/*
+ * Wait until slot @i is quiescent or has entered at @target or later;
+ * @revoked is its revoked section's epoch (0 if none) as the grace
+ * period's scan saw it: a slot still in that section is not waited for.
+ */
+static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target,
+		      uint64_t revoked)
 {
 	struct kvs_slot *s = &r->slots[i];
 	int64_t start = 0;
 	unsigned int spins = 0;
-	uint64_t e, revoked;
+	uint64_t e;
 
-	pthread_mutex_lock(&r->lock);
-	revoked = r->info[i].revoked_epoch;
-	pthread_mutex_unlock(&r->lock);
 	while ((e = kvs_load_acquire(&s->epoch)) != 0 && e < target) {
 		if (e == revoked)
 			return;		/* still in its revoked section */
@@ -183,11 +194,7 @@ static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 			return;
 		}
 		if (owner_dead(r, i)) {
-			/* Owner died without its connection closing (a
-			 * forked child kept the socket): its section is over. */
-			kvd_log(LOG_WARNING, "event=reader_dead slot=%u pid=%d",
-				i, (int)r->info[i].pid);
-			kvs_store_release(&s->epoch, 0);
+			end_dead_section(r, i);
 		} else if (r->info[i].assigned && r->revoke_ms &&
 			   r->info[i].pid != getpid() &&
 			   kvs_mono_ms() - start >= r->revoke_ms &&
@@ -228,7 +235,8 @@ static void wait_slot(struct kvd_reclaim *r, uint32_t i, uint64_t target)
 static void grace_period(struct kvd_reclaim *r)
 {
 	uint64_t target = kvs_load_relaxed(&r->hdr->global_epoch) + 1;
-	uint32_t *active, n = 0, i;
+	struct { uint32_t slot; uint64_t revoked; } *active;
+	uint32_t n = 0, i;
 
 	kvs_store_release(&r->hdr->global_epoch, target);
 	if (r->membarrier) {
@@ -245,16 +253,24 @@ static void grace_period(struct kvd_reclaim *r)
 	for (i = 0; i < r->nslots; i++) {
 		if (!r->info[i].assigned)
 			continue;
-		if (active)
-			active[n++] = i;
+		if (active) {
+			active[n].slot = i;
+			active[n++].revoked = r->info[i].revoked_epoch;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (!active) {		/* out of memory: check every slot */
-		for (i = 0; i < r->nslots; i++)
-			wait_slot(r, i, target);
+		for (i = 0; i < r->nslots; i++) {
+			uint64_t revoked;
+
+			pthread_mutex_lock(&r->lock);
+			revoked = r->info[i].revoked_epoch;
+			pthread_mutex_unlock(&r->lock);
+			wait_slot(r, i, target, revoked);
+		}
 	} else {
 		for (i = 0; i < n; i++)
-			wait_slot(r, active[i], target);
+			wait_slot(r, active[i].slot, target, active[i].revoked);
 		free(active);
 	}
 	kvs_smp_mb();		/* slot loads before the frees that follow */

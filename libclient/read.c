@@ -252,8 +252,8 @@ section_enter(struct kvshm *c, struct kvc_tls **tp)
 }
 
 /*
- * section_renew - the slow path of section_exit() and section_valid():
- * kvshmd revoked @t's section (shm/epoch.h). A section of depth 1 ends
+ * section_renew - what section_exit() and view_find() do when kvshmd
+ * revoked @t's section (shm/epoch.h). A section of depth 1 ends
  * here; a nested one (inside kvshm_read_lock()) goes on with a fresh
  * epoch, as if just entered, and @t remembers that views taken before
  * may be stale. Either way the caller reads again.
