@@ -90,7 +90,8 @@ struct kva {
 	uint32_t cls_pages[MAX_CLASSES];	/* pages serving each class */
 	uint64_t cls_chunks[MAX_CLASSES];	/* chunks in use per class */
 	uint32_t pages_large;		/* pages in large runs */
-	/* The hold (kva_hold()), under lock. */
+	/* The hold (kva_hold()): written under lock (atomic store, so that
+	 * kva_held() may read it without); read under lock. */
 	bool held;
 	uint32_t pages_held;		/* wholly free, held back */
 	uint32_t parked;		/* first parked run, NO_PAGE if none */
@@ -590,8 +591,13 @@ void kva_hold(struct kva *a, bool on)
 		}
 		a->pages_held = 0;
 	}
-	a->held = on;
+	__atomic_store_n(&a->held, on, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&a->lock);
+}
+
+bool kva_held(const struct kva *a)
+{
+	return __atomic_load_n(&a->held, __ATOMIC_RELAXED);
 }
 
 /*

@@ -146,6 +146,10 @@ void kva_set_release(struct kva *a, kva_release_fn fn, void *arg);
  */
 void kva_hold(struct kva *a, bool on);
 
+/* Whether the heap is held now; any thread, no lock (a hint: the hold may
+ * be lifted or set right after). */
+bool kva_held(const struct kva *a);
+
 /* Bytes kva_alloc_align() takes for @size and @align; 0 if @size is 0. */
 size_t kva_chunk_size_align(size_t size, size_t align);
 

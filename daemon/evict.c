@@ -355,6 +355,24 @@ static void sample(struct kvd_evict *ev, int policy)
 	cnt_add(&ev->sampled, s.got);
 }
 
+/*
+ * Drop the pool's candidates of another size than @chunk. When only a
+ * victim of that size helps, candidates of other sizes that score colder
+ * would otherwise fill the pool and keep every one of that size out:
+ * a write then fails with every cache page full of victims it could use
+ * (seen while a revoked reader holds the heap, where only such victims
+ * can make room). Those dropped are sampled again later.
+ */
+static void pool_keep_chunk(struct kvd_evict *ev, uint32_t chunk)
+{
+	unsigned int k, n = 0;
+
+	for (k = 0; k < ev->npool; k++)
+		if (ev->pool[k].chunk == chunk)
+			ev->pool[n++] = ev->pool[k];
+	ev->npool = n;
+}
+
 static uint32_t evict_sampled(struct kvd_evict *ev, int policy, bool sync,
 			      uint32_t chunk)
 {
@@ -367,11 +385,13 @@ static uint32_t evict_sampled(struct kvd_evict *ev, int policy, bool sync,
 
 		if (tries == 0 || ev->npool == 0 || chunk)
 			sample(ev, policy);
+		if (chunk)
+			pool_keep_chunk(ev, chunk);
 		for (i = (int)ev->npool - 1; i >= 0; i--)
 			if (!chunk || ev->pool[i].chunk == chunk)
 				break;
 		if (i < 0) {
-			if (ev->npool == 0 && tries > 2)
+			if (ev->npool == 0 && tries > 2 && !chunk)
 				return 0;	/* nothing to evict */
 			continue;
 		}

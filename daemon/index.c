@@ -532,7 +532,17 @@ static int insert_at(struct kvd_index *x, uint32_t si, uint64_t hash,
 				      kvs_load_relaxed(&x->hdr->clock_tick));
 	int rc = 0, tries;
 
-	if (s->count + 1 > cap_of(s->nb) && grow(x, si) < 0)
+	/*
+	 * Past 80% load the array grows first. If it cannot while the heap
+	 * is held (a revoked reader: no page can be had, and eviction makes
+	 * none, see kvd_reclaim_revoked()), the key still goes into the
+	 * array it has when its probe window has room: a write the cache
+	 * has room for does not fail for growth that can wait. Otherwise a
+	 * failed growth fails the write, so that eviction makes room for the
+	 * new array (kvd_index_take_grow_need()) and shards stay at <= 80%.
+	 */
+	if (s->count + 1 > cap_of(s->nb) && grow(x, si) < 0 &&
+	    !kva_held(x->heap))
 		return -ENOMEM;
 	/*
 	 * No free entry within the probe window below 80% load: a cluster.

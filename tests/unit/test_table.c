@@ -4,6 +4,7 @@
  * insert/replace/remove/grow (daemon/index.c) checked through the readers'
  * lookup (shm/table.c), on a segment in private memory.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,64 @@ static int del(const char *key)
 		kvd_index_remove(&x, h, &pos);
 	kvd_index_unlock(&x, s);
 	return found;
+}
+
+/* Shard 0's next key "held:N" from *@n on, made into an item. */
+static kvs_off_t shard0_item(int *n, char *key, size_t cap, uint64_t *h)
+{
+	do {
+		snprintf(key, cap, "held:%d", (*n)++);
+		*h = hash_of(key);
+	} while (kvd_index_shard(&x, *h) != 0);
+	return make_item(key, "v");
+}
+
+/*
+ * A shard at its growth threshold when no new array can be had: while
+ * the heap is held (a revoked reader), the key goes into the array the
+ * shard has; otherwise the insert fails, so that eviction makes room for
+ * the new array.
+ */
+static void held_insert(void)
+{
+	uint64_t nb = kvd_index_nbuckets(&x, 0), h, h2;
+	kvs_off_t off, off2;
+	char key[32], key2[32], buf[8];
+	size_t sz;
+	int n = 0, rc1, rc2;
+
+	/* Up to the threshold (80% of the entries), without growing. */
+	while (kvd_index_shard_count(&x, 0) < nb * KVS_BUCKET_ENTRIES / 5 * 4) {
+		off = shard0_item(&n, key, sizeof(key), &h);
+		kvd_index_lock(&x, 0);
+		if (kvd_index_insert(&x, h, off))
+			bail_out("insert failed");
+		kvd_index_unlock(&x, 0);
+	}
+	off = shard0_item(&n, key, sizeof(key), &h);
+	off2 = shard0_item(&n, key2, sizeof(key2), &h2);
+	/* Nothing left for an array (or an item) of any size. */
+	for (sz = 1U << 24; sz >= 8; sz /= 2) {
+		while (kva_alloc_align(heap, sz, KVS_CACHELINE))
+			;
+		while (kva_alloc(heap, sz))
+			;
+	}
+	kva_hold(heap, true);
+	kvd_index_lock(&x, 0);
+	rc1 = kvd_index_insert(&x, h, off);
+	kvd_index_unlock(&x, 0);
+	kva_hold(heap, false);
+	kvd_index_lock(&x, 0);
+	rc2 = kvd_index_insert(&x, h2, off2);
+	kvd_index_unlock(&x, 0);
+	ok(nb > 0 && kvd_index_nbuckets(&x, 0) == nb && rc1 == 0 &&
+	   get(key, buf) && strcmp(buf, "v") == 0,
+	   "while the heap is held, a shard at its growth threshold that "
+	   "cannot grow still takes a key (%llu buckets)",
+	   (unsigned long long)nb);
+	ok(rc2 == -ENOMEM && !get(key2, buf) && kvd_index_nbuckets(&x, 0) == nb,
+	   "not held, the same insert fails for want of the new array");
 }
 
 /*
@@ -214,7 +273,7 @@ int main(void)
 	int i, bad = 0, ovf_seen = 0;
 	unsigned int b;
 
-	plan_tests(19);
+	plan_tests(21);
 	ok(bucket_match_errors() == 0,
 	   "a bucket's tag match finds exactly the entries with the tag");
 	ok(barray_errors() == 0,
@@ -420,6 +479,7 @@ int main(void)
 		   "(%llu == %llu + %llu)", (unsigned long long)st.used,
 		   (unsigned long long)baseline, (unsigned long long)arrays);
 	}
+	held_insert();
 	kvd_index_destroy(&x);
 	kvd_reclaim_destroy(rc);
 	kva_destroy(heap);
