@@ -140,8 +140,10 @@ static int rw_check(const struct kvc_att *a)
 		return KVSHM_EVERSION;
 	if (rh->generation != a->generation)
 		return KVSHM_EDAEMON;		/* a daemon is replacing it */
+	/* nhints must be size / 8: a lookup's hint index is below that by
+	 * construction, and touch() relies on it (kvs_lookup_read()). */
 	if (rh->nslots != a->hdr->nslots || rh->nhints != a->hdr->nhints ||
-	    rh->nhints > a->hdr->size / 8 ||
+	    rh->nhints != a->hdr->size / 8 ||
 	    a->rw_size < kvs_rw_size(rh->nslots, rh->nhints))
 		return KVSHM_EVERSION;
 	return 0;
@@ -428,7 +430,7 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 		goto err_rw;
 	a->slots = kvs_rw_slots(a->rw);
 	a->hints = kvs_rw_hints(a->rw, a->hdr->nslots);
-	a->nhints = a->hdr->nhints;
+	a->clock_tick = &a->hdr->clock_tick;
 	a->map.hints = a->hints;
 
 	rc = connect_daemon(c, a->hdr, owner, &fd);

@@ -31,8 +31,10 @@ struct kvc_att {
 	void *rw;
 	size_t rw_size;
 	struct kvs_slot *slots;
-	uint32_t *hints;		/* access-hint words, nhints */
-	uint64_t nhints;
+	uint32_t *hints;		/* access-hint words, hdr->nhints,
+					 * which is size / 8 (rw_check()) */
+	const uint32_t *clock_tick;	/* &hdr->clock_tick: one load, not
+					 * two, for each hit's access hint */
 	uint32_t max_key;		/* hdr->max_key at attach: a floor,
 					 * since kvshmd only raises it */
 	uint64_t hash_seed;		/* hdr->hash_seed (const) */

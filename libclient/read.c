@@ -323,12 +323,10 @@ touch(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
 {
 	uint32_t *w, old, nw;
 
-	if (idx >= a->nhints)
-		return;
 	t->rnd = t->rnd * 6364136223846793005ULL + 1;
-	w = &a->hints[idx];
+	w = &a->hints[idx];		/* idx < nhints: see rw_check() */
 	old = kvs_load_relaxed(w);
-	nw = kvs_hint_touch(old, kvs_load_relaxed(&a->hdr->clock_tick),
+	nw = kvs_hint_touch(old, kvs_load_relaxed(a->clock_tick),
 			     (uint32_t)(t->rnd >> 32));
 	if (nw != old)
 		kvs_store_relaxed(w, nw);

@@ -66,6 +66,36 @@ static inline uint32_t kvs_hint_idle(uint32_t w, uint32_t now)
 }
 
 /*
+ * kvs_hint_coin - the bound under which a uniform 32-bit draw grows a
+ * counter at @f (0..255): the counter grows with probability
+ * 1 / ((f - INIT) * KVS_HINT_LOG_FACTOR + 1) (base 0 up to INIT), which
+ * is "draw * (base * factor + 1) < 2^32", that is "draw < 2^32 - 1
+ * divided by (base * factor + 1), plus 1"; never at 255. A table of 256,
+ * so that a hit on the read path pays one load and a compare for it
+ * instead of a multiply and its setup.
+ */
+#define KVS_HINT_COIN_(f) \
+	((f) >= 255 ? 0 : (uint64_t)0xffffffffU / \
+	 (((f) > KVS_HINT_FREQ_INIT ? (f) - KVS_HINT_FREQ_INIT : 0) * \
+	  KVS_HINT_LOG_FACTOR + 1) + 1)
+#define KVS_HINT_COIN4_(f) KVS_HINT_COIN_(f), KVS_HINT_COIN_((f) + 1), \
+	KVS_HINT_COIN_((f) + 2), KVS_HINT_COIN_((f) + 3)
+#define KVS_HINT_COIN16_(f) KVS_HINT_COIN4_(f), KVS_HINT_COIN4_((f) + 4), \
+	KVS_HINT_COIN4_((f) + 8), KVS_HINT_COIN4_((f) + 12)
+#define KVS_HINT_COIN64_(f) KVS_HINT_COIN16_(f), KVS_HINT_COIN16_((f) + 16), \
+	KVS_HINT_COIN16_((f) + 32), KVS_HINT_COIN16_((f) + 48)
+
+static inline uint64_t kvs_hint_coin(uint32_t f)
+{
+	static const uint64_t bound[256] = {
+		KVS_HINT_COIN64_(0), KVS_HINT_COIN64_(64),
+		KVS_HINT_COIN64_(128), KVS_HINT_COIN64_(192),
+	};
+
+	return bound[f & KVS_HINT_FREQ_MASK];
+}
+
+/*
  * kvs_hint_touch - the word after one more access at clock @now (ticks),
  * given a uniform random @rnd. Equal to @old when nothing would change
  * (visited already set, same tick, counter not incremented this time).
@@ -73,17 +103,10 @@ static inline uint32_t kvs_hint_idle(uint32_t w, uint32_t now)
 static inline uint32_t kvs_hint_touch(uint32_t old, uint32_t now, uint32_t rnd)
 {
 	uint32_t f = old & KVS_HINT_FREQ_MASK;
-	uint32_t w = KVS_HINT_VISITED |
-		     ((now & KVS_HINT_TIME_MASK) << KVS_HINT_TIME_SHIFT) | f;
 
-	if (f < 255) {
-		uint32_t base = f > KVS_HINT_FREQ_INIT ? f - KVS_HINT_FREQ_INIT : 0;
-
-		/* true with probability 1 / (base * factor + 1) */
-		if ((uint64_t)rnd * (base * KVS_HINT_LOG_FACTOR + 1) < (1ULL << 32))
-			w++;
-	}
-	return w;
+	return (KVS_HINT_VISITED |
+		((now & KVS_HINT_TIME_MASK) << KVS_HINT_TIME_SHIFT) | f) +
+	       (uint32_t)((uint64_t)rnd < kvs_hint_coin(f));
 }
 
 #endif /* KVS_HINT_H */

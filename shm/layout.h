@@ -376,10 +376,17 @@ struct kvs_map {
 	uint64_t size;
 	const struct kvs_header *hdr;
 	/* From the header's const fields, checked once by kvs_map_set():
-	 * nshards 0 means no lookup can succeed. */
+	 * nshards 0 means no lookup can succeed, and then shards is a
+	 * record of one empty shard (kvs_no_shard()), so a lookup needs no
+	 * test of its own for it. */
 	const struct kvs_shard *shards;
 	uint32_t nshards;
 	uint32_t shard_bits;
+	uint32_t shard_shift;		/* 63 - shard_bits (kvs_hash_shard()) */
+	/* The largest offsets at which a bucket and an item header fit:
+	 * each read of either is one compare against these. */
+	uint64_t bucket_end;		/* size - sizeof(struct kvs_bucket) */
+	uint64_t item_end;		/* size - sizeof(struct kvs_item) */
 	/* A client's access-hint words (NULL in kvshmd): a lookup fetches
 	 * the line of its home bucket's words along with the bucket. */
 	const uint32_t *hints;
@@ -403,38 +410,54 @@ static inline const void *kvs_ptr(const struct kvs_map *m, kvs_off_t off,
 #define KVS_PTR(m, off, type) \
 	((const type *)kvs_ptr((m), (off), sizeof(type), alignof(type)))
 
+/* The shard record of a map that has none: one shard with no array. */
+static inline const struct kvs_shard *kvs_no_shard(void)
+{
+	static const struct kvs_shard none;
+
+	return &none;
+}
+
 /*
  * kvs_map_set - describe a mapping of @size bytes at @base; the shard
  * records are located and bounds-checked here, once, not per lookup.
  * kvs_map_clear() makes every later lookup through @m fail.
  */
+static inline void kvs_map_clear(struct kvs_map *m)
+{
+	m->nshards = 0;
+	m->shard_bits = 0;
+	m->shard_shift = 63;
+	m->shards = kvs_no_shard();
+	m->bucket_end = 0;		/* every offset fails */
+	m->item_end = 0;
+}
+
 static inline void kvs_map_set(struct kvs_map *m, char *base, uint64_t size)
 {
 	const struct kvs_header *h = (const struct kvs_header *)base;
+	const struct kvs_shard *shards;
 
 	m->base = base;
 	m->size = size;
 	m->hdr = h;
-	m->shards = NULL;
-	m->nshards = 0;
-	m->shard_bits = 0;
 	m->hints = NULL;
-	if (size < sizeof(*h) || h->shard_bits > 30 ||
-	    h->nshards != 1U << h->shard_bits)
+	kvs_map_clear(m);
+	if (size < sizeof(*h))
 		return;
-	m->shards = kvs_ptr(m, h->shards_off,
-			    (size_t)h->nshards * sizeof(struct kvs_shard),
-			    KVS_CACHELINE);
-	if (m->shards) {
+	m->bucket_end = size - sizeof(struct kvs_bucket);
+	m->item_end = size - sizeof(struct kvs_item);
+	if (h->shard_bits > 30 || h->nshards != 1U << h->shard_bits)
+		return;
+	shards = kvs_ptr(m, h->shards_off,
+			 (size_t)h->nshards * sizeof(struct kvs_shard),
+			 KVS_CACHELINE);
+	if (shards) {
+		m->shards = shards;
 		m->nshards = h->nshards;
 		m->shard_bits = h->shard_bits;
+		m->shard_shift = 63 - h->shard_bits;
 	}
-}
-
-static inline void kvs_map_clear(struct kvs_map *m)
-{
-	m->nshards = 0;
-	m->shards = NULL;
 }
 
 #endif /* KVS_LAYOUT_H */

@@ -68,9 +68,13 @@ struct kvs_iref {
  *
  * A lookup loads the shard's published bucket array once (acquire), probes
  * from the key's home bucket while the bucket's ovf bit says "keep going",
- * and compares tags, then keys. Every offset found in shared memory goes
- * through kvs_ptr() before use: a stale or corrupt entry yields "not
- * found", never a wild read. Nothing here writes to shared memory.
+ * and compares tags, then keys. Every offset found in shared memory is
+ * checked against the segment before use, with one compare where its form
+ * allows (kvs_bucket_at(), kvs_item_read()): a stale or corrupt word
+ * sends a lookup to "not found" or to other memory of the segment, whose
+ * entries and items are checked the same way, never outside it
+ * (tests/unit/test_table.c runs lookups on a segment of garbage). Nothing
+ * here writes to shared memory.
  */
 static inline int kvs_barray_decode(const struct kvs_map *m, uint64_t barray,
 		      struct kvs_barray_view *v)
@@ -110,13 +114,20 @@ kvs_item_read(const struct kvs_map *m, uint64_t ent, struct kvs_iref *r,
 	      bool version)
 {
 	kvs_off_t off = kvs_ent_off(ent);
-	const struct kvs_item *it = KVS_PTR(m, off, struct kvs_item);
+	const struct kvs_item *it;
 	uint32_t vf;
 	size_t extra;
 	int64_t exp;
 
-	if (!it)
+	/*
+	 * An entry's offset is a multiple of 8 below 2^50 by its form
+	 * (kvs_ent_off()), so two compares place the whole item: its
+	 * header (off - 1 >= item_end also rejects 0), then, with the
+	 * lengths read, its end, which cannot wrap.
+	 */
+	if (off - 1 >= m->item_end)
 		return -1;
+	it = (const struct kvs_item *)(const void *)(m->base + off);
 	/* One load per field; everything below uses the loaded values. */
 	vf = kvs_load_relaxed(&it->vlen_flags);
 	r->vlen = vf & KVS_ITEM_VLEN_MASK;
@@ -128,7 +139,7 @@ kvs_item_read(const struct kvs_map *m, uint64_t ent, struct kvs_iref *r,
 		r->version = kvs_item_version(kvs_load_relaxed(&it->ver_hi),
 					      kvs_load_relaxed(&it->ver_lo));
 	extra = kvs_item_extra(r->flags);
-	if (!kvs_ptr(m, off, kvs_item_size(r->klen, r->vlen, r->flags), 8))
+	if (off + kvs_item_size(r->klen, r->vlen, r->flags) > m->size)
 		return -1;
 	exp = 0;
 	if (extra) {
@@ -241,48 +252,78 @@ kvs_bucket_find(const struct kvs_map *m, const struct kvs_bucket *bk,
 }
 
 /*
+ * kvs_bucket_at - the bucket at segment offset @boff, or NULL unless it
+ * lies inside the segment past offset 0. One compare: offsets of buckets
+ * come from a bucket array's offset (a multiple of 64 by barray's form)
+ * plus 64 per bucket, so they are aligned whatever the word said, and
+ * any value, even one that wrapped, is either in the segment or refused.
+ */
+static inline const struct kvs_bucket *kvs_bucket_at(const struct kvs_map *m,
+						     kvs_off_t boff)
+{
+	if (boff - 1 >= m->bucket_end)
+		return NULL;
+	return (const struct kvs_bucket *)(const void *)(m->base + boff);
+}
+
+/*
  * kvs_lookup_read - find @key (whose hash is @hash) in @m: fill @r (with
  * the version if @version, see kvs_item_read()) and, if @pos is not
  * NULL, where the key sits. False if it is not there.
+ *
+ * The shard's array word is not decoded with kvs_barray_decode()'s
+ * checks: each bucket the lookup reads is placed by kvs_bucket_at(),
+ * which is all a reader needs (a word of a count or shift kvshmd never
+ * makes can only send it to some other bucket of the segment, whose
+ * entries are checked like any other). Hint indexes follow from the
+ * bucket's offset (kvs_hint_index()), so they are below size / 8.
  */
 static inline __attribute__((always_inline)) bool
 kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 		size_t klen, struct kvs_pos *pos, struct kvs_iref *r,
 		bool version)
 {
-	struct kvs_barray_view v;
 	uint16_t tag = kvs_hash_tag(hash);
-	uint64_t bi, probe, nprobe, e;
+	uint64_t barray, n, bi, probe, nprobe, e;
+	const struct kvs_bucket *bk;
+	kvs_off_t aoff, boff;
 	int i;
 
-	if (kvs_shard_array(m, kvs_hash_shard(hash, m->shard_bits), &v))
+	/* m->shards is never NULL, and shard_shift keeps the index below
+	 * nshards (or at 0 of kvs_no_shard()). */
+	barray = kvs_load_acquire(
+		&m->shards[(hash >> 1) >> m->shard_shift].barray);
+	aoff = barray & KVS_BARRAY_OFF_MASK;
+	n = (barray >> KVS_BARRAY_MANT_SHIFT) << (barray & KVS_BARRAY_SHIFT_MASK);
+	bi = kvs_hash_bucket(hash, n);
+	boff = aoff + bi * sizeof(struct kvs_bucket);
+	bk = kvs_bucket_at(m, boff);
+	if (!bk)
 		return false;
-	/*
-	 * The home bucket comes first, outside the probe loop: most keys
-	 * live there, and a hit then runs straight through, without the
-	 * loop's setup or the registers its state would take.
-	 */
-	bi = kvs_hash_bucket(hash, v.n);
 	/*
 	 * Most keys sit in their home bucket, whose eight hint words share
 	 * one line: start its miss now, beside the bucket's, rather than
 	 * after the item's (the reader writes the word on most hits).
 	 */
 	if (m->hints)
-		__builtin_prefetch(&m->hints[kvs_hint_index(v.off, bi, 0)], 1);
-	i = kvs_bucket_find(m, &v.b[bi], tag, key, klen, &e, r, version);
+		__builtin_prefetch(&m->hints[boff / 8], 1);
+	i = kvs_bucket_find(m, bk, tag, key, klen, &e, r, version);
 	if (i < 0) {
-		nprobe = v.n < KVS_MAX_PROBE ? v.n : KVS_MAX_PROBE;
+		nprobe = n < KVS_MAX_PROBE ? n : KVS_MAX_PROBE;
 		for (probe = 1; i < 0; probe++) {
-			if (probe == nprobe ||
-			    !(kvs_load_acquire(&v.b[bi].ent[0]) & KVS_ENT_OVF))
+			if (probe >= nprobe ||
+			    !(kvs_load_acquire(&bk->ent[0]) & KVS_ENT_OVF))
 				return false;
-			bi = bi + 1 == v.n ? 0 : bi + 1;
-			i = kvs_bucket_find(m, &v.b[bi], tag, key, klen,
-					    &e, r, version);
+			bi = bi + 1 == n ? 0 : bi + 1;
+			boff = aoff + bi * sizeof(struct kvs_bucket);
+			bk = kvs_bucket_at(m, boff);
+			if (!bk)
+				return false;
+			i = kvs_bucket_find(m, bk, tag, key, klen, &e, r,
+					    version);
 		}
 	}
-	r->hint = kvs_hint_index(v.off, bi, (unsigned int)i);
+	r->hint = boff / 8 + (unsigned int)i;	/* kvs_hint_index() */
 	if (pos) {
 		pos->bucket = bi;
 		pos->slot = (unsigned int)i;

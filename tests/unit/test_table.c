@@ -90,6 +90,89 @@ static int del(const char *key)
 	return found;
 }
 
+/*
+ * Lookups on a segment of garbage: 256 KiB, in memory of exactly that
+ * size (so AddressSanitizer sees any read past it), with a header naming
+ * 4 shards and everything after it random, offsets and tags biased to
+ * land in the segment and match, so that lookups get as far as comparing
+ * keys. A reader must never read outside the segment, and whatever a
+ * lookup returns must lie in it. Returns the lookups whose result does
+ * not; *@found counts those that found something.
+ */
+static int hostile_errors(int *found)
+{
+	const uint64_t size = 256 << 10;
+	uint64_t r = 0x2545f4914f6cdd1dULL, w, *words;
+	char *seg = calloc(1, size), key[4];
+	struct kvs_header *sh = (struct kvs_header *)(void *)seg;
+	struct kvs_map m;
+	int round, k, bad = 0;
+	size_t i, nw, klen;
+
+	if (!seg)
+		bail_out("no memory");
+	sh->shard_bits = 2;
+	sh->nshards = 4;
+	sh->shards_off = sizeof(*sh);
+	kvs_map_set(&m, seg, size);
+	if (m.nshards != 4)
+		bail_out("hostile segment not taken");
+	words = (uint64_t *)(void *)(seg + sh->shards_off);
+	nw = (size - sh->shards_off) / 8;
+	for (round = 0; round < 400; round++) {
+		uint16_t tag = (uint16_t)(1 + round * 7919);
+
+		for (i = 0; i < nw; i++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			switch (r % 8) {
+			case 0:
+			case 1:		/* an entry with the tag, in range */
+				w = ((uint64_t)tag << KVS_ENT_TAG_SHIFT) |
+				    ((r >> 8) % (size / 8 + 64));
+				break;
+			case 2:
+			case 3:		/* an item header: short key and value,
+					 * an expiry or not */
+				w = ((r >> 8) & 0xfff) |
+				    ((r >> 14) & 1) << KVS_ITEM_FLAGS_SHIFT |
+				    (1 + (r >> 20) % 4) << 32;
+				break;
+			case 4:		/* an array word within the segment */
+				w = (1 + (r >> 40) % 64) << KVS_BARRAY_MANT_SHIFT |
+				    (((r >> 8) % size) & KVS_BARRAY_OFF_MASK) |
+				    (r % 7 ? (r >> 2) % 4 : (r >> 2) % 64);
+				break;
+			case 5:
+			case 6:		/* zeros: a key of zero bytes */
+				w = 0;
+				break;
+			default:
+				w = r;
+			}
+			words[i] = w;
+		}
+		for (k = 0; k < 500; k++) {
+			struct kvs_iref ref;
+			struct kvs_pos pos;
+			uint64_t h;
+
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			klen = 1 + r % sizeof(key);
+			memset(key, 0, klen);
+			h = (r & ~0xffffULL) | tag;
+			if (!kvs_lookup(&m, h, key, klen, &pos, &ref))
+				continue;
+			(*found)++;
+			if (ref.key < seg || ref.val < ref.key ||
+			    ref.val + ref.vlen > seg + size ||
+			    ref.hint >= size / 8)
+				bad++;
+		}
+	}
+	free(seg);
+	return bad;
+}
+
 /* Shard 0's next key "held:N" from *@n on, made into an item. */
 static kvs_off_t shard0_item(int *n, char *key, size_t cap, uint64_t *h)
 {
@@ -273,7 +356,7 @@ int main(void)
 	int i, bad = 0, ovf_seen = 0;
 	unsigned int b;
 
-	plan_tests(21);
+	plan_tests(22);
 	ok(bucket_match_errors() == 0,
 	   "a bucket's tag match finds exactly the entries with the tag");
 	ok(barray_errors() == 0,
@@ -478,6 +561,13 @@ int main(void)
 		   "after a grace period used memory is the baseline plus grown arrays "
 		   "(%llu == %llu + %llu)", (unsigned long long)st.used,
 		   (unsigned long long)baseline, (unsigned long long)arrays);
+	}
+	{
+		int found = 0, bad = hostile_errors(&found);
+
+		ok(bad == 0 && found > 0,
+		   "200,000 lookups in a segment of biased garbage read "
+		   "only inside it (%d found something)", found);
 	}
 	held_insert();
 	kvd_index_destroy(&x);
