@@ -362,37 +362,67 @@ find(struct kvc_tls *t, const void *key, size_t klen, struct kvs_iref *r,
 	return hit;
 }
 
+/* One GET inside @t's section: 0 or a KVSHM_E* code. */
+static inline __attribute__((always_inline)) int
+get_in(struct kvc_tls *t, const void *key, size_t klen, void *buf,
+       size_t cap, size_t *vlen)
+{
+	struct kvs_iref r;
+
+	if (!find(t, key, klen, &r, false))
+		return KVSHM_ENOTFOUND;
+	if (vlen)
+		*vlen = r.vlen;
+	if (r.vlen > cap)
+		return KVSHM_ETOOSMALL;
+	if (r.vlen)
+		memcpy(buf, r.val, r.vlen);
+	return 0;
+}
+
+/*
+ * kvshm_get() after its first section was revoked: read again, in new
+ * sections, as renew_again() allows. Out of line, so that the retry
+ * loop's state takes no register from the first attempt.
+ */
+static __attribute__((noinline)) int
+get_again(kvshm_t *c, const void *key, size_t klen, void *buf, size_t cap,
+	  size_t *vlen)
+{
+	unsigned int tries = 0;
+	struct kvc_tls *t;
+	int rc = KVSHM_EREVOKED;
+
+	while (renew_again(&tries, &rc)) {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		rc = get_in(t, key, klen, buf, cap, vlen);
+		if (section_exit(t))
+			break;
+	}
+	return rc;
+}
+
 /*
  * flatten: every call below that can be inlined is, down to XXH3's
  * short-key path (shm/hash.h); what must stay out of line (the slow paths
- * of section_enter(), the clock of expired(), the hash of a long key) is
- * marked noinline.
+ * of section_enter(), the clock of expired(), the hash of a long key, a
+ * revoked section's retries) is marked noinline.
  */
 __attribute__((flatten))
 int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	      void *buf, size_t cap, size_t *vlen)
 {
-	unsigned int tries = 0;
-	struct kvs_iref r;
 	struct kvc_tls *t;
 	int rc;
 
 	if ((rc = kvc_key_check(c, key, klen)) || (!buf && cap))
 		return rc ? rc : KVSHM_EINVAL;
-	do {
-		if ((rc = section_enter(c, &t)))
-			return rc;
-		if (!find(t, key, klen, &r, false)) {
-			rc = KVSHM_ENOTFOUND;
-		} else {
-			if (vlen)
-				*vlen = r.vlen;
-			if (r.vlen > cap)
-				rc = KVSHM_ETOOSMALL;
-			else if (r.vlen)
-				memcpy(buf, r.val, r.vlen);
-		}
-	} while (!section_exit(t) && renew_again(&tries, &rc));
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	rc = get_in(t, key, klen, buf, cap, vlen);
+	if (__builtin_expect(!section_exit(t), 0))
+		return get_again(c, key, klen, buf, cap, vlen);
 	return rc;
 }
 

@@ -104,7 +104,7 @@ int main(void)
 	size_t vlen;
 	kvshm_t *c;
 	int p2c[2], c2p[2], st;
-	long long used0, free0;
+	long long used0, free0, hits0;
 	pid_t child;
 	char b;
 
@@ -208,9 +208,12 @@ int main(void)
 	churn(c, 500);
 	ok(wait_stat(c, "readers_revoked", 1) && wait_stat(c, "retired_pending", 0),
 	   "the section is revoked and reclamation goes on");
+	hits0 = stat_of(c, "hits");
 	ok(kvshm_get(c, "held", 4, buf, VLEN, &vlen) == 0 && vlen == VLEN &&
-	   buf[0] == last && buf[VLEN - 1] == last,
-	   "a copying read inside it returns the latest value");
+	   buf[0] == last && buf[VLEN - 1] == last &&
+	   stat_of(c, "hits") == hits0 + 2,
+	   "a copying read inside it drops its revoked reading and reads "
+	   "again: it returns the latest value (2 hits counted)");
 	ok(wait_stat(c, "readers_revoked", 0),
 	   "that read renewed the section: kvshmd waits for it again");
 	ok(kvshm_view(c, "held", 4, &view, &vlen) == 0 &&
