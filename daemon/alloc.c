@@ -384,6 +384,25 @@ static kvs_off_t alloc_large(struct kva *a, size_t size, unsigned int kind)
 	return page_off(a, first);
 }
 
+/*
+ * A free chunk's first 8 bytes link it to the next free chunk of its
+ * page (under the lock). Relaxed atomics, because the evictor reads the
+ * first bytes of chunks without knowing whether they are free
+ * (daemon/evict.c, evict_chunks()): the link only ever looks to it like
+ * an item header it then finds no key for.
+ */
+static kvs_off_t free_link(const struct kva *a, kvs_off_t off)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)(a->base + off),
+			       __ATOMIC_RELAXED);
+}
+
+static void set_free_link(struct kva *a, kvs_off_t off, kvs_off_t next)
+{
+	__atomic_store_n((uint64_t *)(void *)(a->base + off), next,
+			 __ATOMIC_RELAXED);
+}
+
 /* A chunk of class @ci from a page of @kind (lock held); 0 if none. */
 static kvs_off_t alloc_small(struct kva *a, unsigned int ci, unsigned int kind)
 {
@@ -416,7 +435,7 @@ static kvs_off_t alloc_small(struct kva *a, unsigned int ci, unsigned int kind)
 	pg = &a->pages[pi];
 	if (pg->free) {
 		off = pg->free;
-		memcpy(&pg->free, a->base + off, sizeof(pg->free));
+		pg->free = free_link(a, off);
 	} else {
 		off = page_off(a, pi) + (kvs_off_t)pg->bump * c->size;
 		pg->bump++;
@@ -552,7 +571,7 @@ void kva_free(struct kva *a, kvs_off_t off)
 	c = &classes[pg->cls];
 	if (rel % c->size || rel / c->size >= pg->bump)
 		kvd_die("event=bad_free off=%llu", (unsigned long long)off);
-	memcpy(a->base + off, &pg->free, sizeof(pg->free));
+	set_free_link(a, off, pg->free);
 	pg->free = off;
 	if (pg->nused == c->per_page)
 		list_push(a, partial_of(a, pi), pi);

@@ -192,8 +192,12 @@ static void item_put(struct kvs_item *it, const void *key, size_t klen,
 	unsigned int flags = exp ? KVS_ITEM_EXPIRES : 0;
 	char *p;
 
-	it->vlen_flags = (uint32_t)vlen | (flags << KVS_ITEM_FLAGS_SHIFT);
-	it->klen = (uint16_t)klen;
+	/* Relaxed atomics: the evictor reads these two of any chunk
+	 * (evict_chunks()), whether or not it holds an item yet. */
+	__atomic_store_n(&it->vlen_flags,
+			 (uint32_t)vlen | (flags << KVS_ITEM_FLAGS_SHIFT),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&it->klen, (uint16_t)klen, __ATOMIC_RELAXED);
 	it->ver_hi = (uint16_t)(version >> 32);
 	it->ver_lo = (uint32_t)version;
 	p = (char *)(it + 1);
