@@ -356,12 +356,14 @@ static void sample(struct kvd_evict *ev, int policy)
 }
 
 /*
- * Drop the pool's candidates of another size than @chunk. When only a
- * victim of that size helps, candidates of other sizes that score colder
- * would otherwise fill the pool and keep every one of that size out:
- * a write then fails with every cache page full of victims it could use
- * (seen while a revoked reader holds the heap, where only such victims
- * can make room). Those dropped are sampled again later.
+ * Drop the pool's candidates of another size than @chunk, for an
+ * eviction that only a victim of that size can serve (a held heap: see
+ * kvd_evict_make_room()). Candidates of other sizes that score colder
+ * would otherwise fill the pool and keep every one of that size out, and
+ * the write fail with the cache full of victims it could use. Those
+ * dropped are sampled again later. Not for an eviction that merely
+ * prefers a size: the pool is what keeps the sampled policies' order
+ * across evictions.
  */
 static void pool_keep_chunk(struct kvd_evict *ev, uint32_t chunk)
 {
@@ -374,7 +376,7 @@ static void pool_keep_chunk(struct kvd_evict *ev, uint32_t chunk)
 }
 
 static uint32_t evict_sampled(struct kvd_evict *ev, int policy, bool sync,
-			      uint32_t chunk)
+			      uint32_t chunk, bool only)
 {
 	unsigned int tries;
 	int i;
@@ -385,13 +387,13 @@ static uint32_t evict_sampled(struct kvd_evict *ev, int policy, bool sync,
 
 		if (tries == 0 || ev->npool == 0 || chunk)
 			sample(ev, policy);
-		if (chunk)
+		if (only)
 			pool_keep_chunk(ev, chunk);
 		for (i = (int)ev->npool - 1; i >= 0; i--)
 			if (!chunk || ev->pool[i].chunk == chunk)
 				break;
 		if (i < 0) {
-			if (ev->npool == 0 && tries > 2 && !chunk)
+			if (ev->npool == 0 && tries > 2 && !only)
 				return 0;	/* nothing to evict */
 			continue;
 		}
@@ -904,10 +906,13 @@ static uint64_t evict_pages(struct kvd_evict *ev, const struct kvd_room *need,
 
 /*
  * Evict one key under the current policy (ev->lock held); if @chunk,
- * only a key whose item has that allocation size. Return the bytes of
- * the chunk it frees (after a grace period), 0 if nothing was evicted.
+ * only a key whose item has that allocation size. @only: no other size
+ * can serve the write (a held heap), so the sampled policies look harder
+ * for one (pool_keep_chunk()). Return the bytes of the chunk it frees
+ * (after a grace period), 0 if nothing was evicted.
  */
-static uint32_t evict_one(struct kvd_evict *ev, bool sync, uint32_t chunk)
+static uint32_t evict_one(struct kvd_evict *ev, bool sync, uint32_t chunk,
+			  bool only)
 {
 	int p = ev->policy;
 
@@ -919,7 +924,7 @@ static uint32_t evict_one(struct kvd_evict *ev, bool sync, uint32_t chunk)
 	case KVD_POLICY_SIEVE:
 		return evict_sieve(ev, sync, chunk);
 	default:
-		return evict_sampled(ev, p, sync, chunk);
+		return evict_sampled(ev, p, sync, chunk, only);
 	}
 }
 
@@ -948,7 +953,7 @@ bool kvd_evict_make_room(struct kvd_evict *ev, const struct kvd_room *need,
 			goto fail;
 		}
 		for (n = count + need->keys - max; n; n--) {
-			if (!evict_one(ev, true, 0))
+			if (!evict_one(ev, true, 0, false))
 				break;
 			freed++;
 		}
@@ -969,7 +974,7 @@ bool kvd_evict_make_room(struct kvd_evict *ev, const struct kvd_room *need,
 			chunk = (uint32_t)kva_chunk_size(need->bytes);
 			target = need->bytes << (attempt < 16 ? attempt : 16);
 			while (freed < target &&
-			       (got = evict_one(ev, true, chunk)))
+			       (got = evict_one(ev, true, chunk, true)))
 				freed += got;
 		}
 		pthread_mutex_unlock(&ev->lock);
@@ -998,7 +1003,7 @@ bool kvd_evict_make_room(struct kvd_evict *ev, const struct kvd_room *need,
 			     (!need->bytes || need->bytes > KVA_MAX_CLASS))))
 		freed += evict_pages(ev, need, attempt);
 	while (freed < target) {
-		got = evict_one(ev, true, chunk);
+		got = evict_one(ev, true, chunk, false);
 		if (!got && chunk) {
 			chunk = 0;	/* none of that size: any will do */
 			continue;
@@ -1062,7 +1067,7 @@ static void background_pass(struct kvd_evict *ev)
 		uint32_t got;
 
 		pthread_mutex_lock(&ev->lock);
-		got = evict_one(ev, false, 0);
+		got = evict_one(ev, false, 0, false);
 		pthread_mutex_unlock(&ev->lock);
 		if (!got)
 			break;

@@ -133,6 +133,10 @@ static int header_check(const struct kvs_header *h, size_t size)
 static int rw_check(const struct kvc_att *a)
 {
 	const struct kvs_rw_header *rh = a->rw;
+	/* The data header's values (read-only to clients), read once: the
+	 * rw area is writable by every client of the cache. */
+	uint32_t nslots = a->hdr->nslots;
+	uint64_t nhints = a->hdr->nhints;
 
 	if (a->rw_size < sizeof(*rh) ||
 	    kvs_load_acquire(&rh->magic) != KVS_RW_MAGIC ||
@@ -140,11 +144,12 @@ static int rw_check(const struct kvc_att *a)
 		return KVSHM_EVERSION;
 	if (rh->generation != a->generation)
 		return KVSHM_EDAEMON;		/* a daemon is replacing it */
-	/* nhints must be size / 8: a lookup's hint index is below that by
-	 * construction, and touch() relies on it (kvs_lookup_read()). */
-	if (rh->nslots != a->hdr->nslots || rh->nhints != a->hdr->nhints ||
-	    rh->nhints != a->hdr->size / 8 ||
-	    a->rw_size < kvs_rw_size(rh->nslots, rh->nhints))
+	/* nhints must be the mapping's size / 8: a lookup's hint index is
+	 * below that by construction, and touch() writes the word it names
+	 * with no test of its own (kvs_lookup_read()). */
+	if (rh->nslots != nslots || rh->nhints != nhints ||
+	    nhints != a->map.size / 8 ||
+	    a->rw_size < kvs_rw_size(nslots, nhints))
 		return KVSHM_EVERSION;
 	return 0;
 }

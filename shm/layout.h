@@ -418,13 +418,10 @@ static inline const struct kvs_shard *kvs_no_shard(void)
 	return &none;
 }
 
-/*
- * kvs_map_set - describe a mapping of @size bytes at @base; the shard
- * records are located and bounds-checked here, once, not per lookup.
- * kvs_map_clear() makes every later lookup through @m fail.
- */
+/* kvs_map_clear - make every later lookup through @m fail. */
 static inline void kvs_map_clear(struct kvs_map *m)
 {
+	m->hints = NULL;
 	m->nshards = 0;
 	m->shard_bits = 0;
 	m->shard_shift = 63;
@@ -433,6 +430,10 @@ static inline void kvs_map_clear(struct kvs_map *m)
 	m->item_end = 0;
 }
 
+/*
+ * kvs_map_set - describe a mapping of @size bytes at @base; the shard
+ * records are located and bounds-checked here, once, not per lookup.
+ */
 static inline void kvs_map_set(struct kvs_map *m, char *base, uint64_t size)
 {
 	const struct kvs_header *h = (const struct kvs_header *)base;
@@ -441,7 +442,6 @@ static inline void kvs_map_set(struct kvs_map *m, char *base, uint64_t size)
 	m->base = base;
 	m->size = size;
 	m->hdr = h;
-	m->hints = NULL;
 	kvs_map_clear(m);
 	if (size < sizeof(*h))
 		return;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hash.h"
 #include "kvshmd.h"
@@ -91,8 +92,9 @@ static int del(const char *key)
 }
 
 /*
- * Lookups on a segment of garbage: 256 KiB, in memory of exactly that
- * size (so AddressSanitizer sees any read past it), with a header naming
+ * Lookups on a segment of garbage: 256 KiB, mapped right before a page
+ * that cannot be read (so any read past it faults, in every build), with
+ * a header naming
  * 4 shards and everything after it random, offsets and tags biased to
  * land in the segment and match, so that lookups get as far as comparing
  * keys. A reader must never read outside the segment, and whatever a
@@ -103,14 +105,15 @@ static int hostile_errors(int *found)
 {
 	const uint64_t size = 256 << 10;
 	uint64_t r = 0x2545f4914f6cdd1dULL, w, *words;
-	char *seg = calloc(1, size), key[4];
+	char *seg = mmap(NULL, size + 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), key[4];
 	struct kvs_header *sh = (struct kvs_header *)(void *)seg;
 	struct kvs_map m;
 	int round, k, bad = 0;
 	size_t i, nw, klen;
 
-	if (!seg)
-		bail_out("no memory");
+	if (seg == MAP_FAILED || mprotect(seg + size, 4096, PROT_NONE))
+		bail_out("mmap: %s", strerror(errno));
 	sh->shard_bits = 2;
 	sh->nshards = 4;
 	sh->shards_off = sizeof(*sh);
@@ -169,7 +172,7 @@ static int hostile_errors(int *found)
 				bad++;
 		}
 	}
-	free(seg);
+	munmap(seg, size + 4096);
 	return bad;
 }
 
