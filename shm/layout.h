@@ -213,7 +213,8 @@ static inline uint16_t kvs_ent_tag(uint64_t ent)
  * to its item: the rw area holds one word per 8 bytes of the data
  * segment, and the entries of the bucket array at segment offset @off have
  * the words at index off / 8 + bucket * 8 + slot, which shadow the array
- * at half its size. A reader finds the word from where it found the key,
+ * at half its size: a bucket at offset @bucket_off has them from
+ * bucket_off / 8. A reader finds the word from where it found the key,
  * with no load, and the line holding its home bucket's words is known
  * from the key's hash alone, so it can be fetched with the bucket; the
  * item needs no field for it.
@@ -223,10 +224,18 @@ static inline uint16_t kvs_ent_tag(uint64_t ent)
  * copies each word when a shard's keys move to a new array. Indexes are
  * below kvs_header.nhints by construction (an array lies in the segment).
  */
+static inline uint64_t kvs_hint_index_at(kvs_off_t bucket_off,
+					 unsigned int slot)
+{
+	return bucket_off / 8 + slot;
+}
+
+/* The same, for bucket @bucket of the array at @array_off. */
 static inline uint64_t kvs_hint_index(kvs_off_t array_off, uint64_t bucket,
 				      unsigned int slot)
 {
-	return array_off / 8 + bucket * KVS_BUCKET_ENTRIES + slot;
+	return kvs_hint_index_at(array_off +
+				 bucket * sizeof(struct kvs_bucket), slot);
 }
 
 /*

@@ -276,7 +276,7 @@ static inline const struct kvs_bucket *kvs_bucket_at(const struct kvs_map *m,
  * which is all a reader needs (a word of a count or shift kvshmd never
  * makes can only send it to some other bucket of the segment, whose
  * entries are checked like any other). Hint indexes follow from the
- * bucket's offset (kvs_hint_index()), so they are below size / 8.
+ * bucket's offset (kvs_hint_index_at()), so they are below size / 8.
  */
 static inline __attribute__((always_inline)) bool
 kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
@@ -306,7 +306,7 @@ kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 	 * after the item's (the reader writes the word on most hits).
 	 */
 	if (m->hints)
-		__builtin_prefetch(&m->hints[boff / 8], 1);
+		__builtin_prefetch(&m->hints[kvs_hint_index_at(boff, 0)], 1);
 	i = kvs_bucket_find(m, bk, tag, key, klen, &e, r, version);
 	if (i < 0) {
 		nprobe = n < KVS_MAX_PROBE ? n : KVS_MAX_PROBE;
@@ -323,7 +323,7 @@ kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 					    version);
 		}
 	}
-	r->hint = boff / 8 + (unsigned int)i;	/* kvs_hint_index() */
+	r->hint = kvs_hint_index_at(boff, (unsigned int)i);
 	if (pos) {
 		pos->bucket = bi;
 		pos->slot = (unsigned int)i;
