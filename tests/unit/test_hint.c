@@ -19,12 +19,37 @@ static uint32_t rnd(void)
 	return rnd_state;
 }
 
+/*
+ * Counters (0..254) whose growth does not follow the definition exactly:
+ * a counter at f grows iff draw * k < 2^32, k = (f - INIT) * FACTOR + 1
+ * (0 for f <= INIT), so at the largest such draw and not at the next.
+ */
+static int coin_errors(void)
+{
+	uint32_t f;
+	int bad = 0;
+
+	for (f = 0; f < 255; f++) {
+		uint64_t k = (f > KVS_HINT_FREQ_INIT ? f - KVS_HINT_FREQ_INIT : 0) *
+			     KVS_HINT_LOG_FACTOR + 1;
+		uint64_t last = 0xffffffffULL / k;	/* largest draw that grows */
+		uint32_t w = kvs_hint_make(f, 9) | KVS_HINT_VISITED;
+
+		if (kvs_hint_freq(kvs_hint_touch(w, 9, (uint32_t)last)) != f + 1)
+			bad++;
+		if (last < 0xffffffffULL &&
+		    kvs_hint_freq(kvs_hint_touch(w, 9, (uint32_t)last + 1)) != f)
+			bad++;
+	}
+	return bad;
+}
+
 int main(void)
 {
 	uint32_t w0 = kvs_hint_make(KVS_HINT_FREQ_INIT, 1000), w, w1k, sat;
 	int i, monotonic = 1;
 
-	plan_tests(9);
+	plan_tests(10);
 	ok(kvs_hint_freq(w0) == KVS_HINT_FREQ_INIT && !(w0 & KVS_HINT_VISITED) &&
 	   kvs_hint_time(w0) == 1000, "a new word: initial counter, not visited");
 	w = kvs_hint_touch(w0, 1005, rnd());
@@ -59,5 +84,7 @@ int main(void)
 	ok(kvs_hint_freq(kvs_hint_touch(sat, 7, 0)) == 255, "the counter saturates at 255");
 	ok(kvs_hint_touch(sat, 7, rnd()) == sat,
 	   "a touch that changes nothing returns the same word (no store)");
+	ok(coin_errors() == 0, "at every count below 255 the counter grows "
+	   "for exactly the draws d with d * k < 2^32");
 	return exit_status();
 }
