@@ -449,6 +449,7 @@ static int attach(struct kvshm *c, uint64_t not_gen, struct kvc_att **ap,
 	a->fenced = !(a->hdr->flags & KVS_HDR_MEMBARRIER) ||
 		    (env && strcmp(env, "1") == 0) ||
 		    kvs_membarrier_register() < 0;
+	a->quick = !a->fenced && a->max_key >= 16;
 	KVC_DEBUG("attached name=%s generation=%llu mode=%s", c->name,
 		  (unsigned long long)a->generation,
 		  a->fenced ? "fenced" : "membarrier");
@@ -586,6 +587,7 @@ static int switch_to(struct kvshm *c, struct kvc_att *old, struct kvc_att *a,
 		if (!t->in_use && t->att && t->att != a) {
 			kvc_att_put(c, t->att);
 			t->att = NULL;
+			t->quick = NULL;
 			t->slot = NULL;
 		}
 	}
@@ -647,6 +649,7 @@ static void tls_destructor(void *arg)
 	if (t->att && t->att != c->cur) {
 		kvc_att_put(c, t->att);
 		t->att = NULL;
+		t->quick = NULL;
 		t->slot = NULL;
 	}
 	pthread_mutex_unlock(&c->tls_lock);

@@ -39,6 +39,8 @@ struct kvc_att {
 					 * since kvshmd only raises it */
 	uint64_t hash_seed;		/* hdr->hash_seed (const) */
 	bool fenced;			/* full fence after the epoch store */
+	bool quick;			/* kvshm_get()'s short path serves:
+					 * !fenced, and max_key >= 16 */
 	uint64_t generation;
 	unsigned int refs;		/* tls_lock: bound records, +1 while
 					 * current */
@@ -60,6 +62,9 @@ struct kvc_tls {
 	struct kvshm *c;
 	struct kvc_att *att;		/* NULL: no slot yet */
 	struct kvs_slot *slot;		/* in att's rw area, or &own */
+	struct kvc_att *quick;		/* att if att->quick, else NULL:
+					 * kvshm_get()'s short path (written
+					 * with att) */
 	/*
 	 * A slot of our own, in private memory, for reading a segment whose
 	 * daemon is known to be gone (superseded: stopped or replaced), where

@@ -152,6 +152,7 @@ static void bind_att(struct kvshm *c, struct kvc_tls *t, struct kvc_att *a,
 		a->refs++;
 		t->att = a;
 	}
+	t->quick = a->quick ? a : NULL;
 	t->slot = slot;
 	pthread_mutex_unlock(&c->tls_lock);
 }
@@ -404,14 +405,16 @@ get_again(kvshm_t *c, const void *key, size_t klen, void *buf, size_t cap,
 }
 
 /*
- * flatten: every call below that can be inlined is, down to XXH3's
- * short-key path (shm/hash.h); what must stay out of line (the slow paths
- * of section_enter(), the clock of expired(), the hash of a long key, a
- * revoked section's retries) is marked noinline.
+ * get_full - kvshm_get() in every case: any handle, section depth, key
+ * length, probe length, expiry or read mode. flatten: every call below
+ * that can be inlined is, down to XXH3's short-key path (shm/hash.h);
+ * what must stay out of line (the slow paths of section_enter(), the
+ * clock of expired(), the hash of a long key, a revoked section's
+ * retries) is marked noinline.
  */
-__attribute__((flatten))
-int kvshm_get(kvshm_t *c, const void *key, size_t klen,
-	      void *buf, size_t cap, size_t *vlen)
+static __attribute__((noinline, flatten)) int
+get_full(kvshm_t *c, const void *key, size_t klen, void *buf, size_t cap,
+	 size_t *vlen)
 {
 	struct kvc_tls *t;
 	int rc;
@@ -423,6 +426,123 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	rc = get_in(t, key, klen, buf, cap, vlen);
 	if (__builtin_expect(!section_exit(t), 0))
 		return get_again(c, key, klen, buf, cap, vlen);
+	return rc;
+}
+
+/* 16 bytes, loaded whole then stored whole (movdqu with SSE2). */
+struct kvc_16 {
+	char b[16];
+};
+
+static inline __attribute__((always_inline)) void
+copy16(char *d, const char *s, size_t at)
+{
+	struct kvc_16 v;
+
+	memcpy(&v, s + at, sizeof(v));
+	memcpy(d + at, &v, sizeof(v));
+}
+
+/*
+ * copy_value - memcpy() of a value, with the sizes of 16 to 128 bytes
+ * copied inline: the first and the last 16, 32 or 64 bytes, which
+ * overlap in the middle. No call, so the fast path of kvshm_get() keeps
+ * what it needs in caller-saved registers.
+ */
+static inline __attribute__((always_inline)) void
+copy_value(void *dst, const void *src, size_t n)
+{
+	char *d = dst;
+	const char *s = src;
+
+	if (n - 16 > 128 - 16) {
+		if (n)
+			memcpy(dst, src, n);
+	} else if (n <= 32) {
+		copy16(d, s, 0);
+		copy16(d, s, n - 16);
+	} else if (n <= 64) {
+		copy16(d, s, 0);
+		copy16(d, s, 16);
+		copy16(d, s, n - 32);
+		copy16(d, s, n - 16);
+	} else {
+		copy16(d, s, 0);
+		copy16(d, s, 16);
+		copy16(d, s, 32);
+		copy16(d, s, 48);
+		copy16(d, s, n - 64);
+		copy16(d, s, n - 48);
+		copy16(d, s, n - 32);
+		copy16(d, s, n - 16);
+	}
+}
+
+/*
+ * kvshm_get - the common case in a short function, everything else in
+ * get_full(), which starts over: a GET of a key of 9 to 16 bytes by the
+ * thread's last handle, outside any section, on the current attachment
+ * in membarrier mode, that finds the key in the first entry of its home
+ * bucket that carries its tag, in an item with no expiry, or finds it
+ * absent there (kvs_lookup_quick()).
+ *
+ * Short because the CPU's window over outstanding misses is counted in
+ * instructions: the fewer a GET takes, the more GETs' misses overlap
+ * (BENCHMARKS.md). So the section's depth is stored but not counted
+ * (nothing runs inside this section but this function), and the revoked
+ * check compares with the epoch stored at entry.
+ */
+__attribute__((flatten))
+int kvshm_get(kvshm_t *c, const void *key, size_t klen,
+	      void *buf, size_t cap, size_t *vlen)
+{
+	struct kvc_tls *t;
+	struct kvc_att *a;
+	struct kvs_slot *s;
+	struct kvs_iref r;
+	uint64_t ep;
+	int i, rc = 0;
+
+	if (__builtin_expect(!c || !key || klen - 9 > 16 - 9 ||
+			     (!buf && cap) || tls_last.id != c->id, 0))
+		return get_full(c, key, klen, buf, cap, vlen);
+	t = tls_last.t;
+	a = t->quick;
+	if (__builtin_expect(a != __atomic_load_n(&c->cur, __ATOMIC_ACQUIRE) ||
+			     t->depth ||
+			     kvs_load_acquire(&a->hdr->superseded), 0))
+		return get_full(c, key, klen, buf, cap, vlen);
+	s = t->slot;
+	ep = kvs_load_acquire(&a->hdr->global_epoch);
+	kvs_store_relaxed(&s->epoch, ep);
+	t->depth = 1;
+	kvs_barrier();
+	i = kvs_lookup_quick(&a->map, XXH3_64bits_withSeed(key, klen,
+							   a->hash_seed),
+			     key, klen, &r);
+	if (i >= 0) {
+		count(&s->hits);
+		touch(t, a, r.hint);
+		if (vlen)
+			*vlen = r.vlen;
+		rc = KVSHM_ETOOSMALL;
+		if (r.vlen <= cap) {
+			copy_value(buf, r.val, r.vlen);
+			rc = 0;
+		}
+	} else if (i == KVS_LOOKUP_ABSENT) {
+		count(&s->misses);
+		rc = KVSHM_ENOTFOUND;
+	}
+	/* As kvs_read_revoked(); ep is never 0 (global_epoch starts at 1). */
+	kvs_fence_acquire();
+	if (__builtin_expect(kvs_load_relaxed(&s->revoked) == ep, 0))
+		i = KVS_LOOKUP_FURTHER;
+	t->depth = 0;
+	kvs_read_exit(s);
+	/* Not for this path, or revoked: get_full() reads again. */
+	if (__builtin_expect(i == KVS_LOOKUP_FURTHER, 0))
+		return get_full(t->c, key, klen, buf, cap, vlen);
 	return rc;
 }
 

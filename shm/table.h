@@ -267,65 +267,180 @@ static inline const struct kvs_bucket *kvs_bucket_at(const struct kvs_map *m,
 }
 
 /*
- * kvs_lookup_read - find @key (whose hash is @hash) in @m: fill @r (with
- * the version if @version, see kvs_item_read()) and, if @pos is not
- * NULL, where the key sits. False if it is not there.
+ * Where a lookup stands after its home bucket, for kvs_lookup_probe():
+ * the shard's array (offset @aoff, @n buckets), the bucket @bi at @boff.
+ */
+struct kvs_probe {
+	const struct kvs_bucket *bk;
+	kvs_off_t aoff, boff;
+	uint64_t n, bi;
+};
+
+#define KVS_LOOKUP_ABSENT	(-1)
+#define KVS_LOOKUP_FURTHER	(-2)
+
+/*
+ * kvs_home - place @hash's home bucket in @p: p->bk, or NULL if the
+ * shard's array word places it outside the segment (an empty map does).
  *
  * The shard's array word is not decoded with kvs_barray_decode()'s
- * checks: each bucket the lookup reads is placed by kvs_bucket_at(),
+ * checks: each bucket a lookup reads is placed by kvs_bucket_at(),
  * which is all a reader needs (a word of a count or shift kvshmd never
  * makes can only send it to some other bucket of the segment, whose
  * entries are checked like any other). Hint indexes follow from the
  * bucket's offset (kvs_hint_index_at()), so they are below size / 8.
+ */
+static inline __attribute__((always_inline)) void
+kvs_home(const struct kvs_map *m, uint64_t hash, struct kvs_probe *p)
+{
+	uint64_t barray;
+
+	/* m->shards is never NULL, and shard_shift keeps the index below
+	 * nshards (or at 0 of kvs_no_shard()). */
+	barray = kvs_load_acquire(
+		&m->shards[(hash >> 1) >> m->shard_shift].barray);
+	p->aoff = barray & KVS_BARRAY_OFF_MASK;
+	p->n = (barray >> KVS_BARRAY_MANT_SHIFT) <<
+	       (barray & KVS_BARRAY_SHIFT_MASK);
+	p->bi = kvs_hash_bucket(hash, p->n);
+	p->boff = p->aoff + p->bi * sizeof(struct kvs_bucket);
+	p->bk = kvs_bucket_at(m, p->boff);
+	/*
+	 * Most keys sit in their home bucket, whose eight hint words share
+	 * one line: start its miss now, beside the bucket's, rather than
+	 * after the item's (the reader writes the word on most hits).
+	 */
+	if (p->bk && m->hints)
+		__builtin_prefetch(&m->hints[kvs_hint_index_at(p->boff, 0)], 1);
+}
+
+/* Whether a key of @p's home bucket may sit past it (kvs_lookup_probe()). */
+static inline bool kvs_home_overflowed(const struct kvs_probe *p)
+{
+	return p->n > 1 && (kvs_load_acquire(&p->bk->ent[0]) & KVS_ENT_OVF);
+}
+
+/*
+ * kvs_lookup_home - look for @key (whose hash is @hash) in its home
+ * bucket only: the slot it sits in, with @r filled (with the version if
+ * @version, see kvs_item_read()), r->hint set and *@e the entry as
+ * loaded; KVS_LOOKUP_ABSENT if it is not in @m; KVS_LOOKUP_FURTHER if it
+ * may sit in a later bucket, where kvs_lookup_probe() goes on from @p.
+ */
+static inline __attribute__((always_inline)) int
+kvs_lookup_home(const struct kvs_map *m, uint64_t hash, const void *key,
+		size_t klen, struct kvs_probe *p, uint64_t *e,
+		struct kvs_iref *r, bool version)
+{
+	int i;
+
+	kvs_home(m, hash, p);
+	if (!p->bk)
+		return KVS_LOOKUP_ABSENT;
+	i = kvs_bucket_find(m, p->bk, kvs_hash_tag(hash), key, klen, e, r,
+			    version);
+	if (i >= 0) {
+		r->hint = kvs_hint_index_at(p->boff, (unsigned int)i);
+		return i;
+	}
+	return kvs_home_overflowed(p) ? KVS_LOOKUP_FURTHER : KVS_LOOKUP_ABSENT;
+}
+
+/*
+ * kvs_lookup_quick - kvs_lookup_home() for the common case only, with
+ * KVS_LOOKUP_FURTHER for anything else: the first entry of the home
+ * bucket that carries @hash's tag must hold @key, in an item with no
+ * optional field (no expiry), whose value is at r->val, r->vlen bytes.
+ * Only r->val, r->vlen and r->hint are set. @klen must be 8 to 16.
+ */
+static inline __attribute__((always_inline)) int
+kvs_lookup_quick(const struct kvs_map *m, uint64_t hash, const void *key,
+		 size_t klen, struct kvs_iref *r)
+{
+	const struct kvs_item *it;
+	struct kvs_probe p;
+	unsigned int bits, i;
+	kvs_off_t off;
+	uint64_t e;
+	uint32_t vf;
+
+	kvs_home(m, hash, &p);
+	if (!p.bk)
+		return KVS_LOOKUP_ABSENT;
+	bits = kvs_bucket_match(p.bk, kvs_hash_tag(hash));
+	if (!bits)
+		return kvs_home_overflowed(&p) ? KVS_LOOKUP_FURTHER :
+						 KVS_LOOKUP_ABSENT;
+	i = (unsigned int)__builtin_ctz(bits);
+	e = kvs_load_acquire(&p.bk->ent[i]);
+	off = kvs_ent_off(e);
+	/* As kvs_item_read(), with the flags required to be 0. */
+	if (kvs_ent_tag(e) != kvs_hash_tag(hash) || off - 1 >= m->item_end)
+		return KVS_LOOKUP_FURTHER;
+	it = (const struct kvs_item *)(const void *)(m->base + off);
+	vf = kvs_load_relaxed(&it->vlen_flags);
+	if (kvs_load_relaxed(&it->klen) != klen ||
+	    (vf & ~KVS_ITEM_VLEN_MASK) ||
+	    off + kvs_item_size((uint16_t)klen, vf, 0) > m->size ||
+	    !kvs_key_eq((const char *)(it + 1), key, klen))
+		return KVS_LOOKUP_FURTHER;
+	r->vlen = vf;
+	r->val = (const char *)(it + 1) + klen;
+	r->hint = kvs_hint_index_at(p.boff, i);
+	return (int)i;
+}
+
+/*
+ * kvs_lookup_probe - go on from where kvs_lookup_home() said
+ * KVS_LOOKUP_FURTHER: the buckets after the home one, while the one
+ * before says a key overflowed past it, KVS_MAX_PROBE buckets at most.
+ * The same results as kvs_lookup_home().
+ */
+static inline int kvs_lookup_probe(const struct kvs_map *m, uint64_t hash,
+				   const void *key, size_t klen,
+				   struct kvs_probe *p, uint64_t *e,
+				   struct kvs_iref *r, bool version)
+{
+	uint64_t probe, nprobe = p->n < KVS_MAX_PROBE ? p->n : KVS_MAX_PROBE;
+	int i = KVS_LOOKUP_ABSENT;
+
+	for (probe = 1; i < 0; probe++) {
+		if (probe >= nprobe ||
+		    !(kvs_load_acquire(&p->bk->ent[0]) & KVS_ENT_OVF))
+			return KVS_LOOKUP_ABSENT;
+		p->bi = p->bi + 1 == p->n ? 0 : p->bi + 1;
+		p->boff = p->aoff + p->bi * sizeof(struct kvs_bucket);
+		p->bk = kvs_bucket_at(m, p->boff);
+		if (!p->bk)
+			return KVS_LOOKUP_ABSENT;
+		i = kvs_bucket_find(m, p->bk, kvs_hash_tag(hash), key, klen,
+				    e, r, version);
+	}
+	r->hint = kvs_hint_index_at(p->boff, (unsigned int)i);
+	return i;
+}
+
+/*
+ * kvs_lookup_read - find @key (whose hash is @hash) in @m: fill @r (with
+ * the version if @version, see kvs_item_read()) and, if @pos is not
+ * NULL, where the key sits. False if it is not there.
  */
 static inline __attribute__((always_inline)) bool
 kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 		size_t klen, struct kvs_pos *pos, struct kvs_iref *r,
 		bool version)
 {
-	uint16_t tag = kvs_hash_tag(hash);
-	uint64_t barray, n, bi, probe, nprobe, e;
-	const struct kvs_bucket *bk;
-	kvs_off_t aoff, boff;
+	struct kvs_probe p;
+	uint64_t e;
 	int i;
 
-	/* m->shards is never NULL, and shard_shift keeps the index below
-	 * nshards (or at 0 of kvs_no_shard()). */
-	barray = kvs_load_acquire(
-		&m->shards[(hash >> 1) >> m->shard_shift].barray);
-	aoff = barray & KVS_BARRAY_OFF_MASK;
-	n = (barray >> KVS_BARRAY_MANT_SHIFT) << (barray & KVS_BARRAY_SHIFT_MASK);
-	bi = kvs_hash_bucket(hash, n);
-	boff = aoff + bi * sizeof(struct kvs_bucket);
-	bk = kvs_bucket_at(m, boff);
-	if (!bk)
+	i = kvs_lookup_home(m, hash, key, klen, &p, &e, r, version);
+	if (i == KVS_LOOKUP_FURTHER)
+		i = kvs_lookup_probe(m, hash, key, klen, &p, &e, r, version);
+	if (i < 0)
 		return false;
-	/*
-	 * Most keys sit in their home bucket, whose eight hint words share
-	 * one line: start its miss now, beside the bucket's, rather than
-	 * after the item's (the reader writes the word on most hits).
-	 */
-	if (m->hints)
-		__builtin_prefetch(&m->hints[kvs_hint_index_at(boff, 0)], 1);
-	i = kvs_bucket_find(m, bk, tag, key, klen, &e, r, version);
-	if (i < 0) {
-		nprobe = n < KVS_MAX_PROBE ? n : KVS_MAX_PROBE;
-		for (probe = 1; i < 0; probe++) {
-			if (probe >= nprobe ||
-			    !(kvs_load_acquire(&bk->ent[0]) & KVS_ENT_OVF))
-				return false;
-			bi = bi + 1 == n ? 0 : bi + 1;
-			boff = aoff + bi * sizeof(struct kvs_bucket);
-			bk = kvs_bucket_at(m, boff);
-			if (!bk)
-				return false;
-			i = kvs_bucket_find(m, bk, tag, key, klen, &e, r,
-					    version);
-		}
-	}
-	r->hint = kvs_hint_index_at(boff, (unsigned int)i);
 	if (pos) {
-		pos->bucket = bi;
+		pos->bucket = p.bi;
 		pos->slot = (unsigned int)i;
 		pos->ent = e;
 	}

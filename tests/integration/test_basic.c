@@ -68,7 +68,7 @@ int main(void)
 	int i, n, rc, codes_ok = 1;
 	char *stats;
 
-	plan_tests(66);
+	plan_tests(69);
 
 	ok(kvshm_open(&c, "no-such-cache-here", NULL) == KVSHM_EDAEMON,
 	   "opening a name no daemon serves gives KVSHM_EDAEMON");
@@ -100,6 +100,49 @@ int main(void)
 	ok(kvshm_set(c, S("k1"), "", 0, 0, 0) == 0 &&
 	   kvshm_get(c, S("k1"), buf, sizeof(buf), &vlen) == 0 && vlen == 0,
 	   "an empty value is a value");
+
+	/*
+	 * Every value size up to 300 bytes under keys of 1 to 24 bytes
+	 * (kvshm_get() copies 16 to 128 bytes inline, for keys of 9 to 16
+	 * bytes): the value reads back exactly, nothing past it is written,
+	 * and a buffer one byte short is left alone.
+	 */
+	n = 0;
+	for (i = 0; i <= 300; i++) {
+		char key[32], val[301], out[400];
+		size_t kl = 1 + (size_t)i % 24, j;
+
+		snprintf(key, sizeof(key), "size:%03d.................", i);
+		for (j = 0; j < (size_t)i; j++)
+			val[j] = (char)(i * 7 + j * 13 + 1);
+		if (kvshm_set(c, key, kl, val, (size_t)i, 0, 0)) {
+			n++;
+			continue;
+		}
+		memset(out, 0xee, sizeof(out));
+		vlen = 999;
+		if (kvshm_get(c, key, kl, out, (size_t)i, &vlen) ||
+		    vlen != (size_t)i || memcmp(out, val, (size_t)i))
+			n++;
+		for (j = (size_t)i; j < sizeof(out); j++)
+			if ((unsigned char)out[j] != 0xee)
+				n++;
+		memset(out, 0xee, sizeof(out));
+		if (i && (kvshm_get(c, key, kl, out, (size_t)i - 1, &vlen) !=
+			  KVSHM_ETOOSMALL || vlen != (size_t)i))
+			n++;
+		for (j = 0; i && j < sizeof(out); j++)
+			if ((unsigned char)out[j] != 0xee)
+				n++;
+	}
+	ok(n == 0, "values of 0 to 300 bytes read back exactly, into a buffer "
+	   "of their size, and one a byte short is left alone (%d errors)", n);
+	ok(kvshm_get(c, S("size:011...."), NULL, 0, &vlen) == KVSHM_ETOOSMALL &&
+	   vlen == 11, "a NULL buffer of 0 bytes asks for the value's size");
+	ok(kvshm_set(c, S("expiring:12b"), S("later"), 100000, 0) == 0 &&
+	   kvshm_get(c, S("expiring:12b"), buf, sizeof(buf), &vlen) == 0 &&
+	   vlen == 5 && memcmp(buf, "later", 5) == 0,
+	   "a 12-byte key with a TTL reads back before it expires");
 
 	ok(kvshm_set(c, S("k1"), S("x"), 0, KVSHM_NX) == KVSHM_EEXISTS,
 	   "NX on a present key is KVSHM_EEXISTS");

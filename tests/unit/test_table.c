@@ -48,12 +48,32 @@ static uint64_t hash_of(const char *key)
 	return kvs_hash(hdr->hash_seed, key, strlen(key));
 }
 
-/* Reader-side lookup, as a client does it. */
+static int quick_served, quick_bad;	/* kvs_lookup_quick() in get() */
+
+/*
+ * Reader-side lookup, as a client does it; keys of 9 to 16 bytes also
+ * through kvs_lookup_quick(), which must agree with kvs_lookup() whenever
+ * it answers (counted in quick_served and quick_bad).
+ */
 static const char *get(const char *key, char *buf)
 {
-	struct kvs_iref r;
+	size_t klen = strlen(key);
+	struct kvs_iref r, q = { 0 };
+	struct kvs_pos pos;
+	bool hit;
+	int qi = KVS_LOOKUP_FURTHER;
 
-	if (!kvs_lookup(&x.map, hash_of(key), key, strlen(key), NULL, &r))
+	if (klen >= 9 && klen <= 16)
+		qi = kvs_lookup_quick(&x.map, hash_of(key), key, klen, &q);
+	hit = kvs_lookup(&x.map, hash_of(key), key, klen, &pos, &r);
+	if (qi != KVS_LOOKUP_FURTHER) {
+		quick_served++;
+		if (qi == KVS_LOOKUP_ABSENT ? hit :
+		    !hit || (unsigned int)qi != pos.slot || q.val != r.val ||
+		    q.vlen != r.vlen || q.hint != r.hint)
+			quick_bad++;
+	}
+	if (!hit)
 		return NULL;
 	memcpy(buf, r.val, r.vlen);
 	buf[r.vlen] = '\0';
@@ -98,7 +118,9 @@ static int del(const char *key)
  * 4 shards and everything after it random, offsets and tags biased to
  * land in the segment and match, so that lookups get as far as comparing
  * keys. A reader must never read outside the segment, and whatever a
- * lookup returns must lie in it. Returns the lookups whose result does
+ * lookup returns must lie in it. Keys of 1 to 4 bytes go through
+ * kvs_lookup(), keys of 9 to 12 through kvs_lookup_quick() too, whose
+ * finds must be kvs_lookup()'s. Returns the lookups whose result does
  * not; *@found counts those that found something.
  */
 static int hostile_errors(int *found)
@@ -106,7 +128,7 @@ static int hostile_errors(int *found)
 	const uint64_t size = 256 << 10;
 	uint64_t r = 0x2545f4914f6cdd1dULL, w, *words;
 	char *seg = mmap(NULL, size + 4096, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), key[4];
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), key[12];
 	struct kvs_header *sh = (struct kvs_header *)(void *)seg;
 	struct kvs_map m;
 	int round, k, bad = 0;
@@ -138,7 +160,7 @@ static int hostile_errors(int *found)
 					 * an expiry or not */
 				w = ((r >> 8) & 0xfff) |
 				    ((r >> 14) & 1) << KVS_ITEM_FLAGS_SHIFT |
-				    (1 + (r >> 20) % 4) << 32;
+				    (((r >> 19) & 1 ? 1 : 9) + (r >> 20) % 4) << 32;
 				break;
 			case 4:		/* an array word within the segment */
 				w = (1 + (r >> 40) % 64) << KVS_BARRAY_MANT_SHIFT |
@@ -159,16 +181,30 @@ static int hostile_errors(int *found)
 			struct kvs_pos pos;
 			uint64_t h;
 
+			struct kvs_iref q;
+			int qi = KVS_LOOKUP_FURTHER;
+
 			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-			klen = 1 + r % sizeof(key);
+			klen = (r >> 32) & 1 ? 9 + r % 4 : 1 + r % 4;
 			memset(key, 0, klen);
 			h = (r & ~0xffffULL) | tag;
-			if (!kvs_lookup(&m, h, key, klen, &pos, &ref))
+			if (klen >= 9)
+				qi = kvs_lookup_quick(&m, h, key, klen, &q);
+			if (!kvs_lookup(&m, h, key, klen, &pos, &ref)) {
+				if (qi >= 0)
+					bad++;	/* quick found what is not */
 				continue;
+			}
 			(*found)++;
 			if (ref.key < seg || ref.val < ref.key ||
 			    ref.val + ref.vlen > seg + size ||
 			    ref.hint >= size / 8)
+				bad++;
+			if (qi == KVS_LOOKUP_ABSENT)
+				bad++;	/* quick missed what is there */
+			if (qi >= 0 && ((unsigned int)qi != pos.slot ||
+					q.val != ref.val || q.vlen != ref.vlen ||
+					q.hint != ref.hint))
 				bad++;
 		}
 	}
@@ -359,7 +395,7 @@ int main(void)
 	int i, bad = 0, ovf_seen = 0;
 	unsigned int b;
 
-	plan_tests(22);
+	plan_tests(23);
 	ok(bucket_match_errors() == 0,
 	   "a bucket's tag match finds exactly the entries with the tag");
 	ok(barray_errors() == 0,
@@ -572,6 +608,10 @@ int main(void)
 		   "200,000 lookups in a segment of biased garbage read "
 		   "only inside it (%d found something)", found);
 	}
+	ok(quick_bad == 0 && quick_served > 0,
+	   "the home-bucket lookup of kvshm_get()'s short path agrees with the "
+	   "full lookup whenever it answers (%d of %d)", quick_served - quick_bad,
+	   quick_served);
 	held_insert();
 	kvd_index_destroy(&x);
 	kvd_reclaim_destroy(rc);
