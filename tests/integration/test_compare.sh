@@ -15,7 +15,7 @@ set -u
 DRV=$KVSHM_TEST_BUILDDIR/tools/kvshm-compare
 
 tap_setup tcmp
-plan_tests 6
+plan_tests 7
 
 "$DRV" --self-test >"$dir/out" 2>"$dir/err"
 rc=$?
@@ -50,6 +50,15 @@ timeout 60 "$DRV" --backend kvshm --name "$name" --keys 2000 --ops 1000 \
 	--csv "$dir/r.csv" >"$dir/out" 2>"$dir/err" &&
 	grep -q '^run,,kvshm-mset16,2000,100,uniform,set,1,16,1000,' "$dir/r.csv"
 ok $? "the batched SET variant (kvshm_mset of 16) runs"
+
+bad=0
+for k in 0 16 x; do
+	timeout 10 "$DRV" --backend kvshm --name "$name" --keys 2000 \
+		--ops 1000 --rounds "$k" >"$dir/out" 2>"$dir/err"
+	[ $? -eq 2 ] && grep -q -- '--rounds' "$dir/err" || bad=1
+done
+[ $bad -eq 0 ]
+ok $? "--rounds outside 1..15 is refused with the usage"
 
 stop_daemon
 done_testing
