@@ -127,6 +127,7 @@ char *kvd_config_text(struct kvd *d, size_t *len)
 	fprintf(f, "snapshot-on-stop %s\n",
 		d->cfg.snapshot_on_stop ? "yes" : "no");
 	fprintf(f, "reader-revoke-ms %u\n", d->cfg.reader_revoke_ms);
+	fprintf(f, "spin-us %u\n", d->cfg.spin_us);
 	fprintf(f, "log-level %s\n", kvd_log_level_name(d->cfg.log_level));
 	if (d->cfg.log_file[0])
 		fprintf(f, "log-file %s\n", d->cfg.log_file);
@@ -216,6 +217,7 @@ static void check_fixed(struct reload *r, const struct kvd_config *run,
 	needs_restart_u64(r, "max-readers", run->max_readers, nc->max_readers);
 	needs_restart_u64(r, "reader-revoke-ms", run->reader_revoke_ms,
 			  nc->reader_revoke_ms);
+	needs_restart_u64(r, "spin-us", run->spin_us, nc->spin_us);
 	needs_restart(r, "persistence", persistence_name(run->persistence),
 		      persistence_name(nc->persistence));
 	needs_restart_u64(r, "wal-segment-size", run->wal_segment_size,

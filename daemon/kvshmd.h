@@ -58,6 +58,9 @@ struct kvd_config {
 					 * start; 0 = one per online CPU */
 	uint32_t reader_revoke_ms;	/* revoke a section a grace period
 					 * waited on this long; 0 = never */
+	uint32_t spin_us;		/* the server thread polls this long
+					 * after its last request before it
+					 * sleeps; 0 = never */
 	enum kvd_policy eviction;	/* at start; evict.c owns it after */
 	uint32_t eviction_samples;	/* keys sampled per eviction */
 	uint32_t eviction_watermark;	/* % of the heap kept free */

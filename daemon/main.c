@@ -75,6 +75,8 @@ static void usage(FILE *f)
 "                       stop waiting for a reader stuck in one read\n"
 "                       section this long; it reads again when it\n"
 "                       resumes (default: 10000, 0 = never)\n"
+"  --spin-us US         after a request, poll for the next one this long\n"
+"                       before sleeping, 0..1000 (default: 50, 0 = never)\n"
 "  --foreground         do not detach; log to stderr\n"
 "  --log-level LEVEL    error, warning, notice, info (default) or debug\n"
 "  --log-file PATH      log there, appending, instead of to stderr or\n"
@@ -169,7 +171,7 @@ enum {
 	OPT_EVICTION_WATERMARK, OPT_PERSISTENCE, OPT_FSYNC,
 	OPT_WAL_SEGMENT_SIZE, OPT_SNAPSHOT_INTERVAL, OPT_SNAPSHOT_WRITES,
 	OPT_SNAPSHOT_KEEP, OPT_SNAPSHOT_ON_STOP, OPT_LOAD_THREADS,
-	OPT_READER_REVOKE_MS,
+	OPT_READER_REVOKE_MS, OPT_SPIN_US,
 	OPT_LOG_LEVEL, OPT_LOG_FILE,
 	OPT_FOREGROUND, OPT_CONFIG, OPT_CHECK_CONFIG, OPT_PIDFILE,
 	OPT_GROUP, OPT_DATA_MODE, OPT_RW_MODE, OPT_SOCKET_MODE, OPT_WRITERS,
@@ -200,6 +202,7 @@ static const struct option options[] = {
 	{ "snapshot-on-stop", required_argument, NULL, OPT_SNAPSHOT_ON_STOP },
 	{ "load-threads", required_argument, NULL, OPT_LOAD_THREADS },
 	{ "reader-revoke-ms", required_argument, NULL, OPT_READER_REVOKE_MS },
+	{ "spin-us",	 required_argument, NULL, OPT_SPIN_US },
 	{ "log-level",	 required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-file",	 required_argument, NULL, OPT_LOG_FILE },
 	{ "foreground",	 no_argument,	    NULL, OPT_FOREGROUND },
@@ -367,6 +370,11 @@ static int set_opt(struct kvd_config *c, struct paths *p, int o, const char *val
 				       "100..3600000, or 0 for never");
 		c->reader_revoke_ms = (uint32_t)v;
 		break;
+	case OPT_SPIN_US:
+		if (kvd_parse_uint(val, 0, 1000, &v) < 0)
+			return bad_opt("--spin-us", val, "0..1000");
+		c->spin_us = (uint32_t)v;
+		break;
 	case OPT_SNAPSHOT_ON_STOP:
 		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
 			return bad_opt("--snapshot-on-stop", val, "yes or no");
@@ -526,6 +534,7 @@ static void print_config(const struct kvd_config *c, const struct paths *p)
 	printf("snapshot-on-stop %s\n", c->snapshot_on_stop ? "yes" : "no");
 	printf("load-threads %u\n", c->load_threads);
 	printf("reader-revoke-ms %u\n", c->reader_revoke_ms);
+	printf("spin-us %u\n", c->spin_us);
 	printf("foreground %s\n", c->foreground ? "yes" : "no");
 	printf("log-level %s\n", kvd_log_level_name(c->log_level));
 	if (c->log_file[0])
@@ -608,6 +617,7 @@ static int parse_args_paths(struct kvd_config *c, int argc, char **argv,
 	c->snapshot_keep = 2;
 	c->snapshot_on_stop = true;
 	c->reader_revoke_ms = 10000;
+	c->spin_us = 50;
 	c->log_level = LOG_INFO;
 	/* First pass: the configuration file, so that flags override it. */
 	opterr = 0;

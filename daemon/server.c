@@ -5,7 +5,11 @@
  *
  * One epoll thread. Each connection reads frames into its buffer, executes
  * them in order, and queues replies; while replies are waiting to be
- * written it stops reading (backpressure). A frame over the size limit
+ * written it stops reading (backpressure). After a round of events the
+ * thread polls on for --spin-us before it sleeps, yielding the CPU
+ * between polls: a client's next request in a stream comes within
+ * microseconds, and waking a sleeping thread on another vCPU costs tens
+ * of them (BENCHMARKS.md, "Writes"). A frame over the size limit
  * gets an error reply and the connection is closed after it, since the
  * stream cannot be resynchronised; a malformed frame gets -EPROTO.
  * Reader slots given to a connection are released when it says BYE
@@ -23,6 +27,7 @@
  * between two requests (kvd_config_reload()), so none sees half a reload.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1112,6 +1117,7 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 {
 	struct server sv = { .d = d, .lfd = -1, .sfd = -1, .efd = -1 };
 	struct epoll_event ev, evs[MAX_EVENTS];
+	uint64_t spin_end = 0;		/* kvs_mono_ns(): poll until then */
 	int rc, i, n;
 
 	sv.max_payload = kvs_max_payload(d->cfg.max_key, d->cfg.max_value);
@@ -1153,7 +1159,23 @@ int kvd_server_run(struct kvd *d, int ready_fd)
 	kvd_notify_ready();
 
 	while (!sv.stop) {
-		n = epoll_wait(sv.efd, evs, MAX_EVENTS, 1000);
+		n = epoll_wait(sv.efd, evs, MAX_EVENTS, spin_end ? 0 : 1000);
+		if (n == 0 && spin_end) {
+			/*
+			 * Spinning: poll again until --spin-us after the
+			 * last event, yielding the CPU between polls so
+			 * that a client waiting on this vCPU runs; then
+			 * sleep.
+			 */
+			if (kvs_mono_ns() < spin_end)
+				sched_yield();
+			else
+				spin_end = 0;
+			continue;
+		}
+		if (n > 0 && d->cfg.spin_us)
+			spin_end = kvs_mono_ns() +
+				   (uint64_t)d->cfg.spin_us * 1000;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

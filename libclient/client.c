@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,10 +210,27 @@ static int send_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static int recv_all(int fd, char *p, size_t len)
+/*
+ * recv_all - @len bytes from @fd. The first wait for them polls for
+ * @spin_us (yielding the CPU between polls, so that the daemon runs if
+ * it shares our vCPU) before it blocks: a write's reply comes within
+ * microseconds, and waking a blocked thread on another vCPU costs tens
+ * of them (BENCHMARKS.md, "Writes").
+ */
+static int recv_all(int fd, char *p, size_t len, uint32_t spin_us)
 {
+	uint64_t spin_end = spin_us ? kvs_mono_ns() + spin_us * 1000ULL : 0;
+
 	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
+		ssize_t n = recv(fd, p, len, spin_end ? MSG_DONTWAIT : 0);
+
+		if (n < 0 && errno == EAGAIN && spin_end) {
+			if (kvs_mono_ns() < spin_end)
+				sched_yield();
+			else
+				spin_end = 0;
+			continue;
+		}
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -222,6 +240,26 @@ static int recv_all(int fd, char *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * spin_setting - KVSHM_SPIN_US if it is a number of 0 to 1000
+ * (microseconds to poll for a reply before blocking; 0: never), else
+ * the default of 50.
+ */
+static uint32_t spin_setting(void)
+{
+	const char *env = getenv("KVSHM_SPIN_US");
+	char *end;
+	unsigned long v;
+
+	if (!env || !*env)
+		return 50;
+	errno = 0;
+	v = strtoul(env, &end, 10);
+	if (errno || *end || v > 1000 || *env == '-')
+		return 50;
+	return (uint32_t)v;
 }
 
 uint32_t kvc_next_id(struct kvshm *c)
@@ -253,7 +291,8 @@ static int exchange(struct kvshm *c, int fd, struct kvs_wbuf *req,
 	req->len = 0;
 	if (rc < 0)
 		*torn = true;
-	if (rc < 0 || recv_all(fd, (char *)&rep->h, sizeof(rep->h)) < 0) {
+	if (rc < 0 ||
+	    recv_all(fd, (char *)&rep->h, sizeof(rep->h), c->spin_us) < 0) {
 		KVC_DEBUG("op %u: channel failed: %s", op, strerror(errno));
 		*broke = true;
 		return KVSHM_EDAEMON;
@@ -274,7 +313,7 @@ static int exchange(struct kvshm *c, int fd, struct kvs_wbuf *req,
 		c->rbuf = p;
 		c->rcap = rep->h.len;
 	}
-	if (recv_all(fd, c->rbuf, rep->h.len) < 0) {
+	if (recv_all(fd, c->rbuf, rep->h.len, 0) < 0) {
 		*broke = true;
 		return KVSHM_EDAEMON;
 	}
@@ -690,6 +729,7 @@ int kvshm_open(kvshm_t **cp, const char *name, const struct kvshm_open_opts *opt
 	c->id = __atomic_add_fetch(&kvc_next_handle_id, 1, __ATOMIC_RELAXED);
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms :
 			DEFAULT_TIMEOUT_MS;
+	c->spin_us = spin_setting();
 	if (has_flags)
 		c->flags = opts->flags;
 	strcpy(c->name, name);

@@ -111,6 +111,8 @@ struct kvshm {
 					 * before tls_lock */
 	int fd;				/* open until kvshm_close() or a
 					 * reattach */
+	uint32_t spin_us;		/* KVSHM_SPIN_US at open: poll for a
+					 * reply this long before blocking */
 	uid_t owner;			/* the daemon's user: owns the objects
 					 * and the socket of every attachment */
 	bool owner_known;

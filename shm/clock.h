@@ -27,6 +27,15 @@ static inline int64_t kvs_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Monotonic nanoseconds, for short waits and spins. */
+static inline uint64_t kvs_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * kvs_deadline - the time @ms (>= 0) milliseconds from now on @clock, the
  * clock of the condition variable it is for, as pthread_cond_timedwait()

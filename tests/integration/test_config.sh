@@ -20,7 +20,7 @@ cleanup_extra() {
 	fi
 }
 
-plan_tests 22
+plan_tests 26
 
 cat >"$dir/good.conf" <<CONF
 # a comment, then settings with odd spacing
@@ -121,6 +121,21 @@ done
 [ $bad -eq 0 ]
 ok $? "--reader-revoke-ms below 100 (but 0), above an hour or not a number is an error"
 
+out=$("$KVSHMD" --check-config 2>&1)
+echo "$out" | grep -qx 'spin-us 50' &&
+	"$KVSHMD" --spin-us 0 --check-config | grep -qx 'spin-us 0' &&
+	"$KVSHMD" --spin-us 1000 --check-config | grep -qx 'spin-us 1000'
+ok $? "--spin-us is 50 by default, and takes 0 and 1000"
+
+bad=0
+for v in 1001 -1 abc ""; do
+	err=$("$KVSHMD" --spin-us "$v" --check-config 2>&1 >/dev/null)
+	rc=$?
+	{ [ $rc -eq 1 ] && echo "$err" | grep -q "invalid --spin-us"; } || bad=1
+done
+[ $bad -eq 0 ]
+ok $? "--spin-us above 1000, negative or not a number is an error"
+
 err=$("$KVSHMD" --name "$name-nolog" --data-dir "$dir/nolog" --memory 16M \
 	--log-file "$dir/no/such/dir/k.log" 2>&1 >/dev/null)
 rc=$?
@@ -134,10 +149,34 @@ echo "$stats" | grep -qx 'max_key 100' && echo "$stats" | grep -qx 'shards 16' &
 	echo "$stats" | grep -qx 'memory_limit 16777216'
 ok $? "a daemon started from the file serves with its settings"
 
+# Writes with neither side polling, and with both polling as long as
+# they may: the same results (the daemon above polls 50 us, the default).
+bad=0
+for sp in 0 1000; do
+	KVSHM_SPIN_US=$sp "$CTL" --name "$name" set "spin$sp" "v$sp" \
+		>/dev/null 2>&1 || bad=1
+	[ "$(KVSHM_SPIN_US=$sp "$CTL" --name "$name" get "spin$sp" 2>/dev/null)" = "v$sp" ] ||
+		bad=1
+done
+[ $bad -eq 0 ]
+ok $? "writes and reads work with KVSHM_SPIN_US 0 and 1000"
+
 stop_daemon
 rc=$status
 [ $rc -eq 0 ] && [ ! -e "/dev/shm/kvshm-$name" ]
 ok $? "it stops cleanly on SIGTERM"
+
+mkdir "$dir/nospin"
+start_daemon --name "$name" --data-dir "$dir/nospin" --memory 16M \
+	--spin-us 0 --foreground
+bad=0
+for i in $(seq 20); do
+	"$CTL" --name "$name" set "k$i" "v$i" >/dev/null 2>&1 || bad=1
+done
+[ "$("$CTL" --name "$name" get k20 2>/dev/null)" = v20 ] || bad=1
+stop_daemon
+[ $bad -eq 0 ]
+ok $? "a daemon with --spin-us 0 serves writes"
 
 # Detached: the launcher exits 0 once the daemon serves, and the
 # daemon's PID is in DIR/kvshmd.pid until it stops.
