@@ -363,72 +363,6 @@ find(struct kvc_tls *t, const void *key, size_t klen, struct kvs_iref *r,
 	return hit;
 }
 
-/* One GET inside @t's section: 0 or a KVSHM_E* code. */
-static inline __attribute__((always_inline)) int
-get_in(struct kvc_tls *t, const void *key, size_t klen, void *buf,
-       size_t cap, size_t *vlen)
-{
-	struct kvs_iref r;
-
-	if (!find(t, key, klen, &r, false))
-		return KVSHM_ENOTFOUND;
-	if (vlen)
-		*vlen = r.vlen;
-	if (r.vlen > cap)
-		return KVSHM_ETOOSMALL;
-	if (r.vlen)
-		memcpy(buf, r.val, r.vlen);
-	return 0;
-}
-
-/*
- * kvshm_get() after its first section was revoked: read again, in new
- * sections, as renew_again() allows. Out of line, so that the retry
- * loop's state takes no register from the first attempt.
- */
-static __attribute__((noinline)) int
-get_again(kvshm_t *c, const void *key, size_t klen, void *buf, size_t cap,
-	  size_t *vlen)
-{
-	unsigned int tries = 0;
-	struct kvc_tls *t;
-	int rc = KVSHM_EREVOKED;
-
-	while (renew_again(&tries, &rc)) {
-		if ((rc = section_enter(c, &t)))
-			return rc;
-		rc = get_in(t, key, klen, buf, cap, vlen);
-		if (section_exit(t))
-			break;
-	}
-	return rc;
-}
-
-/*
- * get_full - kvshm_get() in every case: any handle, section depth, key
- * length, probe length, expiry or read mode. flatten: every call below
- * that can be inlined is, down to XXH3's short-key path (shm/hash.h);
- * what must stay out of line (the slow paths of section_enter(), the
- * clock of expired(), the hash of a long key, a revoked section's
- * retries) is marked noinline.
- */
-static __attribute__((noinline, flatten)) int
-get_full(kvshm_t *c, const void *key, size_t klen, void *buf, size_t cap,
-	 size_t *vlen)
-{
-	struct kvc_tls *t;
-	int rc;
-
-	if ((rc = kvc_key_check(c, key, klen)) || (!buf && cap))
-		return rc ? rc : KVSHM_EINVAL;
-	if ((rc = section_enter(c, &t)))
-		return rc;
-	rc = get_in(t, key, klen, buf, cap, vlen);
-	if (__builtin_expect(!section_exit(t), 0))
-		return get_again(c, key, klen, buf, cap, vlen);
-	return rc;
-}
-
 /* 16 bytes, loaded whole then stored whole (movdqu with SSE2). */
 struct kvc_16 {
 	char b[16];
@@ -479,6 +413,82 @@ copy_value(void *dst, const void *src, size_t n)
 }
 
 /*
+ * copy_out - what a GET returns of the value @r it found: its length in
+ * *@vlen (if given), and the value in @buf if it fits in @cap bytes
+ * (else KVSHM_ETOOSMALL, @buf untouched).
+ */
+static inline __attribute__((always_inline)) int
+copy_out(const struct kvs_iref *r, void *buf, size_t cap, size_t *vlen)
+{
+	if (vlen)
+		*vlen = r->vlen;
+	if (r->vlen > cap)
+		return KVSHM_ETOOSMALL;
+	copy_value(buf, r->val, r->vlen);
+	return 0;
+}
+
+/* One GET inside @t's section: 0 or a KVSHM_E* code. */
+static inline __attribute__((always_inline)) int
+get_in(struct kvc_tls *t, const void *key, size_t klen, void *buf,
+       size_t cap, size_t *vlen)
+{
+	struct kvs_iref r;
+
+	if (!find(t, key, klen, &r, false))
+		return KVSHM_ENOTFOUND;
+	return copy_out(&r, buf, cap, vlen);
+}
+
+/*
+ * kvshm_get() after its first section was revoked: read again, in new
+ * sections, as renew_again() allows. Out of line, so that the retry
+ * loop's state takes no register from the first attempt.
+ */
+static __attribute__((noinline)) int
+get_again(kvshm_t *c, const void *key, size_t klen, void *buf, size_t cap,
+	  size_t *vlen)
+{
+	unsigned int tries = 0;
+	struct kvc_tls *t;
+	int rc = KVSHM_EREVOKED;
+
+	while (renew_again(&tries, &rc)) {
+		if ((rc = section_enter(c, &t)))
+			return rc;
+		rc = get_in(t, key, klen, buf, cap, vlen);
+		if (section_exit(t))
+			break;
+	}
+	return rc;
+}
+
+/*
+ * get_full - kvshm_get() in every case: any handle, section depth, key
+ * length, probe length, expiry or read mode. flatten: every call below
+ * that can be inlined is, down to XXH3's short-key path (shm/hash.h);
+ * what must stay out of line (the slow paths of section_enter(), the
+ * clock of expired(), the hash of a long key, a revoked section's
+ * retries) is marked noinline.
+ */
+static __attribute__((noinline, flatten)) int
+get_full(kvshm_t *c, const void *key, size_t klen, void *buf, size_t cap,
+	 size_t *vlen)
+{
+	struct kvc_tls *t;
+	int rc;
+
+	if ((rc = kvc_key_check(c, key, klen)) || (!buf && cap))
+		return rc ? rc : KVSHM_EINVAL;
+	if ((rc = section_enter(c, &t)))
+		return rc;
+	rc = get_in(t, key, klen, buf, cap, vlen);
+	if (__builtin_expect(!section_exit(t), 0))
+		return get_again(c, key, klen, buf, cap, vlen);
+	return rc;
+}
+
+/*
  * kvshm_get - the common case in a short function, everything else in
  * get_full(), which starts over: a GET of a key of 9 to 16 bytes by the
  * thread's last handle, outside any section, on the current attachment
@@ -513,30 +523,20 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 			     kvs_load_acquire(&a->hdr->superseded), 0))
 		return get_full(c, key, klen, buf, cap, vlen);
 	s = t->slot;
-	ep = kvs_load_acquire(&a->hdr->global_epoch);
-	kvs_store_relaxed(&s->epoch, ep);
+	ep = kvs_read_enter(a->hdr, s, false);	/* a->quick: not fenced */
 	t->depth = 1;
-	kvs_barrier();
 	i = kvs_lookup_quick(&a->map, XXH3_64bits_withSeed(key, klen,
 							   a->hash_seed),
 			     key, klen, &r);
 	if (i >= 0) {
 		count(&s->hits);
 		touch(t, a, r.hint);
-		if (vlen)
-			*vlen = r.vlen;
-		rc = KVSHM_ETOOSMALL;
-		if (r.vlen <= cap) {
-			copy_value(buf, r.val, r.vlen);
-			rc = 0;
-		}
+		rc = copy_out(&r, buf, cap, vlen);
 	} else if (i == KVS_LOOKUP_ABSENT) {
 		count(&s->misses);
 		rc = KVSHM_ENOTFOUND;
 	}
-	/* As kvs_read_revoked(); ep is never 0 (global_epoch starts at 1). */
-	kvs_fence_acquire();
-	if (__builtin_expect(kvs_load_relaxed(&s->revoked) == ep, 0))
+	if (kvs_read_revoked_at(s, ep))
 		i = KVS_LOOKUP_FURTHER;
 	t->depth = 0;
 	kvs_read_exit(s);

@@ -32,8 +32,9 @@
 #include "atomic.h"
 #include "layout.h"
 
-static inline void kvs_read_enter(const struct kvs_header *h,
-				  struct kvs_slot *s, bool fenced)
+/* Open a section in slot @s; the epoch it stored (never 0). */
+static inline uint64_t kvs_read_enter(const struct kvs_header *h,
+				      struct kvs_slot *s, bool fenced)
 {
 	uint64_t e = kvs_load_acquire(&h->global_epoch);
 
@@ -42,6 +43,7 @@ static inline void kvs_read_enter(const struct kvs_header *h,
 		kvs_smp_mb();
 	else
 		kvs_barrier();
+	return e;
 }
 
 static inline void kvs_read_exit(struct kvs_slot *s)
@@ -50,21 +52,29 @@ static inline void kvs_read_exit(struct kvs_slot *s)
 }
 
 /*
- * kvs_read_revoked - whether kvshmd gave up waiting for the section slot
- * @s is in (struct kvs_slot.revoked): then memory the section read may
+ * kvs_read_revoked_at - whether kvshmd gave up waiting for the section
+ * slot @s is in, which stored @epoch (struct kvs_slot.revoked, equal to
+ * the section's epoch): then memory the section read may
  * have been freed and reused, and what it read must be dropped. Call
  * inside the section, after its last load of shared data (the acquire
  * fence keeps those loads before the check: kvshmd stores revoked, then
  * fences, before it reuses anything, so a section that saw reused memory
  * sees revoked too). A slot kvshmd took back (epoch 0) is not revoked.
  */
-static inline bool kvs_read_revoked(const struct kvs_slot *s)
+static inline bool kvs_read_revoked_at(const struct kvs_slot *s,
+				       uint64_t epoch)
 {
 	uint64_t rv;
 
 	kvs_fence_acquire();
 	rv = kvs_load_relaxed(&s->revoked);
-	return __builtin_expect(rv == kvs_load_relaxed(&s->epoch), 0) && rv;
+	return __builtin_expect(rv == epoch, 0) && rv;
+}
+
+/* The same, where the caller did not keep kvs_read_enter()'s epoch. */
+static inline bool kvs_read_revoked(const struct kvs_slot *s)
+{
+	return kvs_read_revoked_at(s, kvs_load_relaxed(&s->epoch));
 }
 
 int kvs_membarrier_query(void);
