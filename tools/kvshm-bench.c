@@ -42,6 +42,7 @@
 #define KLEN		14
 #define SEQ_LEN		(1U << 20)	/* pre-drawn key indexes, cycled */
 #define HBUCKETS	512		/* latency histogram: 8 per power of 2 */
+#define MAX_ROUNDS	15
 
 struct opts {
 	const char *name;
@@ -53,10 +54,11 @@ struct opts {
 	double zipf;			/* 0 = uniform */
 	bool writer;
 	const char *memory;
+	int rounds;			/* passes per point, systems in turn */
 };
 
 static struct opts o = {
-	.keys = 1000000, .vsize = 100, .readers = 2, .secs = 2.0,
+	.keys = 1000000, .vsize = 100, .readers = 2, .secs = 2.0, .rounds = 3,
 };
 
 static char *keys;			/* keys * KLEN bytes */
@@ -542,13 +544,59 @@ static void usage(FILE *f)
 "  --readers P       measure with 1..P reader processes (default 2)\n"
 "  --secs S          seconds per measurement (default 2)\n"
 "  --zipf THETA      Zipf key distribution, 0 < THETA < 1 (default uniform)\n"
-"  --writer          one process replaces keys during the reads\n");
+"  --writer          one process replaces keys during the reads\n"
+"  --rounds K        passes per point, kvshm and the floor in turn; the\n"
+"                    median pass's rate, all passes' latencies (default 3,\n"
+"                    1..15)\n");
+}
+
+static double rate_of(const struct result *r)
+{
+	return r->secs > 0 ? (double)r->ops / r->secs : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of @n values (the mean of the middle two if @n is even). */
+static double median(const double *v, int n)
+{
+	double s[MAX_ROUNDS];
+
+	memcpy(s, v, sizeof(*s) * (size_t)n);
+	qsort(s, (size_t)n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/*
+ * Fold @k rounds @rr into @out: the median round's rate (its ops over its
+ * seconds), the errors of all, and the latencies of all rounds together.
+ */
+static void fold_rounds(const struct result *rr, int k, struct result *out)
+{
+	double rate[MAX_ROUNDS];
+	unsigned int b;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < k; i++) {
+		rate[i] = rate_of(&rr[i]);
+		out->errors += rr[i].errors;
+		for (b = 0; b < HBUCKETS; b++)
+			out->hist[b] += rr[i].hist[b];
+	}
+	out->secs = 1.0;
+	out->ops = (uint64_t)(median(rate, k) + 0.5);
 }
 
 static void report(const char *what, const char *sys, int np,
 		   const struct result *r, bool lat)
 {
-	double per = r->secs > 0 ? (double)r->ops / r->secs : 0;
+	double per = rate_of(r);
 
 	if (lat)
 		printf("| %-10s | %-8s | %2d | %10.2f M/s | %6.1f ns | %5" PRIu64
@@ -575,6 +623,7 @@ int main(int argc, char **argv)
 		{ "secs", required_argument, NULL, 's' },
 		{ "zipf", required_argument, NULL, 'z' },
 		{ "writer", no_argument, NULL, 'w' },
+		{ "rounds", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -589,6 +638,8 @@ int main(int argc, char **argv)
 	uint64_t i;
 	int opt, np, m, rc = 0;
 	uint64_t t_timer;
+	static char notes[3 * 64][160];
+	int nnotes = 0;
 
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
@@ -601,13 +652,15 @@ int main(int argc, char **argv)
 		case 's': o.secs = atof(optarg); break;
 		case 'z': o.zipf = atof(optarg); break;
 		case 'w': o.writer = true; break;
+		case 'R': o.rounds = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if ((!o.kvshmd == !o.name) || o.keys == 0 || o.keys > UINT32_MAX ||
 	    o.vsize < 8 || o.readers < 1 || o.readers > 64 || o.secs <= 0 ||
-	    o.zipf < 0 || o.zipf >= 1) {
+	    o.zipf < 0 || o.zipf >= 1 || o.rounds < 1 ||
+	    o.rounds > MAX_ROUNDS) {
 		usage(stderr);
 		return 2;
 	}
@@ -664,8 +717,8 @@ int main(int argc, char **argv)
 	t_timer = (uint64_t)((now_s() - t0) * 1e3);	/* ns per clock read */
 
 	printf("# kvshm-bench: %" PRIu64 " keys of %d bytes, %u-byte values, %s, "
-	       "%.1f s per point%s\n", o.keys, KLEN, o.vsize,
-	       o.zipf > 0 ? "zipf" : "uniform", o.secs,
+	       "%.1f s per pass, %d rounds%s\n", o.keys, KLEN, o.vsize,
+	       o.zipf > 0 ? "zipf" : "uniform", o.secs, o.rounds,
 	       o.writer ? ", one writer replacing keys throughout" : "");
 	if (o.zipf > 0)
 		printf("# zipf theta %.2f\n", o.zipf);
@@ -698,12 +751,34 @@ int main(int argc, char **argv)
 		writer = start_writer();
 	for (m = THROUGHPUT; m <= MISS; m++) {
 		for (np = 1; np <= o.readers; np++) {
-			if (run_parallel(true, (enum mode)m, np, &r) < 0)
-				rc = 1;
+			struct result rk[MAX_ROUNDS], rp[MAX_ROUNDS];
+			double ratio[MAX_ROUNDS];
+			int k;
+
+			for (k = 0; k < o.rounds; k++) {
+				if (run_parallel(true, (enum mode)m, np,
+						 &rk[k]) < 0 ||
+				    run_parallel(false, (enum mode)m, np,
+						 &rp[k]) < 0)
+					rc = 1;
+				ratio[k] = rate_of(&rk[k]) > 0 ?
+					   rate_of(&rp[k]) / rate_of(&rk[k]) : 0;
+			}
+			fold_rounds(rk, o.rounds, &r);
 			report(mname[m], "kvshm", np, &r, m == LATENCY);
-			if (run_parallel(false, (enum mode)m, np, &r) < 0)
-				rc = 1;
+			fold_rounds(rp, o.rounds, &r);
 			report(mname[m], "private", np, &r, m == LATENCY);
+			snprintf(notes[nnotes], sizeof(notes[0]),
+				 "# %s, P=%d: kvshm per op / floor per op, by "
+				 "round:", mname[m], np);
+			for (k = 0; k < o.rounds; k++)
+				snprintf(notes[nnotes] + strlen(notes[nnotes]),
+					 sizeof(notes[0]) - strlen(notes[nnotes]),
+					 " %.2f", ratio[k]);
+			snprintf(notes[nnotes] + strlen(notes[nnotes]),
+				 sizeof(notes[0]) - strlen(notes[nnotes]),
+				 "; median %.2f", median(ratio, o.rounds));
+			nnotes++;
 		}
 	}
 	if (writer > 0) {
@@ -731,7 +806,12 @@ int main(int argc, char **argv)
 		       "values, client and kvshmd pinned to the same vCPU or to "
 		       "different ones; per-op latency in ns\n", o.vsize);
 	}
-	printf("\n# per op = wall time per op per process; latencies in ns\n");
+	printf("\n");
+	for (i = 0; i < (uint64_t)nnotes; i++)
+		printf("%s\n", notes[i]);
+	printf("\n# per op = wall time per op per process, of the median of "
+	       "%d rounds (kvshm and the floor in turn); latencies in ns, "
+	       "over all rounds\n", o.rounds);
 out:
 	kvshm_close(c);
 	stop_daemon();

@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test_bench.sh - a smoke test of tools/kvshm-bench, the read-path
+# benchmark against a private hash table: against a daemon of the test's
+# own (--name, so the bench starts none and runs no SET section) with a
+# few thousand keys and short passes, it exits 0, loads every key, prints
+# a row per operation, system and process count with no errors, and a
+# line per point with each round's ratio and their median; a bad command
+# line is exit 2, a cache nobody serves exit 1. The figures themselves
+# are benchmark results (BENCHMARKS.md), never checked here.
+
+set -u
+
+. "$(dirname "$0")/../lib/tap.sh" || { echo "Bail out! no tests/lib/tap.sh"; exit 1; }
+BENCH=$KVSHM_TEST_BUILDDIR/tools/kvshm-bench
+
+tap_setup tbench
+plan_tests 9
+start_daemon --name "$name" --data-dir "$dir" --foreground \
+	--persistence none --memory 16M
+
+bench() {
+	timeout 120 "$BENCH" --name "$name" "$@" >"$dir/out" 2>"$dir/err"
+	rc=$?
+}
+
+bench --keys 3000 --readers 2 --secs 0.05 --rounds 3
+[ $rc -eq 0 ]
+ok $? "kvshm-bench --rounds 3 with 2 readers exits 0"
+
+# 3 operations x 2 systems x P = 1, 2; the errors column is the last.
+awk -F'|' '
+	/^\| get (hit|dep|miss) +\| (kvshm|private) +\| +[12] \|/ {
+		n++
+		e = $(NF - 1); gsub(/ /, "", e)
+		if (e != "0") bad = 1
+	}
+	END { exit !(n == 12 && !bad) }' "$dir/out"
+ok $? "12 rows (get hit, dep, miss; kvshm and private; P=1, 2), no errors"
+
+# "# get hit, P=1: ... by round: A B C; median M", M the middle of three.
+medians_ok() {
+	awk -v want="$1" -v k="$2" '
+		/^# get (hit|dep|miss), P=[12]: .* by round:/ {
+			n++
+			s = $0; sub(/.*by round: /, "", s)
+			split(s, part, "; median ")
+			m = split(part[1], v, " ")
+			if (m != k) exit 1
+			for (i = 1; i <= m; i++)
+				for (j = i + 1; j <= m; j++)
+					if (v[j] + 0 < v[i] + 0) {
+						x = v[i]; v[i] = v[j]; v[j] = x
+					}
+			med = m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+			d = med - part[2]
+			if (d > 0.0051 || d < -0.0051 || part[2] + 0 <= 0) exit 1
+		}
+		END { exit n != want }' "$dir/out"
+}
+medians_ok 6 3
+ok $? "a ratio line per point: three rounds, their median"
+
+# Value i: 8 bytes of the next key's index, then 'a' + i % 26 (j for
+# 2999), and kvshmctl's newline.
+ctl get key:0000002999
+[ $rc -eq 0 ] && [ "$(wc -c <"$dir/out")" -eq 101 ] &&
+	[ "$(tail -c 93 "$dir/out" | head -c 92 | tr -d j | wc -c)" -eq 0 ]
+ok $? "the bench loaded its keys into the daemon (the last one: 100 bytes)"
+
+bench --keys 2000 --readers 1 --secs 0.02 --rounds 2 --value-size 40
+[ $rc -eq 0 ] && medians_ok 3 2
+ok $? "two rounds: the median is the mean of the two"
+
+bench --keys 2000 --readers 1 --secs 0.02 --rounds 1 --zipf 0.99
+[ $rc -eq 0 ] && medians_ok 3 1 && grep -q '^# zipf theta 0.99' "$dir/out"
+ok $? "one round, Zipf keys"
+
+bad=0
+for r in 0 16 x; do
+	bench --keys 100 --rounds "$r"
+	[ $rc -eq 2 ] || bad=1
+done
+ok $bad "--rounds 0, 16 or x is a usage error (exit 2)"
+
+timeout 20 "$BENCH" --keys 100 >"$dir/out" 2>"$dir/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q '^Usage: kvshm-bench' "$dir/err"
+ok $? "neither --name nor --kvshmd: usage (exit 2)"
+
+timeout 20 "$BENCH" --name "$name-none" --keys 100 >"$dir/out" 2>"$dir/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q 'cannot attach' "$dir/err"
+ok $? "a cache nobody serves: exit 1, 'cannot attach'"
+
+done_testing
+exit 0
