@@ -52,6 +52,8 @@ struct kvd_room {
 /* The policy called @name, or -EINVAL. */
 int kvd_policy_parse(const char *name);
 const char *kvd_policy_name(enum kvd_policy p);
+/* Whether policy @p reads the readers' access hints (hdr->hints_off). */
+bool kvd_policy_uses_hints(enum kvd_policy p);
 /* "noeviction, lru, ..." for messages. */
 const char *kvd_policy_names(void);
 

@@ -233,6 +233,8 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "reader_slots_per_client %u\n", d->cfg.max_readers_per_client);
 	add(&t, "hint_words %" PRIu64 "\n", d->hdr->nhints);
 	add(&t, "hint_words_used %" PRIu64 "\n", kvd_index_entries_total(&d->index));
+	add(&t, "hints_by_readers %u\n",
+	    kvs_load_relaxed(&d->hdr->hints_off) ? 0U : 1U);
 	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
 	add(&t, "readers_stalled %" PRIu64 "\n", rs.stalled_readers);
 	add(&t, "readers_stalled_total %" PRIu64 "\n", rs.stalls_total);

@@ -320,7 +320,7 @@ static void count(uint64_t *ctr)
  * instead of three xorshift steps.
  */
 static inline __attribute__((always_inline)) void
-touch(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
+touch_word(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
 {
 	uint32_t *w, old, nw;
 
@@ -331,6 +331,25 @@ touch(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
 			     (uint32_t)(t->rnd >> 32));
 	if (nw != old)
 		kvs_store_relaxed(w, nw);
+}
+
+/*
+ * Whether kvshmd's eviction policy reads access hints now (see
+ * hdr->hints_off): when it does not, a GET leaves none, and skips the
+ * prefetch of the word's line too.
+ */
+static inline __attribute__((always_inline)) bool
+hints_wanted(const struct kvc_att *a)
+{
+	return !kvs_load_relaxed(&a->hdr->hints_off);
+}
+
+/* touch_word() if the policy reads hints. */
+static inline __attribute__((always_inline)) void
+touch(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
+{
+	if (hints_wanted(a))
+		touch_word(t, a, idx);
 }
 
 /*
@@ -511,6 +530,7 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	struct kvs_slot *s;
 	struct kvs_iref r;
 	uint64_t ep;
+	bool hint;
 	int i, rc = 0;
 
 	if (__builtin_expect(!c || !key || klen - 9 > 16 - 9 ||
@@ -525,12 +545,14 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	s = t->slot;
 	ep = kvs_read_enter(a->hdr, s, false);	/* a->quick: not fenced */
 	t->depth = 1;
+	hint = hints_wanted(a);
 	i = kvs_lookup_quick(&a->map, XXH3_64bits_withSeed(key, klen,
 							   a->hash_seed),
-			     key, klen, &r);
+			     key, klen, &r, hint);
 	if (i >= 0) {
 		count(&s->hits);
-		touch(t, a, r.hint);
+		if (hint)
+			touch_word(t, a, r.hint);
 		rc = copy_out(&r, buf, cap, vlen);
 	} else if (i == KVS_LOOKUP_ABSENT) {
 		count(&s->misses);

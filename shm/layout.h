@@ -108,7 +108,19 @@ struct kvs_header {
 					 * relaxed load on a hit, for the access
 					 * hint (same line as global_epoch, which
 					 * a reader loads anyway) */
-	char pad1[KVS_CACHELINE - 12];
+	uint32_t hints_off;		/* kvshmd: relaxed store of 1 while its
+					 * eviction policy reads no access hint
+					 * (noeviction, random, volatile-random,
+					 * volatile-ttl), 0 while it does, under
+					 * the evictor's lock at each policy
+					 * change; readers: relaxed load per
+					 * GET, same line as global_epoch: when
+					 * 1 they neither prefetch nor write the
+					 * key's hint word. Either value is
+					 * safe to act on: a stale 0 writes a
+					 * word nobody reads, a stale 1 misses
+					 * a few accesses */
+	char pad1[KVS_CACHELINE - 16];
 };
 _Static_assert(sizeof(struct kvs_header) == 5 * KVS_CACHELINE,
 	       "shared layout changed: bump KVS_LAYOUT_VERSION");

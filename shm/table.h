@@ -282,6 +282,7 @@ struct kvs_probe {
 /*
  * kvs_home - place @hash's home bucket in @p: p->bk, or NULL if the
  * shard's array word places it outside the segment (an empty map does).
+ * @hint: start loading the bucket's hint words too.
  *
  * The shard's array word is not decoded with kvs_barray_decode()'s
  * checks: each bucket a lookup reads is placed by kvs_bucket_at(),
@@ -291,7 +292,8 @@ struct kvs_probe {
  * bucket's offset (kvs_hint_index_at()), so they are below size / 8.
  */
 static inline __attribute__((always_inline)) void
-kvs_home(const struct kvs_map *m, uint64_t hash, struct kvs_probe *p)
+kvs_home(const struct kvs_map *m, uint64_t hash, struct kvs_probe *p,
+	 bool hint)
 {
 	uint64_t barray;
 
@@ -308,9 +310,10 @@ kvs_home(const struct kvs_map *m, uint64_t hash, struct kvs_probe *p)
 	/*
 	 * Most keys sit in their home bucket, whose eight hint words share
 	 * one line: start its miss now, beside the bucket's, rather than
-	 * after the item's (the reader writes the word on most hits).
+	 * after the item's (the reader writes the word on most hits),
+	 * unless @hint says the reader will not touch it.
 	 */
-	if (p->bk && m->hints)
+	if (hint && p->bk && m->hints)
 		__builtin_prefetch(&m->hints[kvs_hint_index_at(p->boff, 0)], 1);
 }
 
@@ -334,7 +337,7 @@ kvs_lookup_home(const struct kvs_map *m, uint64_t hash, const void *key,
 {
 	int i;
 
-	kvs_home(m, hash, p);
+	kvs_home(m, hash, p, true);
 	if (!p->bk)
 		return KVS_LOOKUP_ABSENT;
 	i = kvs_bucket_find(m, p->bk, kvs_hash_tag(hash), key, klen, e, r,
@@ -352,10 +355,11 @@ kvs_lookup_home(const struct kvs_map *m, uint64_t hash, const void *key,
  * bucket that carries @hash's tag must hold @key, in an item with no
  * optional field (no expiry), whose value is at r->val, r->vlen bytes.
  * Only r->val, r->vlen and r->hint are set. @klen must be 8 to 16.
+ * @hint: whether the caller will touch the key's hint word (kvs_home()).
  */
 static inline __attribute__((always_inline)) int
 kvs_lookup_quick(const struct kvs_map *m, uint64_t hash, const void *key,
-		 size_t klen, struct kvs_iref *r)
+		 size_t klen, struct kvs_iref *r, bool hint)
 {
 	const struct kvs_item *it;
 	struct kvs_probe p;
@@ -364,7 +368,7 @@ kvs_lookup_quick(const struct kvs_map *m, uint64_t hash, const void *key,
 	uint64_t e;
 	uint32_t vf;
 
-	kvs_home(m, hash, &p);
+	kvs_home(m, hash, &p, hint);
 	if (!p.bk)
 		return KVS_LOOKUP_ABSENT;
 	bits = kvs_bucket_match(p.bk, kvs_hash_tag(hash));

@@ -125,6 +125,8 @@ static const struct row rows[] = {
 	  "Access-hint words in the reader area."),
 	G("hint_words_used", "kvshm_hint_words_used",
 	  "Access-hint words of the current bucket arrays' entries."),
+	G("hints_by_readers", "kvshm_hints_by_readers",
+	  "1 while the eviction policy reads access hints and reads leave them."),
 	G("readers_stalled", "kvshm_readers_stalled",
 	  "Reader slots inside one read section for over a second now."),
 	C("readers_stalled_total", "kvshm_reader_stalls_total",

@@ -5,7 +5,9 @@
  * mapping of both objects) is set visited and counted by reads from
  * another process, survives a replacement of the value, starts afresh
  * for a key placed in the entry again, and moves, history and all, with
- * the key when its shard grows.
+ * the key when its shard grows; and that readers leave none while the
+ * eviction policy reads none (kvshmd says so in the header), and leave
+ * them again as soon as it does.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -105,8 +107,15 @@ int main(void)
 	kvshm_t *c;
 	int i, failed = 0;
 
-	plan_tests(13);
-	start_kvshmd(&d, "hints", NULL);
+	static const char *const lru[] = { "--eviction", "lru", NULL };
+	static const struct { const char *name; uint32_t off; } pol[] = {
+		{ "noeviction", 1 }, { "random", 1 }, { "volatile-random", 1 },
+		{ "volatile-ttl", 1 }, { "lru", 0 }, { "lfu", 0 },
+		{ "volatile-lru", 0 }, { "volatile-lfu", 0 }, { "sieve", 0 },
+	};
+
+	plan_tests(20);
+	start_kvshmd(&d, "hints", lru);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
 	snprintf(shm, sizeof(shm), "/kvshm-%s", d.name);
@@ -170,6 +179,49 @@ int main(void)
 	ok(stat_of(c, "hint_words_used") >= 20001,
 	   "hint_words_used counts the entries of the arrays (%lld)",
 	   stat_of(c, "hint_words_used"));
+
+	/* Policies that read no hint: readers leave none. */
+	ok(m.hdr->hints_off == 0 && stat_of(c, "hints_by_readers") == 1,
+	   "under lru, the header asks for hints (hints_by_readers 1)");
+	failed = 0;
+	for (i = 0; i < (int)(sizeof(pol) / sizeof(pol[0])); i++)
+		if (kvshm_config_set(c, "eviction", pol[i].name) ||
+		    __atomic_load_n(&m.hdr->hints_off, __ATOMIC_RELAXED) !=
+		    pol[i].off ||
+		    stat_of(c, "hints_by_readers") != (long long)!pol[i].off) {
+			diag("%s: hints_off %u", pol[i].name, m.hdr->hints_off);
+			failed++;
+		}
+	ok(!failed, "hints_off is 1 for noeviction, random, volatile-random "
+	   "and volatile-ttl, 0 for lru, lfu, volatile-lru, volatile-lfu "
+	   "and sieve");
+
+	kvshm_set(c, "cold", 4, "v", 1, 0, 0);
+	idx = hint_of("cold", NULL);
+	w = idx < m.hdr->nhints ? hints[idx] : 1;
+	ok(kvshm_config_set(c, "eviction", "noeviction") == 0 &&
+	   read_from_child(d.name, "cold", 2000) &&
+	   read_from_child(d.name, "hot", 2000),
+	   "under noeviction, another process reads two keys 2000 times");
+	ok(hints[idx] == w && !(w & KVS_HINT_VISITED),
+	   "the 4-byte key's word (a full-path GET) is untouched (%#x)", hints[idx]);
+	idx2 = hint_of("hot", NULL);
+	w2 = idx2 < m.hdr->nhints ? hints[idx2] : 0;
+	ok(kvshm_config_set(c, "eviction", "random") == 0 &&
+	   read_from_child(d.name, "hot", 2000) && hints[idx2] == w2,
+	   "so is a 3-byte key's, under random too");
+
+	/* A 12-byte key takes kvshm_get()'s short path; "cold" does not. */
+	kvshm_set(c, "twelve-bytes", 12, "v", 1, 0, 0);
+	idx2 = hint_of("twelve-bytes", NULL);
+	w2 = idx2 < m.hdr->nhints ? hints[idx2] : 1;
+	ok(read_from_child(d.name, "twelve-bytes", 2000) && hints[idx2] == w2,
+	   "and a 12-byte key's (%#x)", hints[idx2]);
+	ok(kvshm_config_set(c, "eviction", "sieve") == 0 &&
+	   read_from_child(d.name, "twelve-bytes", 1) &&
+	   read_from_child(d.name, "cold", 1) &&
+	   (hints[idx2] & KVS_HINT_VISITED) && (hints[idx] & KVS_HINT_VISITED),
+	   "under sieve, one read each sets both visited bits again");
 
 	munmap((void *)m.base, size);
 	munmap(rw, rw_size);

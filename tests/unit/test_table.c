@@ -64,7 +64,8 @@ static const char *get(const char *key, char *buf)
 	int qi = KVS_LOOKUP_FURTHER;
 
 	if (klen >= 9 && klen <= 16)
-		qi = kvs_lookup_quick(&x.map, hash_of(key), key, klen, &q);
+		qi = kvs_lookup_quick(&x.map, hash_of(key), key, klen, &q,
+				      klen & 1);
 	hit = kvs_lookup(&x.map, hash_of(key), key, klen, &pos, &r);
 	if (qi != KVS_LOOKUP_FURTHER) {
 		quick_served++;
@@ -189,7 +190,8 @@ static int hostile_errors(int *found)
 			memset(key, 0, klen);
 			h = (r & ~0xffffULL) | tag;
 			if (klen >= 9)
-				qi = kvs_lookup_quick(&m, h, key, klen, &q);
+				qi = kvs_lookup_quick(&m, h, key, klen, &q,
+						      klen & 1);
 			if (!kvs_lookup(&m, h, key, klen, &pos, &ref)) {
 				if (qi >= 0)
 					bad++;	/* quick found what is not */
