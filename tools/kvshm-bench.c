@@ -54,6 +54,7 @@ struct opts {
 	double zipf;			/* 0 = uniform */
 	bool writer;
 	const char *memory;
+	const char *eviction;		/* of the spawned daemon, or NULL */
 	int rounds;			/* passes per point, systems in turn */
 };
 
@@ -444,6 +445,7 @@ static int spawn_daemon(void)
 	if (daemon_pid == 0) {
 		execl(o.kvshmd, o.kvshmd, "--foreground", "--name", name,
 		      "--data-dir", daemon_dir, "--memory", o.memory,
+		      "--eviction", o.eviction ? o.eviction : "noeviction",
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -539,6 +541,9 @@ static void usage(FILE *f)
 "  --kvshmd PATH     start this kvshmd for the run (else --name must serve)\n"
 "  --name NAME       use the daemon serving NAME\n"
 "  --memory SIZE     heap of the spawned daemon (default: sized to the keys)\n"
+"  --eviction POLICY eviction policy of the spawned daemon (default\n"
+"                    noeviction, whose readers leave no access hints; lru,\n"
+"                    lfu and sieve make them leave hints)\n"
 "  --keys N          keys to load (default 1000000)\n"
 "  --value-size B    value bytes, at least 8 (default 100)\n"
 "  --readers P       measure with 1..P reader processes (default 2)\n"
@@ -617,6 +622,7 @@ int main(int argc, char **argv)
 		{ "kvshmd", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "memory", required_argument, NULL, 'm' },
+		{ "eviction", required_argument, NULL, 'e' },
 		{ "keys", required_argument, NULL, 'k' },
 		{ "value-size", required_argument, NULL, 'v' },
 		{ "readers", required_argument, NULL, 'r' },
@@ -646,6 +652,7 @@ int main(int argc, char **argv)
 		case 'd': o.kvshmd = optarg; break;
 		case 'n': o.name = optarg; break;
 		case 'm': o.memory = optarg; break;
+		case 'e': o.eviction = optarg; break;
 		case 'k': o.keys = strtoull(optarg, NULL, 10); break;
 		case 'v': o.vsize = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'r': o.readers = atoi(optarg); break;
@@ -657,7 +664,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if ((!o.kvshmd == !o.name) || o.keys == 0 || o.keys > UINT32_MAX ||
+	if ((!o.kvshmd == !o.name) || (o.eviction && !o.kvshmd) || o.keys == 0 || o.keys > UINT32_MAX ||
 	    o.vsize < 8 || o.readers < 1 || o.readers > 64 || o.secs <= 0 ||
 	    o.zipf < 0 || o.zipf >= 1 || o.rounds < 1 ||
 	    o.rounds > MAX_ROUNDS) {
@@ -741,6 +748,9 @@ int main(int argc, char **argv)
 	printf("# kvshm overhead per item: %.1f B (header, index entry, hint "
 	       "word and allocation slack)\n",
 	       over + 4.0 * (double)(hints - hints0) / (double)o.keys);
+	printf("# eviction policy: %s; readers leave access hints: %s\n",
+	       o.eviction ? o.eviction : o.kvshmd ? "noeviction" : "the daemon's",
+	       stat_of(c, "hints_by_readers") == 1 ? "yes" : "no");
 	printf("# timer: %" PRIu64 " ns per clock read, included in the "
 	       "get dep latencies\n\n", t_timer);
 	printf("| op         | system   |  P |  throughput   |  per op  |   p50 |"

@@ -16,7 +16,7 @@ set -u
 BENCH=$KVSHM_TEST_BUILDDIR/tools/kvshm-bench
 
 tap_setup tbench
-plan_tests 9
+plan_tests 11
 start_daemon --name "$name" --data-dir "$dir" --foreground \
 	--persistence none --memory 16M
 
@@ -62,6 +62,10 @@ medians_ok() {
 medians_ok 6 3
 ok $? "a ratio line per point: three rounds, their median"
 
+grep -q "^# eviction policy: the daemon's; readers leave access hints: no$" \
+	"$dir/out"
+ok $? "under noeviction, it says readers leave no access hints"
+
 # Value i: 8 bytes of the next key's index, then 'a' + i % 26 (j for
 # 2999), and kvshmctl's newline.
 ctl get key:0000002999
@@ -77,12 +81,19 @@ bench --keys 2000 --readers 1 --secs 0.02 --rounds 1 --zipf 0.99
 [ $rc -eq 0 ] && medians_ok 3 1 && grep -q '^# zipf theta 0.99' "$dir/out"
 ok $? "one round, Zipf keys"
 
+ctl config set eviction sieve
+bench --keys 1000 --readers 1 --secs 0.01 --rounds 1
+[ $rc -eq 0 ] && grep -q "readers leave access hints: yes$" "$dir/out"
+ok $? "under sieve, it says they do"
+
 bad=0
+bench --keys 100 --eviction lru		# only for a daemon it starts
+[ $rc -eq 2 ] || bad=1
 for r in 0 16 x; do
 	bench --keys 100 --rounds "$r"
 	[ $rc -eq 2 ] || bad=1
 done
-ok $bad "--rounds 0, 16 or x is a usage error (exit 2)"
+ok $bad "--rounds 0, 16 or x, or --eviction with --name, is a usage error (exit 2)"
 
 timeout 20 "$BENCH" --keys 100 >"$dir/out" 2>"$dir/err"
 rc=$?
