@@ -1183,17 +1183,18 @@ void kvd_evict_destroy(struct kvd_evict *ev)
 	free(ev);
 }
 
-bool kvd_policy_uses_hints(enum kvd_policy p)
+uint32_t kvd_policy_hint_mode(enum kvd_policy p)
 {
 	switch (p) {
 	case KVD_POLICY_LRU:
 	case KVD_POLICY_LFU:
 	case KVD_POLICY_VOLATILE_LRU:
 	case KVD_POLICY_VOLATILE_LFU:
+		return KVS_HINTS_ALL;
 	case KVD_POLICY_SIEVE:
-		return true;
+		return KVS_HINTS_VISITED;
 	default:
-		return false;
+		return KVS_HINTS_NONE;
 	}
 }
 
@@ -1211,9 +1212,9 @@ int kvd_evict_set_policy(struct kvd_evict *ev, enum kvd_policy p)
 	if (rc == 0) {
 		ev->npool = 0;		/* scored for another policy */
 		__atomic_store_n(&ev->policy, (int)p, __ATOMIC_RELAXED);
-		/* Readers leave hints only for a policy that reads them. */
-		kvs_store_relaxed(&ev->d->hdr->hints_off,
-				  kvd_policy_uses_hints(p) ? 0U : 1U);
+		/* Readers leave only what this policy reads. */
+		kvs_store_relaxed(&ev->d->hdr->hint_mode,
+				  kvd_policy_hint_mode(p));
 		kvd_log(LOG_INFO, "event=eviction_policy policy=%s",
 			kvd_policy_name(p));
 	}

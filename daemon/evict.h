@@ -28,7 +28,7 @@ struct kvd_evict;
 
 enum kvd_policy {
 	KVD_POLICY_NOEVICTION,	/* never evict: writes fail, ENOMEM */
-	KVD_POLICY_LRU,		/* sampled: oldest access (1 s clock), then
+	KVD_POLICY_LRU,		/* sampled: oldest access (64 ms clock), then
 				 * lowest counter */
 	KVD_POLICY_LFU,		/* sampled: lowest decayed log counter,
 				 * then oldest access */
@@ -52,8 +52,8 @@ struct kvd_room {
 /* The policy called @name, or -EINVAL. */
 int kvd_policy_parse(const char *name);
 const char *kvd_policy_name(enum kvd_policy p);
-/* Whether policy @p reads the readers' access hints (hdr->hints_off). */
-bool kvd_policy_uses_hints(enum kvd_policy p);
+/* What readers leave in the access hints for policy @p: KVS_HINTS_*. */
+uint32_t kvd_policy_hint_mode(enum kvd_policy p);
 /* "noeviction, lru, ..." for messages. */
 const char *kvd_policy_names(void);
 

@@ -311,8 +311,9 @@ static void count(uint64_t *ctr)
 }
 
 /*
- * Leave the access hint of a key just read (shm/hint.h): stored only when
- * the word changes, so a hot key's line is not written on every read.
+ * Leave the access hint of a key just read (shm/hint.h) as @mode wants it
+ * (KVS_HINTS_ALL or _VISITED): stored only when the word changes, so a
+ * hot key's line is not written on every read.
  *
  * The counter's coin is the top half of a 64-bit LCG (Knuth's MMIX
  * multiplier; any odd increment gives the full period 2^64), uniform
@@ -320,13 +321,19 @@ static void count(uint64_t *ctr)
  * instead of three xorshift steps.
  */
 static inline __attribute__((always_inline)) void
-touch_word(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
+touch_word(struct kvc_tls *t, struct kvc_att *a, uint64_t idx, uint32_t mode)
 {
 	uint32_t *w, old, nw;
 
-	t->rnd = t->rnd * 6364136223846793005ULL + 1;
 	w = &a->hints[idx];		/* idx < nhints: see rw_check() */
 	old = kvs_load_relaxed(w);
+	if (mode == KVS_HINTS_VISITED) {
+		/* sieve reads the bit alone; its hand clears it */
+		if (!(old & KVS_HINT_VISITED))
+			kvs_store_relaxed(w, old | KVS_HINT_VISITED);
+		return;
+	}
+	t->rnd = t->rnd * 6364136223846793005ULL + 1;
 	nw = kvs_hint_touch(old, kvs_load_relaxed(a->clock_tick),
 			     (uint32_t)(t->rnd >> 32));
 	if (nw != old)
@@ -334,22 +341,24 @@ touch_word(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
 }
 
 /*
- * Whether kvshmd's eviction policy reads access hints now (see
- * hdr->hints_off): when it does not, a GET leaves none, and skips the
- * prefetch of the word's line too.
+ * What the eviction policy of the moment reads of the access hints
+ * (hdr->hint_mode, KVS_HINTS_*): with KVS_HINTS_NONE a GET leaves none
+ * and skips the prefetch of the word's line too.
  */
-static inline __attribute__((always_inline)) bool
-hints_wanted(const struct kvc_att *a)
+static inline __attribute__((always_inline)) uint32_t
+hint_mode(const struct kvc_att *a)
 {
-	return !kvs_load_relaxed(&a->hdr->hints_off);
+	return kvs_load_relaxed(&a->hdr->hint_mode);
 }
 
-/* touch_word() if the policy reads hints. */
+/* touch_word() as the policy wants it. */
 static inline __attribute__((always_inline)) void
 touch(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
 {
-	if (hints_wanted(a))
-		touch_word(t, a, idx);
+	uint32_t mode = hint_mode(a);
+
+	if (mode != KVS_HINTS_NONE)
+		touch_word(t, a, idx, mode);
 }
 
 /*
@@ -530,7 +539,7 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	struct kvs_slot *s;
 	struct kvs_iref r;
 	uint64_t ep;
-	bool hint;
+	uint32_t hm;
 	int i, rc = 0;
 
 	if (__builtin_expect(!c || !key || klen - 9 > 16 - 9 ||
@@ -545,14 +554,14 @@ int kvshm_get(kvshm_t *c, const void *key, size_t klen,
 	s = t->slot;
 	ep = kvs_read_enter(a->hdr, s, false);	/* a->quick: not fenced */
 	t->depth = 1;
-	hint = hints_wanted(a);
+	hm = hint_mode(a);
 	i = kvs_lookup_quick(&a->map, XXH3_64bits_withSeed(key, klen,
 							   a->hash_seed),
-			     key, klen, &r, hint);
+			     key, klen, &r, hm != KVS_HINTS_NONE);
 	if (i >= 0) {
 		count(&s->hits);
-		if (hint)
-			touch_word(t, a, r.hint);
+		if (hm != KVS_HINTS_NONE)
+			touch_word(t, a, r.hint, hm);
 		rc = copy_out(&r, buf, cap, vlen);
 	} else if (i == KVS_LOOKUP_ABSENT) {
 		count(&s->misses);

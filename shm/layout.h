@@ -108,20 +108,26 @@ struct kvs_header {
 					 * relaxed load on a hit, for the access
 					 * hint (same line as global_epoch, which
 					 * a reader loads anyway) */
-	uint32_t hints_off;		/* kvshmd: relaxed store of 1 while its
-					 * eviction policy reads no access hint
-					 * (noeviction, random, volatile-random,
-					 * volatile-ttl), 0 while it does, under
-					 * the evictor's lock at each policy
-					 * change; readers: relaxed load per
-					 * GET, same line as global_epoch: when
-					 * 1 they neither prefetch nor write the
-					 * key's hint word. Either value is
-					 * safe to act on: a stale 0 writes a
-					 * word nobody reads, a stale 1 misses
-					 * a few accesses */
+	uint32_t hint_mode;		/* KVS_HINTS_*: what readers leave in
+					 * the access-hint words, for kvshmd's
+					 * eviction policy of the moment.
+					 * kvshmd: relaxed store under the
+					 * evictor's lock at each policy change;
+					 * readers: relaxed load per GET, same
+					 * line as global_epoch. Any value is
+					 * safe to act on: a stale one writes a
+					 * field nobody reads, or misses a few
+					 * accesses */
 	char pad1[KVS_CACHELINE - 16];
 };
+/* hdr->hint_mode: what a reader's GET hit leaves in the key's hint word. */
+#define KVS_HINTS_ALL		0	/* time, counter and visited bit (lru,
+					 * lfu, volatile-lru, volatile-lfu) */
+#define KVS_HINTS_NONE		1	/* nothing, and no prefetch of the
+					 * word (noeviction, random,
+					 * volatile-random, volatile-ttl) */
+#define KVS_HINTS_VISITED	2	/* the visited bit only (sieve) */
+
 _Static_assert(sizeof(struct kvs_header) == 5 * KVS_CACHELINE,
 	       "shared layout changed: bump KVS_LAYOUT_VERSION");
 

@@ -542,8 +542,8 @@ static void usage(FILE *f)
 "  --name NAME       use the daemon serving NAME\n"
 "  --memory SIZE     heap of the spawned daemon (default: sized to the keys)\n"
 "  --eviction POLICY eviction policy of the spawned daemon (default\n"
-"                    noeviction, whose readers leave no access hints; lru,\n"
-"                    lfu and sieve make them leave hints)\n"
+"                    noeviction, whose readers leave no access hints; lru\n"
+"                    and lfu make them leave hints, sieve a visited bit)\n"
 "  --keys N          keys to load (default 1000000)\n"
 "  --value-size B    value bytes, at least 8 (default 100)\n"
 "  --readers P       measure with 1..P reader processes (default 2)\n"
@@ -645,6 +645,7 @@ int main(int argc, char **argv)
 	int opt, np, m, rc = 0;
 	uint64_t t_timer;
 	static char notes[3 * 64][160];
+	long long hint_mode;
 	int nnotes = 0;
 
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -748,9 +749,11 @@ int main(int argc, char **argv)
 	printf("# kvshm overhead per item: %.1f B (header, index entry, hint "
 	       "word and allocation slack)\n",
 	       over + 4.0 * (double)(hints - hints0) / (double)o.keys);
+	hint_mode = stat_of(c, "hints_by_readers");
 	printf("# eviction policy: %s; readers leave access hints: %s\n",
 	       o.eviction ? o.eviction : o.kvshmd ? "noeviction" : "the daemon's",
-	       stat_of(c, "hints_by_readers") == 1 ? "yes" : "no");
+	       hint_mode == 1 ? "yes" : hint_mode == 2 ?
+	       "the visited bit only" : "no");
 	printf("# timer: %" PRIu64 " ns per clock read, included in the "
 	       "get dep latencies\n\n", t_timer);
 	printf("| op         | system   |  P |  throughput   |  per op  |   p50 |"

@@ -5,9 +5,9 @@
  * mapping of both objects) is set visited and counted by reads from
  * another process, survives a replacement of the value, starts afresh
  * for a key placed in the entry again, and moves, history and all, with
- * the key when its shard grows; and that readers leave none while the
- * eviction policy reads none (kvshmd says so in the header), and leave
- * them again as soon as it does.
+ * the key when its shard grows; and that readers leave only what the
+ * eviction policy reads (kvshmd says so in the header): nothing under
+ * noeviction or random, the visited bit alone under sieve.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -102,19 +102,24 @@ int main(void)
 	long long used;
 	uint64_t idx, idx2;
 	uint32_t w, w2;
-	bool own = false;
+	bool own = false, done;
 	void *rw;
 	kvshm_t *c;
 	int i, failed = 0;
 
 	static const char *const lru[] = { "--eviction", "lru", NULL };
-	static const struct { const char *name; uint32_t off; } pol[] = {
-		{ "noeviction", 1 }, { "random", 1 }, { "volatile-random", 1 },
-		{ "volatile-ttl", 1 }, { "lru", 0 }, { "lfu", 0 },
-		{ "volatile-lru", 0 }, { "volatile-lfu", 0 }, { "sieve", 0 },
+	static const struct { const char *name; uint32_t mode, stat; } pol[] = {
+		{ "noeviction", KVS_HINTS_NONE, 0 },
+		{ "random", KVS_HINTS_NONE, 0 },
+		{ "volatile-random", KVS_HINTS_NONE, 0 },
+		{ "volatile-ttl", KVS_HINTS_NONE, 0 },
+		{ "lru", KVS_HINTS_ALL, 1 }, { "lfu", KVS_HINTS_ALL, 1 },
+		{ "volatile-lru", KVS_HINTS_ALL, 1 },
+		{ "volatile-lfu", KVS_HINTS_ALL, 1 },
+		{ "sieve", KVS_HINTS_VISITED, 2 },
 	};
 
-	plan_tests(20);
+	plan_tests(21);
 	start_kvshmd(&d, "hints", lru);
 	if (kvshm_open(&c, d.name, NULL))
 		bail_out("cannot open");
@@ -181,20 +186,21 @@ int main(void)
 	   stat_of(c, "hint_words_used"));
 
 	/* Policies that read no hint: readers leave none. */
-	ok(m.hdr->hints_off == 0 && stat_of(c, "hints_by_readers") == 1,
-	   "under lru, the header asks for hints (hints_by_readers 1)");
+	ok(m.hdr->hint_mode == KVS_HINTS_ALL &&
+	   stat_of(c, "hints_by_readers") == 1,
+	   "under lru, the header asks for every field (hints_by_readers 1)");
 	failed = 0;
 	for (i = 0; i < (int)(sizeof(pol) / sizeof(pol[0])); i++)
 		if (kvshm_config_set(c, "eviction", pol[i].name) ||
-		    __atomic_load_n(&m.hdr->hints_off, __ATOMIC_RELAXED) !=
-		    pol[i].off ||
-		    stat_of(c, "hints_by_readers") != (long long)!pol[i].off) {
-			diag("%s: hints_off %u", pol[i].name, m.hdr->hints_off);
+		    __atomic_load_n(&m.hdr->hint_mode, __ATOMIC_RELAXED) !=
+		    pol[i].mode ||
+		    stat_of(c, "hints_by_readers") != (long long)pol[i].stat) {
+			diag("%s: hint_mode %u", pol[i].name, m.hdr->hint_mode);
 			failed++;
 		}
-	ok(!failed, "hints_off is 1 for noeviction, random, volatile-random "
-	   "and volatile-ttl, 0 for lru, lfu, volatile-lru, volatile-lfu "
-	   "and sieve");
+	ok(!failed, "hint_mode is none for noeviction, random, "
+	   "volatile-random and volatile-ttl, all for lru, lfu, volatile-lru "
+	   "and volatile-lfu, the visited bit for sieve; so says the stat");
 
 	kvshm_set(c, "cold", 4, "v", 1, 0, 0);
 	idx = hint_of("cold", NULL);
@@ -203,25 +209,35 @@ int main(void)
 	   read_from_child(d.name, "cold", 2000) &&
 	   read_from_child(d.name, "hot", 2000),
 	   "under noeviction, another process reads two keys 2000 times");
+	/* Below, every read is done before ok() prints the words. */
 	ok(hints[idx] == w && !(w & KVS_HINT_VISITED),
 	   "the 4-byte key's word (a full-path GET) is untouched (%#x)", hints[idx]);
 	idx2 = hint_of("hot", NULL);
 	w2 = idx2 < m.hdr->nhints ? hints[idx2] : 0;
-	ok(kvshm_config_set(c, "eviction", "random") == 0 &&
-	   read_from_child(d.name, "hot", 2000) && hints[idx2] == w2,
-	   "so is a 3-byte key's, under random too");
+	done = kvshm_config_set(c, "eviction", "random") == 0 &&
+	       read_from_child(d.name, "hot", 2000);
+	ok(done && hints[idx2] == w2, "so is a 3-byte key's, under random too");
 
 	/* A 12-byte key takes kvshm_get()'s short path; "cold" does not. */
 	kvshm_set(c, "twelve-bytes", 12, "v", 1, 0, 0);
 	idx2 = hint_of("twelve-bytes", NULL);
 	w2 = idx2 < m.hdr->nhints ? hints[idx2] : 1;
-	ok(read_from_child(d.name, "twelve-bytes", 2000) && hints[idx2] == w2,
-	   "and a 12-byte key's (%#x)", hints[idx2]);
-	ok(kvshm_config_set(c, "eviction", "sieve") == 0 &&
-	   read_from_child(d.name, "twelve-bytes", 1) &&
-	   read_from_child(d.name, "cold", 1) &&
-	   (hints[idx2] & KVS_HINT_VISITED) && (hints[idx] & KVS_HINT_VISITED),
-	   "under sieve, one read each sets both visited bits again");
+	done = read_from_child(d.name, "twelve-bytes", 2000);
+	ok(done && hints[idx2] == w2, "and a 12-byte key's (%#x)", hints[idx2]);
+	done = kvshm_config_set(c, "eviction", "sieve") == 0 &&
+	       read_from_child(d.name, "twelve-bytes", 2000) &&
+	       read_from_child(d.name, "cold", 2000);
+	ok(done && hints[idx2] == (w2 | KVS_HINT_VISITED) &&
+	   hints[idx] == (w | KVS_HINT_VISITED),
+	   "under sieve, reads set the visited bit and nothing else "
+	   "(%#x, %#x)", hints[idx2], hints[idx]);
+	w = hints[idx2];
+	done = kvshm_config_set(c, "eviction", "lfu") == 0 &&
+	       read_from_child(d.name, "twelve-bytes", 2000);
+	ok(done && kvs_hint_freq(hints[idx2]) > kvs_hint_freq(w) &&
+	   kvs_hint_idle(hints[idx2], m.hdr->clock_tick) <=
+	   10000 / KVS_HINT_TICK_MS,
+	   "under lfu, they raise the counter and record the clock again");
 
 	munmap((void *)m.base, size);
 	munmap(rw, rw_size);
