@@ -146,8 +146,9 @@ static int rw_check(const struct kvc_att *a)
 	if (rh->generation != a->generation)
 		return KVSHM_EDAEMON;		/* a daemon is replacing it */
 	/* nhints must be the mapping's size / 8: a lookup's hint index is
-	 * below that by construction, and touch() writes the word it names
-	 * with no test of its own (kvs_lookup_read()). */
+	 * below that by construction, and touch_word() writes the word it
+	 * names with no test of its own (kvs_lookup_read(),
+	 * kvs_lookup_quick()). */
 	if (rh->nslots != nslots || rh->nhints != nhints ||
 	    nhints != a->map.size / 8 ||
 	    a->rw_size < kvs_rw_size(nslots, nhints))

@@ -34,7 +34,8 @@ struct kvc_att {
 	uint32_t *hints;		/* access-hint words, hdr->nhints,
 					 * which is size / 8 (rw_check()) */
 	const uint32_t *clock_tick;	/* &hdr->clock_tick: one load, not
-					 * two, for each hit's access hint */
+					 * two, for a hit's access hint (when
+					 * hdr->hint_mode wants the time) */
 	uint32_t max_key;		/* hdr->max_key at attach: a floor,
 					 * since kvshmd only raises it */
 	uint64_t hash_seed;		/* hdr->hash_seed (const) */

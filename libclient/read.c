@@ -121,7 +121,7 @@ tls_find(struct kvshm *c, int *rc)
 			return NULL;
 		}
 		t->c = c;
-		t->rnd = (uintptr_t)t;	/* any seed: see touch() */
+		t->rnd = (uintptr_t)t;	/* any seed: see touch_word() */
 		t->in_use = true;
 		pthread_mutex_lock(&c->tls_lock);
 		t->next = c->recs;
@@ -351,16 +351,6 @@ hint_mode(const struct kvc_att *a)
 	return kvs_load_relaxed(&a->hdr->hint_mode);
 }
 
-/* touch_word() as the policy wants it. */
-static inline __attribute__((always_inline)) void
-touch(struct kvc_tls *t, struct kvc_att *a, uint64_t idx)
-{
-	uint32_t mode = hint_mode(a);
-
-	if (mode != KVS_HINTS_NONE)
-		touch_word(t, a, idx, mode);
-}
-
 /*
  * An item's expiry has passed. Out of line: the clock's struct timespec
  * would otherwise take a stack slot in every read function, and most
@@ -381,13 +371,15 @@ find(struct kvc_tls *t, const void *key, size_t klen, struct kvs_iref *r,
 {
 	struct kvc_att *a = t->att;
 	uint64_t h = kvs_hash(a->hash_seed, key, klen);
-	bool hit = kvs_lookup_read(&a->map, h, key, klen, NULL, r, version);
+	uint32_t hm = hint_mode(a);
+	bool hit = kvs_lookup_read(&a->map, h, key, klen, NULL, r, version,
+				   hm != KVS_HINTS_NONE);
 
 	if (hit && r->expire_ms && expired(r->expire_ms))
 		hit = false;
 	count(hit ? &t->slot->hits : &t->slot->misses);
-	if (hit)
-		touch(t, a, r->hint);
+	if (hit && hm != KVS_HINTS_NONE)
+		touch_word(t, a, r->hint, hm);
 	return hit;
 }
 

@@ -33,7 +33,7 @@
 
 #define KVS_MAGIC		0x4b56534dU	/* "KVSM" */
 #define KVS_RW_MAGIC		0x4b565357U	/* "KVSW" */
-#define KVS_LAYOUT_VERSION	9
+#define KVS_LAYOUT_VERSION	10
 #define KVS_CACHELINE		64
 #define KVS_NAME_MAX		64
 #define KVS_SOCKPATH_MAX	108		/* sizeof(sun_path) */

@@ -329,15 +329,16 @@ static inline bool kvs_home_overflowed(const struct kvs_probe *p)
  * @version, see kvs_item_read()), r->hint set and *@e the entry as
  * loaded; KVS_LOOKUP_ABSENT if it is not in @m; KVS_LOOKUP_FURTHER if it
  * may sit in a later bucket, where kvs_lookup_probe() goes on from @p.
+ * @hint: as kvs_home()'s.
  */
 static inline __attribute__((always_inline)) int
 kvs_lookup_home(const struct kvs_map *m, uint64_t hash, const void *key,
 		size_t klen, struct kvs_probe *p, uint64_t *e,
-		struct kvs_iref *r, bool version)
+		struct kvs_iref *r, bool version, bool hint)
 {
 	int i;
 
-	kvs_home(m, hash, p, true);
+	kvs_home(m, hash, p, hint);
 	if (!p->bk)
 		return KVS_LOOKUP_ABSENT;
 	i = kvs_bucket_find(m, p->bk, kvs_hash_tag(hash), key, klen, e, r,
@@ -429,18 +430,19 @@ static inline int kvs_lookup_probe(const struct kvs_map *m, uint64_t hash,
 /*
  * kvs_lookup_read - find @key (whose hash is @hash) in @m: fill @r (with
  * the version if @version, see kvs_item_read()) and, if @pos is not
- * NULL, where the key sits. False if it is not there.
+ * NULL, where the key sits. False if it is not there. @hint: start
+ * loading the home bucket's hint words (kvs_home()).
  */
 static inline __attribute__((always_inline)) bool
 kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 		size_t klen, struct kvs_pos *pos, struct kvs_iref *r,
-		bool version)
+		bool version, bool hint)
 {
 	struct kvs_probe p;
 	uint64_t e;
 	int i;
 
-	i = kvs_lookup_home(m, hash, key, klen, &p, &e, r, version);
+	i = kvs_lookup_home(m, hash, key, klen, &p, &e, r, version, hint);
 	if (i == KVS_LOOKUP_FURTHER)
 		i = kvs_lookup_probe(m, hash, key, klen, &p, &e, r, version);
 	if (i < 0)
@@ -453,12 +455,12 @@ kvs_lookup_read(const struct kvs_map *m, uint64_t hash, const void *key,
 	return true;
 }
 
-/* kvs_lookup_read() with the version. */
+/* kvs_lookup_read() with the version, and no hint word to touch. */
 static inline __attribute__((always_inline)) bool
 kvs_lookup(const struct kvs_map *m, uint64_t hash, const void *key,
 	   size_t klen, struct kvs_pos *pos, struct kvs_iref *r)
 {
-	return kvs_lookup_read(m, hash, key, klen, pos, r, true);
+	return kvs_lookup_read(m, hash, key, klen, pos, r, true, false);
 }
 
 static inline bool kvs_iref_expired(const struct kvs_iref *r, int64_t now_ms)

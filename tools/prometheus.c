@@ -126,7 +126,8 @@ static const struct row rows[] = {
 	G("hint_words_used", "kvshm_hint_words_used",
 	  "Access-hint words of the current bucket arrays' entries."),
 	G("hints_by_readers", "kvshm_hints_by_readers",
-	  "1 while the eviction policy reads access hints and reads leave them."),
+	  "What reads leave in access hints: 0 nothing, 1 every field, "
+	  "2 the visited bit only (sieve)."),
 	G("readers_stalled", "kvshm_readers_stalled",
 	  "Reader slots inside one read section for over a second now."),
 	C("readers_stalled_total", "kvshm_reader_stalls_total",
