@@ -318,6 +318,7 @@ static int run_parallel(bool shared, enum mode m, int np, struct result *sum)
 	int i, st, bad = 0;
 	unsigned int b;
 
+	memset(sum, 0, sizeof(*sum));
 	res = mmap(NULL, sizeof(*res) * (size_t)np, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (res == MAP_FAILED)
@@ -416,11 +417,11 @@ static void stop_daemon(void)
 {
 	int st;
 
-	if (daemon_pid <= 0)
-		return;
-	kill(daemon_pid, SIGTERM);
-	waitpid(daemon_pid, &st, 0);
-	daemon_pid = 0;
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, &st, 0);
+		daemon_pid = 0;
+	}
 	if (daemon_dir[0]) {
 		char cmd[128];
 
@@ -428,6 +429,7 @@ static void stop_daemon(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "kvshm-bench: could not remove %s\n",
 				daemon_dir);
+		daemon_dir[0] = '\0';
 	}
 }
 
@@ -450,6 +452,12 @@ static int spawn_daemon(void)
 		_exit(127);
 	}
 	for (i = 0; i < 200; i++) {
+		int st;
+
+		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
+			daemon_pid = 0;		/* exited: a bad option? */
+			return -1;
+		}
 		if (kvshm_open(&c, name, NULL) == 0) {
 			kvshm_close(c);
 			o.name = name;
@@ -644,7 +652,7 @@ int main(int argc, char **argv)
 	uint64_t i;
 	int opt, np, m, rc = 0;
 	uint64_t t_timer;
-	static char notes[3 * 64][160];
+	static char notes[3 * 64][256];
 	long long hint_mode;
 	int nnotes = 0;
 
@@ -665,7 +673,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if ((!o.kvshmd == !o.name) || (o.eviction && !o.kvshmd) || o.keys == 0 || o.keys > UINT32_MAX ||
+	if ((!o.kvshmd == !o.name) || (o.eviction && !o.kvshmd) ||
+	    o.keys == 0 || o.keys > UINT32_MAX ||
 	    o.vsize < 8 || o.readers < 1 || o.readers > 64 || o.secs <= 0 ||
 	    o.zipf < 0 || o.zipf >= 1 || o.rounds < 1 ||
 	    o.rounds > MAX_ROUNDS) {
@@ -752,8 +761,8 @@ int main(int argc, char **argv)
 	hint_mode = stat_of(c, "hints_by_readers");
 	printf("# eviction policy: %s; readers leave access hints: %s\n",
 	       o.eviction ? o.eviction : o.kvshmd ? "noeviction" : "the daemon's",
-	       hint_mode == 1 ? "yes" : hint_mode == 2 ?
-	       "the visited bit only" : "no");
+	       hint_mode == 0 ? "no" : hint_mode == 1 ? "yes" :
+	       hint_mode == 2 ? "the visited bit only" : "unknown");
 	printf("# timer: %" PRIu64 " ns per clock read, included in the "
 	       "get dep latencies\n\n", t_timer);
 	printf("| op         | system   |  P |  throughput   |  per op  |   p50 |"

@@ -16,7 +16,7 @@ set -u
 BENCH=$KVSHM_TEST_BUILDDIR/tools/kvshm-bench
 
 tap_setup tbench
-plan_tests 11
+plan_tests 12
 start_daemon --name "$name" --data-dir "$dir" --foreground \
 	--persistence none --memory 16M
 
@@ -95,6 +95,14 @@ for r in 0 16 x; do
 	[ $rc -eq 2 ] || bad=1
 done
 ok $bad "--rounds 0, 16 or x, or --eviction with --name, is a usage error (exit 2)"
+
+# A daemon it starts that exits at once (an unknown policy): not 10 s of
+# waiting for it to serve.
+timeout 8 "$BENCH" --kvshmd "$KVSHMD" --eviction nosuch --keys 100 \
+	>"$dir/out" 2>"$dir/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q 'could not start' "$dir/err"
+ok $? "a kvshmd that exits at start-up: exit 1 at once, 'could not start'"
 
 timeout 20 "$BENCH" --keys 100 >"$dir/out" 2>"$dir/err"
 rc=$?
