@@ -204,19 +204,6 @@ static void add_housekeeping(struct text *t, struct kvd *d)
 	}
 }
 
-/* hints_by_readers: 0 none, 1 every field, 2 the visited bit only. */
-static unsigned int hints_by_readers(uint32_t mode)
-{
-	switch (mode) {
-	case KVS_HINTS_NONE:
-		return 0;
-	case KVS_HINTS_VISITED:
-		return 2;
-	default:
-		return 1;
-	}
-}
-
 char *kvd_stats_text(struct kvd *d, size_t *len)
 {
 	struct kvd_reclaim_stats rs;
@@ -247,7 +234,7 @@ char *kvd_stats_text(struct kvd *d, size_t *len)
 	add(&t, "hint_words %" PRIu64 "\n", d->hdr->nhints);
 	add(&t, "hint_words_used %" PRIu64 "\n", kvd_index_entries_total(&d->index));
 	add(&t, "hints_by_readers %u\n",
-	    hints_by_readers(kvs_load_relaxed(&d->hdr->hint_mode)));
+	    kvs_load_relaxed(&d->hdr->hint_mode));	/* KVS_HINTS_* */
 	add(&t, "reader_slots_used %" PRIu64 "\n", rs.slots_used);
 	add(&t, "readers_stalled %" PRIu64 "\n", rs.stalled_readers);
 	add(&t, "readers_stalled_total %" PRIu64 "\n", rs.stalls_total);

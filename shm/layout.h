@@ -112,7 +112,9 @@ struct kvs_header {
 					 * the access-hint words, for kvshmd's
 					 * eviction policy of the moment.
 					 * kvshmd: relaxed store under the
-					 * evictor's lock at each policy change;
+					 * evictor's lock at each policy change,
+					 * the first before the segment is
+					 * published (kvd_evict_init());
 					 * readers: relaxed load per GET, same
 					 * line as global_epoch. Any value is
 					 * safe to act on: a stale one writes a
@@ -120,12 +122,15 @@ struct kvs_header {
 					 * accesses */
 	char pad1[KVS_CACHELINE - 16];
 };
-/* hdr->hint_mode: what a reader's GET hit leaves in the key's hint word. */
-#define KVS_HINTS_ALL		0	/* time, counter and visited bit (lru,
-					 * lfu, volatile-lru, volatile-lfu) */
-#define KVS_HINTS_NONE		1	/* nothing, and no prefetch of the
+/*
+ * hdr->hint_mode: what a reader's GET hit leaves in the key's hint word.
+ * The values are also the stat hints_by_readers (kvshm_stats(3)).
+ */
+#define KVS_HINTS_NONE		0	/* nothing, and no prefetch of the
 					 * word (noeviction, random,
 					 * volatile-random, volatile-ttl) */
+#define KVS_HINTS_ALL		1	/* time, counter and visited bit (lru,
+					 * lfu, volatile-lru, volatile-lfu) */
 #define KVS_HINTS_VISITED	2	/* the visited bit only (sieve) */
 
 _Static_assert(sizeof(struct kvs_header) == 5 * KVS_CACHELINE,
