@@ -16,7 +16,7 @@ set -u
 BENCH=$KVSHM_TEST_BUILDDIR/tools/kvshm-bench
 
 tap_setup tbench
-plan_tests 12
+plan_tests 13
 start_daemon --name "$name" --data-dir "$dir" --foreground \
 	--persistence none --memory 16M
 
@@ -66,6 +66,15 @@ grep -q "^# eviction policy: the daemon's; readers leave access hints: no$" \
 	"$dir/out"
 ok $? "under noeviction, it says readers leave no access hints"
 
+# Each reader process read every key once before its pass: the mean
+# time of that, per system, is more than nothing.
+awk '/^# warm-up: before its pass, each reader process read every key once, untimed: kvshm [0-9.]+ ms, private [0-9.]+ ms \(mean\)$/ {
+	a = $0; sub(/.*untimed: kvshm /, "", a); b = a
+	sub(/ ms, private.*/, "", a); sub(/.* private /, "", b)
+	if (a + 0 > 0 && b + 0 > 0) n++
+} END { exit n != 1 }' "$dir/out" && ! grep -q '^# cold' "$dir/out"
+ok $? "it says how long each process's untimed read of every key took"
+
 # Value i: 8 bytes of the next key's index, then 'a' + i % 26 (j for
 # 2999), and kvshmctl's newline.
 ctl get key:0000002999
@@ -77,9 +86,10 @@ bench --keys 2000 --readers 1 --secs 0.02 --rounds 2 --value-size 40
 [ $rc -eq 0 ] && medians_ok 3 2
 ok $? "two rounds: the median is the mean of the two"
 
-bench --keys 2000 --readers 1 --secs 0.02 --rounds 1 --zipf 0.99
-[ $rc -eq 0 ] && medians_ok 3 1 && grep -q '^# zipf theta 0.99' "$dir/out"
-ok $? "one round, Zipf keys"
+bench --keys 2000 --readers 1 --secs 0.02 --rounds 1 --zipf 0.99 --cold
+[ $rc -eq 0 ] && medians_ok 3 1 && grep -q '^# zipf theta 0.99' "$dir/out" &&
+	grep -q '^# cold: no warm-up' "$dir/out" && ! grep -q '^# warm-up' "$dir/out"
+ok $? "one round, Zipf keys, --cold: no warm-up, and it says so"
 
 ctl config set eviction sieve
 bench --keys 1000 --readers 1 --secs 0.01 --rounds 1
