@@ -303,8 +303,8 @@ static void run(kvshm_t *c, enum mode m, struct result *r, unsigned int salt)
  * process maps kvshm's segment page by page as it first touches it (a
  * minor fault each; fork() does not copy the page tables of a shared
  * mapping), while the floor's private memory comes with the parent's page
- * tables; and this VM takes back memory left idle for some seconds (the
- * floor's table sits idle while kvshm loads). Returns its seconds.
+ * tables; and this VM takes back memory left idle for a while, which a
+ * pass then pays for (BENCHMARKS.md, 10M keys). Returns its seconds.
  */
 static double warm_up(kvshm_t *c)
 {
@@ -363,7 +363,7 @@ static int run_parallel(bool shared, enum mode m, int np, struct result *sum)
 			if (!o.cold)
 				warm = warm_up(c);
 			run(c, m, &res[i], (unsigned int)i + 1);
-			res[i].warm_secs = warm;
+			res[i].warm_secs = warm;	/* run() cleared res[i] */
 			kvshm_close(c);
 			_exit(0);
 		}
