@@ -39,9 +39,10 @@
 
 #include <kvshm.h>
 
+#include "lathist.h"
+
 #define KLEN		14
 #define SEQ_LEN		(1U << 20)	/* pre-drawn key indexes, cycled */
-#define HBUCKETS	512		/* latency histogram: 8 per power of 2 */
 #define MAX_ROUNDS	15
 
 struct opts {
@@ -226,28 +227,8 @@ struct result {
 	uint64_t errors;
 	double secs;
 	double warm_secs;		/* the untimed warm-up before it */
-	uint64_t hist[HBUCKETS];
+	uint64_t hist[KVT_HBUCKETS];
 };
-
-static unsigned int bucket_of(uint64_t ns)
-{
-	unsigned int lg, sub;
-
-	if (ns < 8)
-		return (unsigned int)ns;
-	lg = 63 - (unsigned int)__builtin_clzll(ns);
-	sub = (unsigned int)(ns >> (lg - 3)) & 7;
-	return (lg - 2) * 8 + sub < HBUCKETS ? (lg - 2) * 8 + sub : HBUCKETS - 1;
-}
-
-static uint64_t bucket_floor(unsigned int b)
-{
-	unsigned int lg = b / 8 + 2, sub = b % 8;
-
-	if (b < 8)
-		return b;
-	return (8ULL + sub) << (lg - 3);
-}
 
 static void run(kvshm_t *c, enum mode m, struct result *r, unsigned int salt)
 {
@@ -285,7 +266,7 @@ static void run(kvshm_t *c, enum mode m, struct result *r, unsigned int salt)
 			if ((rc != 0) != (m == MISS))
 				r->errors++;
 			if (m == LATENCY) {
-				r->hist[bucket_of(now_ns() - t0)]++;
+				r->hist[kvt_hist_bucket(now_ns() - t0)]++;
 				memcpy(&idx, buf, sizeof(idx));
 				if (idx >= o.keys)
 					idx = 0;
@@ -321,21 +302,6 @@ static double warm_up(kvshm_t *c)
 	}
 	free(buf);
 	return now_s() - t0;
-}
-
-static uint64_t percentile(const struct result *r, double p)
-{
-	uint64_t total = 0, acc = 0;
-	unsigned int b;
-
-	for (b = 0; b < HBUCKETS; b++)
-		total += r->hist[b];
-	for (b = 0; b < HBUCKETS; b++) {
-		acc += r->hist[b];
-		if ((double)acc >= p * (double)total)
-			return bucket_floor(b);
-	}
-	return 0;
 }
 
 /* Run @m in @np processes at once; sum their results into @sum. */
@@ -377,7 +343,7 @@ static int run_parallel(bool shared, enum mode m, int np, struct result *sum)
 		sum->errors += res[i].errors;
 		sum->secs += res[i].secs / np;
 		sum->warm_secs += res[i].warm_secs / np;
-		for (b = 0; b < HBUCKETS; b++)
+		for (b = 0; b < KVT_HBUCKETS; b++)
 			sum->hist[b] += res[i].hist[b];
 	}
 	munmap(res, sizeof(*res) * (size_t)np);
@@ -428,7 +394,7 @@ static int run_sets(int cpu, int n, struct result *sum)
 			t0 = now_ns();
 			if (kvshm_set(c, key_of(k), KLEN, v, o.vsize, 0, 0))
 				res->errors++;
-			res->hist[bucket_of(now_ns() - t0)]++;
+			res->hist[kvt_hist_bucket(now_ns() - t0)]++;
 		}
 		res->ops = (uint64_t)n;
 		res->secs = now_s() - res->secs;
@@ -634,7 +600,7 @@ static void fold_rounds(const struct result *rr, int k, struct result *out)
 	for (i = 0; i < k; i++) {
 		rate[i] = rate_of(&rr[i]);
 		out->errors += rr[i].errors;
-		for (b = 0; b < HBUCKETS; b++)
+		for (b = 0; b < KVT_HBUCKETS; b++)
 			out->hist[b] += rr[i].hist[b];
 	}
 	out->secs = 1.0;
@@ -650,8 +616,9 @@ static void report(const char *what, const char *sys, int np,
 		printf("| %-10s | %-8s | %2d | %10.2f M/s | %6.1f ns | %5" PRIu64
 		       " | %5" PRIu64 " | %6" PRIu64 " | %" PRIu64 " |\n",
 		       what, sys, np, per / 1e6, 1e9 * np / per,
-		       percentile(r, 0.5), percentile(r, 0.99),
-		       percentile(r, 0.999), r->errors);
+		       kvt_hist_percentile(r->hist, 0.5),
+		       kvt_hist_percentile(r->hist, 0.99),
+		       kvt_hist_percentile(r->hist, 0.999), r->errors);
 	else
 		printf("| %-10s | %-8s | %2d | %10.2f M/s | %6.1f ns |     - |"
 		       "     - |      - | %" PRIu64 " |\n", what, sys, np,
@@ -802,7 +769,10 @@ int main(int argc, char **argv)
 	       hint_mode == 0 ? "no" : hint_mode == 1 ? "yes" :
 	       hint_mode == 2 ? "the visited bit only" : "unknown");
 	printf("# timer: %" PRIu64 " ns per clock read, included in the "
-	       "get dep latencies\n\n", t_timer);
+	       "get dep latencies\n", t_timer);
+	printf("# latency buckets: %d to each power of 2 (16 ns wide from "
+	       "512 to 1023 ns); p50, p99 and p99.9 are their bucket's lower "
+	       "edge\n\n", KVT_HSUB);
 	printf("| op         | system   |  P |  throughput   |  per op  |   p50 |"
 	       "   p99 |  p99.9 | errors |\n");
 	printf("|------------|----------|----|---------------|----------|-------|"

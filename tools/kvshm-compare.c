@@ -30,7 +30,7 @@
  * operations per process (one clock read at each end), then latency from
  * a quarter as many (at least 20,000) on the keys that follow, each op
  * timed with one clock read (CLOCK_MONOTONIC, vDSO) into a log-bucket
- * histogram (16 sub-buckets per power of two, ~6% resolution); a
+ * histogram (32 buckets per power of two, tools/lathist.h); a
  * pipelined batch is timed as one round trip. See run_ops() for why.
  *
  * --icount runs one process, in this process, with callgrind's collection
@@ -62,6 +62,7 @@
 
 #include <kvshm.h>
 
+#include "lathist.h"
 #include "splitmix.h"
 
 #ifdef HAVE_VALGRIND_CALLGRIND_H
@@ -84,8 +85,6 @@
 #define KLEN		14
 #define SEQ_LEN		(1U << 20)	/* pre-drawn key indexes, cycled */
 #define MAX_ROUNDS	15		/* --rounds */
-#define HSUB		16		/* histogram sub-buckets per 2^k */
-#define HBUCKETS	(64 * HSUB)
 #define MGET_N		10
 #define MAX_DEPTH	256
 #define MAX_PROCS	64
@@ -217,44 +216,6 @@ static const char *key_of(uint64_t i)
 static void make_value(char *v, uint64_t i)
 {
 	memset(v, 'a' + (int)(i % 26), o.vsize);
-}
-
-/* ---- histogram ---- */
-
-static unsigned int bucket_of(uint64_t ns)
-{
-	unsigned int lg, b;
-
-	if (ns < HSUB)
-		return (unsigned int)ns;
-	lg = 63 - (unsigned int)__builtin_clzll(ns);	/* >= 4 */
-	b = (lg - 3) * HSUB + ((unsigned int)(ns >> (lg - 4)) & (HSUB - 1));
-	return b < HBUCKETS ? b : HBUCKETS - 1;
-}
-
-/* The smallest latency bucket @b holds. */
-static uint64_t bucket_floor(unsigned int b)
-{
-	unsigned int lg = b / HSUB + 3;
-
-	if (b < HSUB)
-		return b;
-	return (uint64_t)(HSUB + b % HSUB) << (lg - 4);
-}
-
-static uint64_t percentile(const uint64_t *hist, double p)
-{
-	uint64_t total = 0, acc = 0;
-	unsigned int b;
-
-	for (b = 0; b < HBUCKETS; b++)
-		total += hist[b];
-	for (b = 0; b < HBUCKETS; b++) {
-		acc += hist[b];
-		if (total && (double)acc >= p * (double)total)
-			return bucket_floor(b);
-	}
-	return 0;
 }
 
 /* ---- backends ---- */
@@ -907,7 +868,7 @@ struct result {
 	uint64_t ops_all;		/* pool_run(): every pass's ops, which
 					 * the server's CPU time covers */
 	uint64_t t0, t1;		/* ns, CLOCK_MONOTONIC */
-	uint64_t hist[HBUCKETS];
+	uint64_t hist[KVT_HBUCKETS];
 };
 
 static uint32_t *seqs[2];		/* per distribution */
@@ -987,7 +948,7 @@ static void run_ops(void *h, enum wl w, const uint32_t *seq, uint64_t pos,
 			r->errors++;
 		if (timed) {
 			t = now_ns();
-			r->hist[bucket_of(t - tprev)]++;
+			r->hist[kvt_hist_bucket(t - tprev)]++;
 			tprev = t;
 		}
 		pos += (uint64_t)(w == MGET10 ? MGET_N : n);
@@ -1280,7 +1241,7 @@ static int pool_run(struct pool *p, enum wl w, int dist, struct result *sum)
 			sum->errors += r->errors + wrong(w, r);
 			sum->ops_all += r->ops;
 			if (lat) {
-				for (b = 0; b < HBUCKETS; b++)
+				for (b = 0; b < KVT_HBUCKETS; b++)
 					sum->hist[b] += r->hist[b];
 				continue;
 			}
@@ -1365,15 +1326,15 @@ static void write_hist(const struct result *r, enum wl w, int dist, int np)
 	f = fopen(path, "w");
 	if (!f)
 		return;
-	for (b = 0; b < HBUCKETS; b++)
+	for (b = 0; b < KVT_HBUCKETS; b++)
 		total += r->hist[b];
 	fprintf(f, "# latency_ns cumulative_fraction (%s %s %s, %d procs)\n",
 		system_name(), wl_name[w], dist_name(dist), np);
-	for (b = 0; b < HBUCKETS && total; b++) {
+	for (b = 0; b < KVT_HBUCKETS && total; b++) {
 		if (!r->hist[b])
 			continue;
 		acc += r->hist[b];
-		fprintf(f, "%" PRIu64 " %.6f\n", bucket_floor(b + 1),
+		fprintf(f, "%" PRIu64 " %.6f\n", kvt_hist_floor(b + 1),
 			(double)acc / (double)total);
 	}
 	fclose(f);
@@ -1384,6 +1345,9 @@ static void report(enum wl w, int dist, int np, const struct result *r,
 {
 	double secs = (double)(r->t1 - r->t0) / 1e9;
 	double rate = secs > 0 ? (double)r->ops / secs : 0;
+	uint64_t p50 = kvt_hist_percentile(r->hist, 0.5),
+		 p99 = kvt_hist_percentile(r->hist, 0.99),
+		 p999 = kvt_hist_percentile(r->hist, 0.999);
 	char cpu[32] = "";
 
 	if (cpu_ns >= 0)
@@ -1392,8 +1356,7 @@ static void report(enum wl w, int dist, int np, const struct result *r,
 	printf("%-18s %-8s %-8s P=%d  %10.0f ops/s  p50 %7" PRIu64
 	       "  p99 %8" PRIu64 "  p99.9 %8" PRIu64 " ns  errors %" PRIu64
 	       "%s%s\n", system_name(), wl_name[w], dist_name(dist), np, rate,
-	       percentile(r->hist, 0.5), percentile(r->hist, 0.99),
-	       percentile(r->hist, 0.999), r->errors,
+	       p50, p99, p999, r->errors,
 	       *cpu ? "  server cpu ns/op " : "", cpu);
 	fflush(stdout);
 	if (csv)
@@ -1402,8 +1365,7 @@ static void report(enum wl w, int dist, int np, const struct result *r,
 			PRIu64 ",%s,,,,\n", o.label, system_name(), o.keys,
 			o.vsize, dist_name(dist), wl_name[w], np,
 			w == MGET10 ? MGET_N : o.depth, r->ops, secs, rate,
-			percentile(r->hist, 0.5), percentile(r->hist, 0.99),
-			percentile(r->hist, 0.999), r->errors, cpu);
+			p50, p99, p999, r->errors, cpu);
 	write_hist(r, w, dist, np);
 }
 
@@ -1750,7 +1712,7 @@ static void check(bool ok, const char *what)
 static int self_test(void)
 {
 	enum { N = 1000 };
-	static uint64_t hist[HBUCKETS];
+	static uint64_t hist[KVT_HBUCKETS];
 	uint32_t *a = malloc(SEQ_LEN * sizeof(*a));
 	uint32_t *b = malloc(SEQ_LEN * sizeof(*b));
 	uint64_t *count = calloc(N, sizeof(*count)), s = 1, i, maxc = 0;
@@ -1790,14 +1752,14 @@ static int self_test(void)
 		maxc = count[i] > maxc ? count[i] : maxc;
 	check(maxc < 2 * SEQ_LEN / N, "uniform keys: no key drawn twice its share");
 	for (k = 0; k < 100000; k++)
-		hist[bucket_of(kvt_splitmix(&s) % 1000000)]++;
-	i = percentile(hist, 0.5);
+		hist[kvt_hist_bucket(kvt_splitmix(&s) % 1000000)]++;
+	i = kvt_hist_percentile(hist, 0.5);
 	check(i > 470000 && i < 530000,
 	      "the histogram's median of uniform [0, 1 ms) is 0.5 ms (+-6%)");
 	in_range = true;
-	for (k = 1; k < 56 * HSUB; k++)
-		in_range &= bucket_of(bucket_floor(k)) == k &&
-			    bucket_of(bucket_floor(k + 1) - 1) == k;
+	for (k = 1; k < 56 * KVT_HSUB; k++)
+		in_range &= kvt_hist_bucket(kvt_hist_floor(k)) == k &&
+			    kvt_hist_bucket(kvt_hist_floor(k + 1) - 1) == k;
 	check(in_range, "every bucket's floor maps back to that bucket");
 	o.keys = 20;
 	make_keys();

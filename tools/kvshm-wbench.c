@@ -44,8 +44,9 @@
 
 #include <kvshm.h>
 
+#include "lathist.h"
+
 #define KLEN		14
-#define HBUCKETS	512		/* latency histogram: 8 per power of 2 */
 #define MAX_WRITERS	64
 #define MAX_REPS	9
 #define LOAD_BATCH	5000
@@ -137,48 +138,18 @@ static void value_of(char *v, uint64_t i, uint64_t gen)
 	}
 }
 
-/* ---- latency histograms (as in kvshm-bench) ---- */
+/* ---- latency histograms (tools/lathist.h) ---- */
 
 struct hist {
 	uint64_t ops;
 	uint64_t errors;
 	double secs;
-	uint64_t b[HBUCKETS];
+	uint64_t b[KVT_HBUCKETS];
 };
-
-static unsigned int bucket_of(uint64_t ns)
-{
-	unsigned int lg, sub;
-
-	if (ns < 8)
-		return (unsigned int)ns;
-	lg = 63 - (unsigned int)__builtin_clzll(ns);
-	sub = (unsigned int)(ns >> (lg - 3)) & 7;
-	return (lg - 2) * 8 + sub < HBUCKETS ? (lg - 2) * 8 + sub : HBUCKETS - 1;
-}
-
-static uint64_t bucket_floor(unsigned int b)
-{
-	unsigned int lg = b / 8 + 2, sub = b % 8;
-
-	if (b < 8)
-		return b;
-	return (8ULL + sub) << (lg - 3);
-}
 
 static uint64_t pct(const struct hist *h, double p)
 {
-	uint64_t total = 0, acc = 0;
-	unsigned int b;
-
-	for (b = 0; b < HBUCKETS; b++)
-		total += h->b[b];
-	for (b = 0; b < HBUCKETS; b++) {
-		acc += h->b[b];
-		if (total && (double)acc >= p * (double)total)
-			return bucket_floor(b);
-	}
-	return 0;
+	return kvt_hist_percentile(h->b, p);
 }
 
 static void hist_add(struct hist *to, const struct hist *h)
@@ -187,7 +158,7 @@ static void hist_add(struct hist *to, const struct hist *h)
 
 	to->ops += h->ops;
 	to->errors += h->errors;
-	for (b = 0; b < HBUCKETS; b++)
+	for (b = 0; b < KVT_HBUCKETS; b++)
 		to->b[b] += h->b[b];
 }
 
@@ -525,7 +496,7 @@ static int writer_main(const struct daemon *d, struct wshared *ws, int id)
 		t0 = now_ns();
 		if (kvshm_set(c, k, KLEN, v, o.vsize, 0, 0))
 			h->errors++;
-		h->b[bucket_of(now_ns() - t0)]++;
+		h->b[kvt_hist_bucket(now_ns() - t0)]++;
 		h->ops++;
 	}
 	h->secs = now_s() - h->secs;
@@ -723,7 +694,7 @@ static int reader_main(const struct daemon *d, struct rshared *rs)
 		key_of(k, s % o.keys);
 		t = now_ns();
 		rc = kvshm_get(c, k, KLEN, buf, o.vsize + 64, &vlen);
-		rs->h[ph].b[bucket_of(now_ns() - t)]++;
+		rs->h[ph].b[kvt_hist_bucket(now_ns() - t)]++;
 		rs->h[ph].ops++;
 		if (rc)
 			rs->h[ph].errors++;

@@ -16,7 +16,7 @@ set -u
 BENCH=$KVSHM_TEST_BUILDDIR/tools/kvshm-bench
 
 tap_setup tbench
-plan_tests 13
+plan_tests 14
 start_daemon --name "$name" --data-dir "$dir" --foreground \
 	--persistence none --memory 16M
 
@@ -38,6 +38,25 @@ awk -F'|' '
 	}
 	END { exit !(n == 12 && !bad) }' "$dir/out"
 ok $? "12 rows (get hit, dep, miss; kvshm and private; P=1, 2), no errors"
+
+# The dependent rows' p50 <= p99 <= p99.9, each the lower edge of a
+# bucket of 1/32 of a power of two (below 32 ns, any whole ns).
+awk -F'|' '
+	function edge(v) {
+		if (v < 32) return v >= 0
+		for (; v >= 64; v /= 2) {
+			if (v % 2) return 0
+		}
+		return v >= 32 && v == int(v)
+	}
+	/^\| get dep +\|/ {
+		n++
+		for (i = 7; i <= 9; i++) { p[i] = $i + 0; if (!edge(p[i])) bad = 1 }
+		if (p[7] > p[8] || p[8] > p[9] || p[7] <= 0) bad = 1
+	}
+	END { exit !(n == 4 && !bad) }' "$dir/out" &&
+	grep -q '^# latency buckets: 32 to each power of 2 ' "$dir/out"
+ok $? "dependent latencies: p50 <= p99 <= p99.9, on 1/32-octave bucket edges"
 
 # "# get hit, P=1: ... by round: A B C; median M", M the middle of three.
 medians_ok() {
