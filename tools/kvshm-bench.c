@@ -770,9 +770,9 @@ int main(int argc, char **argv)
 	       hint_mode == 2 ? "the visited bit only" : "unknown");
 	printf("# timer: %" PRIu64 " ns per clock read, included in the "
 	       "get dep latencies\n", t_timer);
-	printf("# latency buckets: %d to each power of 2 (16 ns wide from "
+	printf("# latency buckets: %d to each power of 2 (%d ns wide from "
 	       "512 to 1023 ns); p50, p99 and p99.9 are their bucket's lower "
-	       "edge\n\n", KVT_HSUB);
+	       "edge\n\n", KVT_HSUB, 512 / KVT_HSUB);
 	printf("| op         | system   |  P |  throughput   |  per op  |   p50 |"
 	       "   p99 |  p99.9 | errors |\n");
 	printf("|------------|----------|----|---------------|----------|-------|"
